@@ -1,0 +1,7 @@
+/* err_station.h - station / run family (700-799).  See err.h. */
+#ifndef ESPFAB_ERR_STATION_H
+#define ESPFAB_ERR_STATION_H
+#define ESPFAB_ERR_MAP_STATION(XX) \
+    XX(STATION_NO_PORTS, 700, "no ports to flash", "list ports in the station file or with --ports, or plug boards in") \
+    XX(STATION_ABORTED, 701, "run aborted by a second interrupt", "in-flight boards were recorded as interrupted; flash them again")
+#endif

@@ -1,0 +1,96 @@
+/*
+ * image.h - firmware images and flash regions (protocol.md section 6): parse
+ * ESP8266 V1/V2 and ESP32-family images, decide which chip an image is for,
+ * patch flash mode/frequency/size into a bootloader header, and validate a
+ * list of regions before anything is sent to a board.  Pure code (buffers in,
+ * results out); only espfab_image_load() touches the file system.
+ * Thread-safe.
+ */
+#ifndef ESPFAB_IMAGE_H
+#define ESPFAB_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "espfab/chip.h"
+#include "espfab/err.h"
+
+typedef enum espfab_image_format {
+    ESPFAB_IMAGE_RAW = 0,       /* not an ESP image (data, partition table, FS) */
+    ESPFAB_IMAGE_ESP8266_V1,    /* 0xE9, no extended header */
+    ESPFAB_IMAGE_ESP8266_V2,    /* 0xEA + IROM + 0xE9 + RAM segments + CRC32 */
+    ESPFAB_IMAGE_ESP32          /* 0xE9 + 16-byte extended header (chip id) */
+} espfab_image_format_t;
+
+typedef struct espfab_image_info {
+    espfab_image_format_t format;
+    int image_chip_id;          /* ESP32 family; -1 otherwise */
+    espfab_chip_id_t chip;      /* chip the image is for; UNKNOWN for RAW */
+    uint8_t flash_mode;         /* header byte 2 */
+    uint8_t flash_size_freq;    /* header byte 3 */
+    uint32_t entry;
+    int segments;
+    uint16_t min_rev_full, max_rev_full; /* ESP32 family; 0 / 0xFFFF if unset */
+    bool hash_appended;
+    size_t data_length;         /* bytes up to and including the checksum byte */
+    bool checksum_ok;
+    bool sha256_ok;             /* true when no hash is appended */
+} espfab_image_info_t;
+
+/* Parses buf.  A buffer that does not start with 0xE9/0xEA, or whose header
+ * does not hold together, is ESPFAB_IMAGE_RAW (returns 0): only a plausible
+ * image is treated as one.  Returns 0, or ESPFAB_E_IMAGE_BAD_HEADER /
+ * _CHECKSUM / _SHA256 for an image that is clearly an image but corrupt
+ * (detail says what and where; `name` names the file in the detail). */
+int espfab_image_parse(const uint8_t *buf, size_t len, const char *name,
+                       espfab_image_info_t *info, espfab_fault_t *f);
+
+/* Refuses an image built for another chip (both directions, ESP8266 vs ESP32
+ * family included) and a chip revision outside [min_rev_full, max_rev_full]
+ * (rev_full < 0: not checked).  RAW images always pass.  The detail names the
+ * file, the chip the image is for and the chip on the port. */
+int espfab_image_check_chip(const espfab_image_info_t *info, const char *name,
+                            const espfab_chip_t *chip, int rev_full, espfab_fault_t *f);
+
+/* Flash parameters given by the user; NULL or "keep" keeps the header's value. */
+typedef struct espfab_flash_params {
+    const char *mode;   /* qio qout dio dout */
+    const char *freq;   /* 80m 40m 26m 20m (chip-specific sets) */
+    const char *size;   /* 1MB..128MB, 256KB/512KB (ESP8266), "detect" */
+} espfab_flash_params_t;
+
+/* Validates the parameters for a chip (ESPFAB_E_FLASH_PARAM naming the bad
+ * value and the allowed ones). detected_size is used for "detect". */
+int espfab_flash_params_check(const espfab_chip_t *chip, const espfab_flash_params_t *p,
+                              espfab_fault_t *f);
+
+/* Patches mode/size/freq into the header of an image at the chip's bootloader
+ * offset, keeping the checksum valid (the header is not covered) and
+ * recomputing an appended SHA-256.  Does nothing (returns 0, *patched=false)
+ * when the buffer is not an image or all parameters are "keep". */
+int espfab_image_patch(uint8_t *buf, size_t len, const espfab_chip_t *chip,
+                       const espfab_flash_params_t *p, uint32_t detected_flash_size,
+                       bool *patched, espfab_fault_t *f);
+
+/* A region to write. */
+typedef struct espfab_region {
+    uint32_t offset;
+    const char *name;           /* file name for messages */
+    size_t len;
+} espfab_region_t;
+
+/* Refuses overlapping regions, unaligned offsets (4 KiB), empty regions and
+ * regions past flash_size (0 = unknown: not checked).  The detail names both
+ * files and offsets. */
+int espfab_regions_check(const espfab_region_t *r, size_t n, uint32_t flash_size,
+                         espfab_fault_t *f);
+
+/* Reads a whole file into a malloc'd buffer (ESPFAB_E_IMAGE_MISSING / _EMPTY /
+ * _READ / _TOO_BIG with the path in the detail). */
+int espfab_image_load(const char *path, uint8_t **buf, size_t *len, espfab_fault_t *f);
+
+/* "4MB" -> 4194304; 0 if not a size. */
+uint32_t espfab_flash_size_parse(const char *s);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * port.h - one serial-port interface, three backends, on a libuv loop.
+ *
+ *   - real serial devices through libserialport (DTR/RTS available);
+ *   - ptys and other ttys libserialport 0.1.1 cannot open, through termios;
+ *   - "tcp://HOST:PORT" through a non-blocking socket.
+ *
+ * Ownership and threading: a port belongs to one uv_loop_t and is used from
+ * that loop's thread only.  espfab_port_open() is synchronous (open/connect
+ * complete before it returns, so the caller gets a precise fault); after that
+ * nothing blocks: reads and write completions are delivered from the loop.
+ * The read callback fires for every chunk that arrives (n > 0), and once with
+ * n < 0 (an espfab error code, fault filled) when the port fails or vanishes;
+ * after that no more reads are delivered.  Write callbacks fire once each, in
+ * order, when the bytes have been handed to the kernel (or with an error).
+ * espfab_port_close() stops everything; no callback fires after it returns
+ * except the close callback (from the loop).
+ */
+#ifndef ESPFAB_PORT_H
+#define ESPFAB_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "espfab/err.h"
+
+typedef struct espfab_port espfab_port_t;
+
+typedef enum espfab_port_kind {
+    ESPFAB_PORT_SERIAL = 0, /* libserialport */
+    ESPFAB_PORT_TTY,        /* termios (pty, or tty unknown to libserialport) */
+    ESPFAB_PORT_TCP         /* tcp://host:port */
+} espfab_port_kind_t;
+
+typedef void (*espfab_port_read_cb)(espfab_port_t *p, const uint8_t *buf, ssize_t n,
+                                    const espfab_fault_t *f, void *data);
+typedef void (*espfab_port_write_cb)(espfab_port_t *p, int status, void *data);
+typedef void (*espfab_port_close_cb)(espfab_port_t *p, void *data);
+
+/* Opens spec at baud 8N1, raw.  On failure returns an error code, fills f with
+ * a diagnosis (missing port + which ports exist, permission + the device's
+ * group and the usermod command, busy + the process holding it) and sets
+ * *out = NULL. */
+int espfab_port_open(uv_loop_t *loop, const char *spec, uint32_t baud, espfab_port_t **out,
+                     espfab_fault_t *f);
+
+int espfab_port_read_start(espfab_port_t *p, espfab_port_read_cb cb, void *data);
+int espfab_port_read_stop(espfab_port_t *p);
+
+/* Queues a copy of buf[0..n) for writing.  cb may be NULL. */
+int espfab_port_write(espfab_port_t *p, const uint8_t *buf, size_t n, espfab_port_write_cb cb,
+                      void *data);
+/* Bytes queued but not yet handed to the kernel. */
+size_t espfab_port_write_queued(const espfab_port_t *p);
+
+/* Changes the line speed (no-op success on TCP; termios on ttys). */
+int espfab_port_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f);
+uint32_t espfab_port_baud(const espfab_port_t *p);
+
+/* Sets DTR/RTS (1 = asserted = line low, esptool's True); -1 leaves a line
+ * as it is.  Both lines change in one ioctl when both are given (Unix tight
+ * reset).  Returns ESPFAB_E_PORT_NO_MODEM_LINES on TCP and on ptys. */
+int espfab_port_set_lines(espfab_port_t *p, int dtr, int rts);
+bool espfab_port_has_modem_lines(const espfab_port_t *p);
+
+/* Discards input buffered by the kernel (tcflush) and anything read but not
+ * yet delivered. */
+int espfab_port_flush_input(espfab_port_t *p);
+
+const char *espfab_port_name(const espfab_port_t *p); /* the spec as given */
+espfab_port_kind_t espfab_port_kind(const espfab_port_t *p);
+
+/* Closes; cb (may be NULL) fires from the loop once the handles are closed. */
+void espfab_port_close(espfab_port_t *p, espfab_port_close_cb cb, void *data);
+
+/* ---- enumeration (espfab ports) ---- */
+typedef struct espfab_port_desc {
+    char path[256];          /* /dev/ttyUSB0 */
+    char by_path[256];       /* /dev/serial/by-path/... or "" */
+    char by_id[256];         /* /dev/serial/by-id/... or "" */
+    int usb_vid, usb_pid;    /* -1 if not USB */
+    char serial[64];
+    char manufacturer[64];
+    char product[96];
+    char bridge[64];         /* "CP210x", "CH340", "FTDI", "ESP USB-JTAG-Serial", "" */
+} espfab_port_desc_t;
+
+/* Lists serial ports (libserialport plus /dev/serial/by-*); caller frees with
+ * free().  Returns count (0 = none) or a negative error code. */
+int espfab_ports_list(espfab_port_desc_t **out, espfab_fault_t *f);
+/* Names the USB-UART bridge for a VID:PID ("CP210x", "CH343"...) or NULL. */
+const char *espfab_port_bridge_name(int vid, int pid);
+
+#endif
