@@ -1,0 +1,42 @@
+/*
+ * stub.h - the flasher stub images uploaded to RAM (protocol.md 7.1/7.2).
+ *
+ * Stubs come from the esptool-js npm package installed by tools/setup.sh
+ * (never committed).  Lookup order for the directory: the explicit dir
+ * argument (--stub-dir), $ESPFAB_STUB_DIR, then the build's default
+ * (tools/npm/node_modules/esptool-js/lib/targets/stub_flasher).  Both naming
+ * schemes are understood: esptool-js >= 0.7 `esp32s3.json` and <= 0.6
+ * `stub_flasher_32s3.json`; P4 revisions < 3.0 use `esp32p4-rev1.json`.
+ * Synchronous file reading, done once per chip per run; the result is
+ * immutable and may be shared by every session of that chip.
+ */
+#ifndef ESPFAB_STUB_H
+#define ESPFAB_STUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "espfab/chip.h"
+#include "espfab/err.h"
+
+typedef struct espfab_stub {
+    uint32_t entry;
+    uint32_t text_start;
+    uint8_t *text;
+    size_t text_len;
+    uint32_t data_start;   /* 0 with data_len 0 when the stub has no data */
+    uint8_t *data;
+    size_t data_len;
+    char path[512];        /* the JSON file it came from */
+} espfab_stub_t;
+
+/* Loads the stub for chip (rev_full < 0: unknown revision).  Fails with
+ * ESPFAB_E_STUB_NOT_FOUND (detail: the paths tried and the fix) or
+ * ESPFAB_E_STUB_BAD (detail: file and what is wrong). */
+int espfab_stub_load(const char *dir, const espfab_chip_t *chip, int rev_full,
+                     espfab_stub_t *out, espfab_fault_t *f);
+void espfab_stub_free(espfab_stub_t *s);
+/* The directory that would be searched (for messages). */
+const char *espfab_stub_default_dir(const char *dir);
+
+#endif
