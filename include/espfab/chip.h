@@ -99,6 +99,13 @@ int espfab_chip_decode_info(const espfab_chip_t *c, const espfab_reg_t *regs, si
  * ESP32-C2 26 MHz quirk); identical to baud for other chips and the stub. */
 uint32_t espfab_chip_rom_baud(const espfab_chip_t *c, const espfab_reg_t *regs, size_t n,
                               uint32_t baud);
+/* Same, naming the baud the UART divider was read at (the C2 crystal estimate
+ * needs it); espfab_chip_rom_baud() assumes 115200, the ROM's start rate. */
+uint32_t espfab_chip_rom_baud_at(const espfab_chip_t *c, const espfab_reg_t *regs, size_t n,
+                                 uint32_t read_baud, uint32_t baud);
+/* Crystal in MHz: the fixed value, or the estimate from the UART divider
+ * read at read_baud (protocol.md 4.1): > 45 -> 48, > 33 -> 40, else 26. */
+int espfab_chip_xtal_mhz(const espfab_chip_t *c, uint32_t clkdiv, uint32_t read_baud);
 
 /* One step of an SPI user-command sequence. */
 typedef enum espfab_regop_kind {

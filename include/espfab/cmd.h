@@ -114,12 +114,18 @@ typedef struct espfab_resp {
     uint8_t status;       /* ROM: 0 ok / 1 fail; stub: 0 ok, 1 when error != 0 */
     uint8_t error;        /* ROM error byte, or the stub error code */
     bool ok;              /* status == 0 (ROM) / error == 0 (stub) */
+    const uint8_t *body;  /* everything after the 8-byte header (raw) */
+    size_t body_len;
 } espfab_resp_t;
 
 /* Parses a frame as a reply.  expect_data is espfab_cmd_resp_data_len() of the
  * request (callers may pass a different value for variable replies, e.g. 12 or
  * 20 for GET_SECURITY_INFO).  Returns 0, ESPFAB_E_PROTO_SHORT_FRAME (< 8 bytes
- * or no room for status) or ESPFAB_E_PROTO_BAD_DIRECTION (byte 0 != 1). */
+ * or no room for status) or ESPFAB_E_PROTO_BAD_DIRECTION (byte 0 != 1).
+ * Status: at body[expect_data] when the body holds expect_data + 2 bytes,
+ * else at body[0] with data_len 0 (short stub error replies).  One addition:
+ * a GET_SECURITY_INFO reply whose body is 12 + 2 or 12 + 4 bytes while 20 data
+ * bytes were expected is the ESP32-S2 form: data_len 12, status after it. */
 int espfab_resp_parse(const uint8_t *frame, size_t len, espfab_loader_t l, size_t expect_data,
                       espfab_resp_t *r);
 
@@ -128,8 +134,14 @@ typedef enum espfab_match {
     ESPFAB_MATCH_OK,          /* reply to req_op */
     ESPFAB_MATCH_UNSUPPORTED  /* "invalid message" rejection: command unsupported */
 } espfab_match_t;
-/* Classifies a parsed reply against the pending request (protocol.md 1.3). */
+/* Classifies a parsed reply against the pending request (protocol.md 1.3):
+ * same opcode -> OK (even when it reports a failure); another opcode whose
+ * raw body starts with status != 0 and error 0x05 -> UNSUPPORTED; else SKIP. */
 espfab_match_t espfab_resp_match(const espfab_resp_t *r, uint8_t req_op);
+/* True for a failed reply that means "command not supported" even though it
+ * echoed the opcode: ROM error 0x05 (invalid message; also Secure Download
+ * Mode refusals), stub 0xC3 (invalid command) or 0xFF (not implemented). */
+bool espfab_resp_is_unsupported(const espfab_resp_t *r);
 
 /* Maps a failed reply to an espfab error code and fills the fault's ROM/stub
  * fields (rom_status, rom_error, stub_error).  Flash write/read errors, bad
@@ -138,6 +150,10 @@ espfab_match_t espfab_resp_match(const espfab_resp_t *r, uint8_t req_op);
 struct espfab_fault;
 int espfab_resp_to_fault(const espfab_resp_t *r, espfab_loader_t l, uint8_t req_op,
                          struct espfab_fault *f);
+/* Same, with context appended to the detail: where = "seq 12" gives the detail
+ * "FLASH_DEFL_DATA seq 12".  where may be NULL. */
+int espfab_resp_to_fault_at(const espfab_resp_t *r, espfab_loader_t l, uint8_t req_op,
+                            const char *where, struct espfab_fault *f);
 
 /* SPI_FLASH_MD5: ROM sends 32 lowercase hex chars, the stub 16 raw bytes.
  * Returns 0 or ESPFAB_E_PROTO_BAD_REPLY. */
