@@ -1,5 +1,5 @@
 /*
- * profile.h - INI flashing profiles (profiles/*.ini): what to flash on a
+ * profile.h - INI flashing profiles (the .ini files in profiles/): what to flash on a
  * board and how.
  *
  *   [profile]
