@@ -1,0 +1,983 @@
+/*
+ * store.c - SQLite traceability (see store.h): open + migrate + recover,
+ * runs, attempts with their regions, queries and the health check.
+ */
+#include "espfab/store.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/schema.h"
+
+struct espfab_store {
+    sqlite3 *db;
+    char path[1024];
+    int version;
+    unsigned flags;
+    char host[64];
+};
+
+/* Every column of attempts except id and run_id, in statement order.  The
+ * phase columns follow espfab_phase_t. */
+#define ATTEMPT_COLS(X)                                                            \
+    X(station) X(line) X(slot) X(port) X(operator) X(lot) X(profile_name)          \
+    X(profile_sha256) X(chip) X(rev_full) X(mac) X(chip_id) X(has_secinfo)         \
+    X(secinfo_flags) X(flash_jedec) X(flash_size) X(xtal_mhz) X(loader) X(baud)    \
+    X(started_at) X(start_ms) X(ended_at) X(end_ms)                                \
+    X(ms_connect) X(ms_identify) X(ms_stub) X(ms_baud) X(ms_erase) X(ms_write)     \
+    X(ms_verify) X(ms_reset) X(bytes_sent) X(bytes_received) X(outcome)            \
+    X(error_code) X(error_name) X(rom_status) X(rom_error) X(stub_error)           \
+    X(sys_errno) X(retries) X(detail) X(message)
+
+enum {
+#define X(c) C_##c,
+    ATTEMPT_COLS(X)
+#undef X
+    C_COUNT
+};
+
+static const char *const col_names[C_COUNT] = {
+#define X(c) #c,
+    ATTEMPT_COLS(X)
+#undef X
+};
+
+_Static_assert(C_ms_reset - C_ms_connect == ESPFAB_PHASE_COUNT - 1,
+               "one ms_* column per espfab_phase_t");
+
+#define REGION_COLS "flash_offset, file, sha256, md5_expected, md5_device, size, wire_size, " \
+                    "compressed, written, verified"
+
+/* ---- small helpers ---- */
+
+int64_t espfab_store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void espfab_store_iso8601(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    int frac = (int)(ms % 1000);
+    if (frac < 0) {
+        frac += 1000;
+        t -= 1;
+    }
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(out, 32, "invalid-time");
+        return;
+    }
+    char base[24];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 32, "%s.%03dZ", base, frac);
+}
+
+/* Maps the connection's last SQLite error to an espfab code and fault. */
+static int sql_fault(espfab_store_t *s, espfab_fault_t *f, int fallback, const char *what)
+{
+    int rc = sqlite3_errcode(s->db);
+    int code = fallback;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: code = ESPFAB_E_STORE_BUSY; break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: code = ESPFAB_E_STORE_CORRUPT; break;
+    case SQLITE_NOMEM: code = ESPFAB_E_NOMEM; break;
+    default: break;
+    }
+    espfab_fault_set(f, code, "%s: %s: %s (sqlite %d)", s->path, what, sqlite3_errmsg(s->db), rc);
+    int e = sqlite3_system_errno(s->db);
+    if (f && e && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ||
+                   (rc & 0xff) == SQLITE_FULL))
+        f->sys_errno = e;
+    return code;
+}
+
+static int exec(espfab_store_t *s, const char *sql, int fallback, const char *what,
+                espfab_fault_t *f)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return sql_fault(s, f, fallback, what);
+    return 0;
+}
+
+static void rollback(espfab_store_t *s)
+{
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int prepare(espfab_store_t *s, const char *sql, sqlite3_stmt **st, int fallback,
+                   espfab_fault_t *f)
+{
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        *st = NULL;
+        return sql_fault(s, f, fallback, "prepare");
+    }
+    return 0;
+}
+
+static void copy_text(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+/* Reads a single integer (SELECT returning one row); *out untouched if no row. */
+static int query_int(espfab_store_t *s, const char *sql, int64_t *out, espfab_fault_t *f)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, sql, &st, ESPFAB_E_STORE_OPEN, f);
+    if (rc)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+            *out = sqlite3_column_int64(st, 0);
+    } else if (step != SQLITE_DONE) {
+        rc = sql_fault(s, f, ESPFAB_E_STORE_OPEN, sql);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int set_sync(espfab_store_t *s, bool full, espfab_fault_t *f)
+{
+    return exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                ESPFAB_E_STORE_WRITE, "synchronous", f);
+}
+
+/* ---- schema ---- */
+
+int espfab_store_schema_latest(void)
+{
+    int v = 0;
+    for (unsigned i = 0; i < espfab_schema_count; i++)
+        if (espfab_schema_migrations[i].version > v)
+            v = espfab_schema_migrations[i].version;
+    return v;
+}
+
+int espfab_store_schema_version(espfab_store_t *s) { return s ? s->version : 0; }
+
+static int read_version(espfab_store_t *s, int *version, bool *foreign, espfab_fault_t *f)
+{
+    int64_t has = 0, tables = 0, v = 0;
+    int rc = query_int(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+                          "name='schema_version'", &has, f);
+    if (!rc)
+        rc = query_int(s, "SELECT count(*) FROM sqlite_master WHERE type='table'", &tables, f);
+    if (!rc && has)
+        rc = query_int(s, "SELECT max(version) FROM schema_version", &v, f);
+    if (rc)
+        return rc;
+    *version = (int)v;
+    *foreign = !has && tables > 0;
+    return 0;
+}
+
+static int migrate(espfab_store_t *s, espfab_fault_t *f)
+{
+    for (unsigned i = 0; i < espfab_schema_count; i++) {
+        const espfab_schema_migration_t *m = &espfab_schema_migrations[i];
+        if (m->version <= s->version)
+            continue;
+        int rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin migration", f);
+        if (rc)
+            return rc;
+        /* Another process may have migrated while we waited for the lock. */
+        bool foreign;
+        int now;
+        rc = read_version(s, &now, &foreign, f);
+        if (!rc && now < m->version) {
+            rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_version ("
+                         " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                         " applied_at TEXT NOT NULL)",
+                      ESPFAB_E_STORE_WRITE, "schema_version", f);
+            if (!rc && sqlite3_exec(s->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+                char what[96];
+                snprintf(what, sizeof what, "migration %s", m->name);
+                rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, what);
+            }
+            if (!rc) {
+                sqlite3_stmt *st;
+                rc = prepare(s, "INSERT INTO schema_version(version, name, applied_at) "
+                                "VALUES (?1, ?2, ?3)", &st, ESPFAB_E_STORE_WRITE, f);
+                if (!rc) {
+                    char iso[32];
+                    espfab_store_iso8601(espfab_store_now_ms(), iso);
+                    sqlite3_bind_int(st, 1, m->version);
+                    sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+                    sqlite3_bind_text(st, 3, iso, -1, SQLITE_TRANSIENT);
+                    if (sqlite3_step(st) != SQLITE_DONE)
+                        rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "record schema version");
+                    sqlite3_finalize(st);
+                }
+            }
+        }
+        if (!rc)
+            rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit migration", f);
+        if (rc) {
+            rollback(s);
+            return rc;
+        }
+        s->version = m->version > now ? m->version : now;
+    }
+    return 0;
+}
+
+/* ---- recovery ---- */
+
+/* True when the process that owned a run is certainly gone. */
+static bool owner_dead(espfab_store_t *s, bool has_run, const char *host, int64_t pid)
+{
+    if (!has_run)
+        return true;
+    if (strcmp(host, s->host) != 0)
+        return false;              /* another machine's run: cannot tell */
+    if (pid <= 0)
+        return true;
+    if (pid == (int64_t)getpid())
+        return false;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+static int recover(espfab_store_t *s, int *recovered, espfab_fault_t *f)
+{
+    int n = 0;
+    int64_t now = espfab_store_now_ms();
+    char iso[32], detail[200];
+    espfab_store_iso8601(now, iso);
+    snprintf(detail, sizeof detail, "still running when the database was opened again at %s; "
+             "the program recording it stopped (crash, kill, power loss)", iso);
+
+    int rc = set_sync(s, true, f);
+    if (!rc)
+        rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin recovery", f);
+    if (rc)
+        return rc;
+    sqlite3_stmt *sel = NULL, *upd = NULL, *rsel = NULL, *rupd = NULL;
+    rc = prepare(s, "SELECT a.id, r.id, r.host, r.pid FROM attempts a LEFT JOIN runs r "
+                    "ON r.id = a.run_id WHERE a.outcome = 'running'", &sel,
+                 ESPFAB_E_STORE_WRITE, f);
+    if (!rc)
+        rc = prepare(s, "UPDATE attempts SET outcome='interrupted', error_code=?2, "
+                        "error_name=?3, detail=?4, message=?5 WHERE id=?1 AND outcome='running'",
+                     &upd, ESPFAB_E_STORE_WRITE, f);
+    if (!rc)
+        rc = prepare(s, "SELECT id, host, pid FROM runs WHERE end_ms IS NULL", &rsel,
+                     ESPFAB_E_STORE_WRITE, f);
+    if (!rc)
+        rc = prepare(s, "UPDATE runs SET end_ms=?2, ended_at=?3 WHERE id=?1", &rupd,
+                     ESPFAB_E_STORE_WRITE, f);
+    while (!rc) {
+        int step = sqlite3_step(sel);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "recovery scan");
+            break;
+        }
+        const unsigned char *host = sqlite3_column_text(sel, 2);
+        if (!owner_dead(s, sqlite3_column_type(sel, 1) != SQLITE_NULL,
+                        host ? (const char *)host : "", sqlite3_column_int64(sel, 3)))
+            continue;
+        char msg[400];
+        snprintf(msg, sizeof msg, "%s: %s", espfab_strerror(ESPFAB_E_INTERRUPTED), detail);
+        sqlite3_reset(upd);
+        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_int(upd, 2, espfab_err_number(ESPFAB_E_INTERRUPTED));
+        sqlite3_bind_text(upd, 3, espfab_err_name(ESPFAB_E_INTERRUPTED), -1, SQLITE_STATIC);
+        sqlite3_bind_text(upd, 4, detail, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(upd, 5, msg, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(upd) != SQLITE_DONE)
+            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "mark attempt interrupted");
+        else
+            n += sqlite3_changes(s->db);
+    }
+    while (!rc) {
+        int step = sqlite3_step(rsel);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "recovery scan of runs");
+            break;
+        }
+        const unsigned char *host = sqlite3_column_text(rsel, 1);
+        if (!owner_dead(s, true, host ? (const char *)host : "", sqlite3_column_int64(rsel, 2)))
+            continue;
+        sqlite3_reset(rupd);
+        sqlite3_bind_int64(rupd, 1, sqlite3_column_int64(rsel, 0));
+        sqlite3_bind_int64(rupd, 2, now);
+        sqlite3_bind_text(rupd, 3, iso, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(rupd) != SQLITE_DONE)
+            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "end interrupted run");
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    sqlite3_finalize(rsel);
+    sqlite3_finalize(rupd);
+    if (!rc)
+        rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit recovery", f);
+    if (rc) {
+        rollback(s);
+        return rc;
+    }
+    if (recovered)
+        *recovered = n;
+    return 0;
+}
+
+/* ---- open / close ---- */
+
+int espfab_store_open(const char *path, unsigned flags, espfab_store_t **out, int *recovered,
+                      espfab_fault_t *f)
+{
+    if (recovered)
+        *recovered = 0;
+    if (!out || !path || !path[0])
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_open: no path");
+    *out = NULL;
+    if (flags & ESPFAB_STORE_READONLY)
+        flags |= ESPFAB_STORE_NO_RECOVER;
+    espfab_store_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s", path);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->flags = flags;
+    if (gethostname(s->host, sizeof s->host - 1) != 0)
+        snprintf(s->host, sizeof s->host, "unknown-host");
+
+    int oflags = (flags & ESPFAB_STORE_READONLY) ? SQLITE_OPEN_READONLY
+                                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc;
+    if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
+        if (!s->db) {
+            free(s);
+            return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s", path);
+        }
+        rc = sql_fault(s, f, ESPFAB_E_STORE_OPEN, "open");
+        if (rc != ESPFAB_E_STORE_CORRUPT)
+            rc = ESPFAB_E_STORE_OPEN;
+        if (f)
+            f->code = rc;
+        goto fail;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 5000);
+
+    if (!(flags & ESPFAB_STORE_READONLY)) {
+        sqlite3_stmt *st;
+        rc = prepare(s, "PRAGMA journal_mode=WAL", &st, ESPFAB_E_STORE_OPEN, f);
+        if (rc)
+            goto fail;
+        int step = sqlite3_step(st);
+        char mode[16] = "";
+        if (step == SQLITE_ROW)
+            copy_text(st, 0, mode, sizeof mode);
+        sqlite3_finalize(st);
+        if (step != SQLITE_ROW) {
+            rc = sql_fault(s, f, ESPFAB_E_STORE_OPEN, "journal_mode=WAL");
+            goto fail;
+        }
+        if (strcmp(mode, "wal") != 0) {
+            rc = espfab_fault_set(f, ESPFAB_E_STORE_OPEN,
+                                  "%s: could not switch to WAL journal (got '%s'); "
+                                  "is the file on a network file system?", path, mode);
+            goto fail;
+        }
+        rc = set_sync(s, true, f);
+        if (rc)
+            goto fail;
+    }
+    rc = exec(s, "PRAGMA foreign_keys=ON", ESPFAB_E_STORE_OPEN, "foreign_keys", f);
+    if (rc)
+        goto fail;
+
+    bool foreign = false;
+    rc = read_version(s, &s->version, &foreign, f);
+    if (rc)
+        goto fail;
+    if (foreign) {
+        rc = espfab_fault_set(f, ESPFAB_E_STORE_OPEN,
+                              "%s: has tables but no schema_version: not an espfab database", path);
+        goto fail;
+    }
+    int latest = espfab_store_schema_latest();
+    if (s->version > latest) {
+        rc = espfab_fault_set(f, ESPFAB_E_STORE_SCHEMA,
+                              "%s: schema version %d, this espfab knows versions up to %d",
+                              path, s->version, latest);
+        goto fail;
+    }
+    if (s->version < latest) {
+        if (flags & ESPFAB_STORE_READONLY) {
+            rc = espfab_fault_set(f, ESPFAB_E_STORE_OPEN,
+                                  "%s: schema version %d is older than %d; open it once read-write "
+                                  "(espfab db check) to upgrade it", path, s->version, latest);
+            goto fail;
+        }
+        rc = migrate(s, f);
+        if (rc)
+            goto fail;
+    }
+    if (!(flags & ESPFAB_STORE_NO_RECOVER)) {
+        rc = recover(s, recovered, f);
+        if (rc)
+            goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    sqlite3_close(s->db);
+    free(s);
+    return rc;
+}
+
+void espfab_store_close(espfab_store_t *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+/* ---- runs ---- */
+
+int espfab_store_run_begin(espfab_store_t *s, espfab_run_t *r, espfab_fault_t *f)
+{
+    if (!s || !r)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_run_begin");
+    if (!r->start_ms)
+        r->start_ms = espfab_store_now_ms();
+    if (!r->host[0])
+        snprintf(r->host, sizeof r->host, "%s", s->host);
+    char iso[32];
+    espfab_store_iso8601(r->start_ms, iso);
+    sqlite3_stmt *st;
+    int rc = set_sync(s, true, f);
+    if (!rc)
+        rc = prepare(s, "INSERT INTO runs(station, line, operator, lot, profile_name, "
+                        "profile_sha256, mode, host, pid, started_at, start_ms) "
+                        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                     &st, ESPFAB_E_STORE_WRITE, f);
+    if (rc)
+        return rc;
+    const char *txt[] = {r->station, r->line, r->operator_name, r->lot,
+                         r->profile_name, r->profile_sha256, r->mode, r->host};
+    for (int i = 0; i < 8; i++)
+        sqlite3_bind_text(st, i + 1, txt[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, (int64_t)getpid());
+    sqlite3_bind_text(st, 10, iso, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 11, r->start_ms);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "insert run");
+    else
+        r->id = sqlite3_last_insert_rowid(s->db);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int espfab_store_run_end(espfab_store_t *s, int64_t run_id, int64_t end_ms, espfab_fault_t *f)
+{
+    if (!s || run_id <= 0)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_run_end: run %lld",
+                                (long long)run_id);
+    if (!end_ms)
+        end_ms = espfab_store_now_ms();
+    char iso[32];
+    espfab_store_iso8601(end_ms, iso);
+    sqlite3_stmt *st;
+    int rc = set_sync(s, true, f);
+    if (!rc)
+        rc = prepare(s, "UPDATE runs SET end_ms=?2, ended_at=?3 WHERE id=?1", &st,
+                     ESPFAB_E_STORE_WRITE, f);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, end_ms);
+    sqlite3_bind_text(st, 3, iso, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "end run");
+    else if (sqlite3_changes(s->db) != 1)
+        rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE, "%s: no run with id %lld", s->path,
+                              (long long)run_id);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* ---- attempts ---- */
+
+static void bind_text(sqlite3_stmt *st, int col, const char *v)
+{
+    sqlite3_bind_text(st, col + 1, v, -1, SQLITE_TRANSIENT);
+}
+
+static void bind_i64(sqlite3_stmt *st, int col, int64_t v) { sqlite3_bind_int64(st, col + 1, v); }
+
+/* Binds ?1..?C_COUNT from a (same order as ATTEMPT_COLS). */
+static void bind_attempt(sqlite3_stmt *st, const espfab_attempt_t *a)
+{
+    bind_text(st, C_station, a->station);
+    bind_text(st, C_line, a->line);
+    bind_text(st, C_slot, a->slot);
+    bind_text(st, C_port, a->port);
+    bind_text(st, C_operator, a->operator_name);
+    bind_text(st, C_lot, a->lot);
+    bind_text(st, C_profile_name, a->profile_name);
+    bind_text(st, C_profile_sha256, a->profile_sha256);
+    bind_text(st, C_chip, a->chip);
+    if (a->rev_full >= 0)
+        bind_i64(st, C_rev_full, a->rev_full);
+    else
+        sqlite3_bind_null(st, C_rev_full + 1);
+    bind_text(st, C_mac, a->mac);
+    bind_text(st, C_chip_id, a->chip_id);
+    bind_i64(st, C_has_secinfo, a->has_secinfo);
+    bind_i64(st, C_secinfo_flags, a->secinfo_flags);
+    bind_i64(st, C_flash_jedec, a->flash_jedec);
+    bind_i64(st, C_flash_size, a->flash_size);
+    bind_i64(st, C_xtal_mhz, a->xtal_mhz);
+    bind_text(st, C_loader, a->loader);
+    bind_i64(st, C_baud, a->baud);
+    char iso[32];
+    espfab_store_iso8601(a->start_ms, iso);
+    bind_text(st, C_started_at, iso);
+    bind_i64(st, C_start_ms, a->start_ms);
+    if (a->outcome != ESPFAB_OUTCOME_RUNNING && a->end_ms) {
+        espfab_store_iso8601(a->end_ms, iso);
+        bind_text(st, C_ended_at, iso);
+        bind_i64(st, C_end_ms, a->end_ms);
+    } else {
+        sqlite3_bind_null(st, C_ended_at + 1);
+        sqlite3_bind_null(st, C_end_ms + 1);
+    }
+    for (int p = 0; p < ESPFAB_PHASE_COUNT; p++)
+        bind_i64(st, C_ms_connect + p, a->phase_ms[p]);
+    bind_i64(st, C_bytes_sent, (int64_t)a->bytes_sent);
+    bind_i64(st, C_bytes_received, (int64_t)a->bytes_received);
+    bind_text(st, C_outcome, espfab_outcome_name(a->outcome));
+    const espfab_fault_t *fl = &a->fault;
+    bind_i64(st, C_error_code, espfab_err_number(fl->code));
+    const char *name = fl->code ? espfab_err_name(fl->code) : NULL;
+    bind_text(st, C_error_name, name ? name : "");
+    if (fl->rom_status >= 0)
+        bind_i64(st, C_rom_status, fl->rom_status);
+    else
+        sqlite3_bind_null(st, C_rom_status + 1);
+    if (fl->rom_error >= 0)
+        bind_i64(st, C_rom_error, fl->rom_error);
+    else
+        sqlite3_bind_null(st, C_rom_error + 1);
+    bind_i64(st, C_stub_error, fl->stub_error);
+    bind_i64(st, C_sys_errno, fl->sys_errno);
+    bind_i64(st, C_retries, fl->retries);
+    bind_text(st, C_detail, fl->detail);
+    bind_text(st, C_message, a->message);
+}
+
+/* Inserts or (while running) updates the regions of attempt id. */
+static int write_regions(espfab_store_t *s, int64_t id, const espfab_attempt_t *a,
+                         espfab_fault_t *f)
+{
+    if (a->nregions <= 0)
+        return 0;
+    sqlite3_stmt *st;
+    int rc = prepare(s, "INSERT INTO attempt_regions(attempt_id, idx, " REGION_COLS ") "
+                        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) "
+                        "ON CONFLICT(attempt_id, idx) DO UPDATE SET flash_offset=excluded.flash_offset, "
+                        "file=excluded.file, sha256=excluded.sha256, "
+                        "md5_expected=excluded.md5_expected, md5_device=excluded.md5_device, "
+                        "size=excluded.size, wire_size=excluded.wire_size, "
+                        "compressed=excluded.compressed, written=excluded.written, "
+                        "verified=excluded.verified",
+                     &st, ESPFAB_E_STORE_WRITE, f);
+    if (rc)
+        return rc;
+    int n = a->nregions > ESPFAB_MAX_REGIONS ? ESPFAB_MAX_REGIONS : a->nregions;
+    for (int i = 0; i < n && !rc; i++) {
+        const espfab_region_result_t *r = &a->regions[i];
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int(st, 2, i);
+        sqlite3_bind_int64(st, 3, r->offset);
+        sqlite3_bind_text(st, 4, r->file, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, r->sha256, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, r->md5_expected, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, r->md5_device, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, r->size);
+        sqlite3_bind_int64(st, 9, r->wire_size);
+        sqlite3_bind_int(st, 10, r->compressed);
+        sqlite3_bind_int(st, 11, r->written);
+        sqlite3_bind_int(st, 12, r->verified);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "write attempt region");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static char *build_insert_sql(void)
+{
+    size_t cap = 4096;
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    size_t n = (size_t)snprintf(sql, cap, "INSERT INTO attempts(");
+    for (int i = 0; i < C_COUNT; i++)
+        n += (size_t)snprintf(sql + n, cap - n, "%s, ", col_names[i]);
+    n += (size_t)snprintf(sql + n, cap - n, "run_id) VALUES (");
+    for (int i = 0; i < C_COUNT; i++)
+        n += (size_t)snprintf(sql + n, cap - n, "?%d, ", i + 1);
+    snprintf(sql + n, cap - n, "?%d)", C_COUNT + 1);
+    return sql;
+}
+
+static char *build_update_sql(void)
+{
+    size_t cap = 4096;
+    char *sql = malloc(cap);
+    if (!sql)
+        return NULL;
+    size_t n = (size_t)snprintf(sql, cap, "UPDATE attempts SET ");
+    for (int i = 0; i < C_COUNT; i++)
+        n += (size_t)snprintf(sql + n, cap - n, "%s%s=?%d", i ? ", " : "", col_names[i], i + 1);
+    snprintf(sql + n, cap - n, " WHERE id=?%d", C_COUNT + 1);
+    return sql;
+}
+
+int espfab_store_attempt_begin(espfab_store_t *s, int64_t run_id, espfab_attempt_t *a,
+                               espfab_fault_t *f)
+{
+    if (!s || !a)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_attempt_begin");
+    if (!a->start_ms)
+        a->start_ms = espfab_store_now_ms();
+    espfab_attempt_t *tmp = malloc(sizeof *tmp);
+    char *sql = build_insert_sql();
+    if (!tmp || !sql) {
+        free(tmp);
+        free(sql);
+        return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: attempt_begin", s->path);
+    }
+    *tmp = *a;
+    tmp->outcome = ESPFAB_OUTCOME_RUNNING;
+    sqlite3_stmt *st = NULL;
+    int rc = set_sync(s, true, f);
+    if (!rc)
+        rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin attempt", f);
+    if (!rc)
+        rc = prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
+    if (!rc) {
+        bind_attempt(st, tmp);
+        if (run_id > 0)
+            sqlite3_bind_int64(st, C_COUNT + 1, run_id);
+        else
+            sqlite3_bind_null(st, C_COUNT + 1);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "insert attempt");
+    }
+    sqlite3_finalize(st);
+    int64_t id = rc ? 0 : sqlite3_last_insert_rowid(s->db);
+    if (!rc)
+        rc = write_regions(s, id, tmp, f);
+    if (!rc)
+        rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit attempt", f);
+    if (rc)
+        rollback(s);
+    else
+        a->id = id;
+    free(tmp);
+    free(sql);
+    return rc;
+}
+
+/* Shared by update (outcome forced to running, NORMAL sync) and finish. */
+static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool finish,
+                         espfab_fault_t *f)
+{
+    if (!s || !a || a->id <= 0)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "attempt %s: no attempt id",
+                                finish ? "finish" : "update");
+    if (finish && a->outcome == ESPFAB_OUTCOME_RUNNING)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG,
+                                "attempt %lld: finish needs outcome pass/fail/interrupted",
+                                (long long)a->id);
+    espfab_attempt_t *tmp = malloc(sizeof *tmp);
+    char *sql = build_update_sql();
+    if (!tmp || !sql) {
+        free(tmp);
+        free(sql);
+        return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: attempt write", s->path);
+    }
+    *tmp = *a;
+    if (!finish)
+        tmp->outcome = ESPFAB_OUTCOME_RUNNING;
+    else if (!tmp->end_ms)
+        tmp->end_ms = espfab_store_now_ms();
+    sqlite3_stmt *st = NULL;
+    int rc = set_sync(s, finish, f);
+    if (!rc)
+        rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin attempt write", f);
+    /* Regions first: the triggers accept them only while the attempt runs. */
+    if (!rc)
+        rc = write_regions(s, a->id, tmp, f);
+    if (!rc)
+        rc = prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
+    if (!rc) {
+        bind_attempt(st, tmp);
+        sqlite3_bind_int64(st, C_COUNT + 1, a->id);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, finish ? "finish attempt" : "update attempt");
+        else if (sqlite3_changes(s->db) != 1)
+            rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE, "%s: no attempt with id %lld",
+                                  s->path, (long long)a->id);
+    }
+    sqlite3_finalize(st);
+    if (!rc)
+        rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit attempt write", f);
+    if (rc)
+        rollback(s);
+    free(tmp);
+    free(sql);
+    return rc;
+}
+
+int espfab_store_attempt_update(espfab_store_t *s, const espfab_attempt_t *a, espfab_fault_t *f)
+{
+    return attempt_write(s, a, false, f);
+}
+
+int espfab_store_attempt_finish(espfab_store_t *s, const espfab_attempt_t *a, espfab_fault_t *f)
+{
+    return attempt_write(s, a, true, f);
+}
+
+/* ---- queries ---- */
+
+void espfab_store_filter_init(espfab_store_filter_t *flt)
+{
+    memset(flt, 0, sizeof *flt);
+    flt->outcome = -1;
+}
+
+static espfab_outcome_t outcome_parse(const char *t)
+{
+    if (!t)
+        return ESPFAB_OUTCOME_RUNNING;
+    if (!strcmp(t, "pass"))
+        return ESPFAB_OUTCOME_PASS;
+    if (!strcmp(t, "fail"))
+        return ESPFAB_OUTCOME_FAIL;
+    if (!strcmp(t, "interrupted"))
+        return ESPFAB_OUTCOME_INTERRUPTED;
+    return ESPFAB_OUTCOME_RUNNING;
+}
+
+/* Column i of ATTEMPT_COLS in the SELECT (after id, run_id). */
+#define COL(c) (C_##c + 2)
+
+static void read_attempt(sqlite3_stmt *st, espfab_attempt_t *a, int64_t *run_id)
+{
+    espfab_attempt_init(a);
+    a->id = sqlite3_column_int64(st, 0);
+    *run_id = sqlite3_column_int64(st, 1);
+    copy_text(st, COL(station), a->station, sizeof a->station);
+    copy_text(st, COL(line), a->line, sizeof a->line);
+    copy_text(st, COL(slot), a->slot, sizeof a->slot);
+    copy_text(st, COL(port), a->port, sizeof a->port);
+    copy_text(st, COL(operator), a->operator_name, sizeof a->operator_name);
+    copy_text(st, COL(lot), a->lot, sizeof a->lot);
+    copy_text(st, COL(profile_name), a->profile_name, sizeof a->profile_name);
+    copy_text(st, COL(profile_sha256), a->profile_sha256, sizeof a->profile_sha256);
+    copy_text(st, COL(chip), a->chip, sizeof a->chip);
+    a->rev_full = sqlite3_column_type(st, COL(rev_full)) == SQLITE_NULL
+                      ? -1 : sqlite3_column_int(st, COL(rev_full));
+    copy_text(st, COL(mac), a->mac, sizeof a->mac);
+    copy_text(st, COL(chip_id), a->chip_id, sizeof a->chip_id);
+    a->has_secinfo = sqlite3_column_int(st, COL(has_secinfo)) != 0;
+    a->secinfo_flags = (uint32_t)sqlite3_column_int64(st, COL(secinfo_flags));
+    a->flash_jedec = (uint32_t)sqlite3_column_int64(st, COL(flash_jedec));
+    a->flash_size = (uint32_t)sqlite3_column_int64(st, COL(flash_size));
+    a->xtal_mhz = sqlite3_column_int(st, COL(xtal_mhz));
+    copy_text(st, COL(loader), a->loader, sizeof a->loader);
+    a->baud = (uint32_t)sqlite3_column_int64(st, COL(baud));
+    a->start_ms = sqlite3_column_int64(st, COL(start_ms));
+    a->end_ms = sqlite3_column_int64(st, COL(end_ms));
+    for (int p = 0; p < ESPFAB_PHASE_COUNT; p++)
+        a->phase_ms[p] = (uint32_t)sqlite3_column_int64(st, COL(ms_connect) + p);
+    a->bytes_sent = (uint64_t)sqlite3_column_int64(st, COL(bytes_sent));
+    a->bytes_received = (uint64_t)sqlite3_column_int64(st, COL(bytes_received));
+    a->outcome = outcome_parse((const char *)sqlite3_column_text(st, COL(outcome)));
+    a->fault.code = -sqlite3_column_int(st, COL(error_code));
+    a->fault.rom_status = sqlite3_column_type(st, COL(rom_status)) == SQLITE_NULL
+                              ? -1 : sqlite3_column_int(st, COL(rom_status));
+    a->fault.rom_error = sqlite3_column_type(st, COL(rom_error)) == SQLITE_NULL
+                             ? -1 : sqlite3_column_int(st, COL(rom_error));
+    a->fault.stub_error = sqlite3_column_int(st, COL(stub_error));
+    a->fault.sys_errno = sqlite3_column_int(st, COL(sys_errno));
+    a->fault.retries = sqlite3_column_int(st, COL(retries));
+    copy_text(st, COL(detail), a->fault.detail, sizeof a->fault.detail);
+    copy_text(st, COL(message), a->message, sizeof a->message);
+}
+
+static int read_regions(espfab_store_t *s, sqlite3_stmt *rs, espfab_attempt_t *a,
+                        espfab_fault_t *f)
+{
+    sqlite3_reset(rs);
+    sqlite3_bind_int64(rs, 1, a->id);
+    a->nregions = 0;
+    for (;;) {
+        int step = sqlite3_step(rs);
+        if (step == SQLITE_DONE)
+            return 0;
+        if (step != SQLITE_ROW)
+            return sql_fault(s, f, ESPFAB_E_STORE_OPEN, "read attempt regions");
+        if (a->nregions >= ESPFAB_MAX_REGIONS)
+            continue;
+        espfab_region_result_t *r = &a->regions[a->nregions++];
+        r->offset = (uint32_t)sqlite3_column_int64(rs, 0);
+        copy_text(rs, 1, r->file, sizeof r->file);
+        copy_text(rs, 2, r->sha256, sizeof r->sha256);
+        copy_text(rs, 3, r->md5_expected, sizeof r->md5_expected);
+        copy_text(rs, 4, r->md5_device, sizeof r->md5_device);
+        r->size = (uint32_t)sqlite3_column_int64(rs, 5);
+        r->wire_size = (uint32_t)sqlite3_column_int64(rs, 6);
+        r->compressed = sqlite3_column_int(rs, 7) != 0;
+        r->written = sqlite3_column_int(rs, 8) != 0;
+        r->verified = sqlite3_column_int(rs, 9) != 0;
+    }
+}
+
+int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
+                       espfab_store_attempt_cb cb, void *data, espfab_fault_t *f)
+{
+    if (!s || !cb)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_query");
+    espfab_store_filter_t none;
+    if (!flt) {
+        espfab_store_filter_init(&none);
+        flt = &none;
+    }
+    char sql[4096];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT id, coalesce(run_id, 0)");
+    for (int i = 0; i < C_COUNT; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", col_names[i]);
+    n += (size_t)snprintf(sql + n, sizeof sql - n, " FROM attempts WHERE 1");
+    /* Each filter appends "AND col <op> ?k" and is bound below in the same order. */
+    struct { const char *col; const char *txt; int64_t num; const char *op; } w[16];
+    int nw = 0;
+#define WTXT(c, v) do { if ((v) && (v)[0]) { w[nw].col = c; w[nw].txt = v; w[nw].op = "="; nw++; } } while (0)
+#define WNUM(c, v, o) do { if (v) { w[nw].col = c; w[nw].txt = NULL; w[nw].num = v; w[nw].op = o; nw++; } } while (0)
+    WNUM("id", flt->id, "=");
+    WNUM("run_id", flt->run_id, "=");
+    WTXT("lot", flt->lot);
+    WTXT("profile_name", flt->profile_name);
+    WTXT("station", flt->station);
+    WTXT("slot", flt->slot);
+    WTXT("mac", flt->mac);
+    WTXT("chip", flt->chip);
+    WNUM("start_ms", flt->from_ms, ">=");
+    WNUM("start_ms", flt->to_ms, "<");
+#undef WTXT
+#undef WNUM
+    for (int i = 0; i < nw; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND %s %s ?%d", w[i].col, w[i].op, i + 1);
+    if (flt->outcome >= 0)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND outcome = ?%d", nw + 1);
+    n += (size_t)snprintf(sql + n, sizeof sql - n, " ORDER BY id %s",
+                          flt->newest_first ? "DESC" : "ASC");
+    if (flt->limit > 0)
+        snprintf(sql + n, sizeof sql - n, " LIMIT %d", flt->limit);
+
+    sqlite3_stmt *st = NULL, *rs = NULL;
+    int rc = prepare(s, sql, &st, ESPFAB_E_STORE_OPEN, f);
+    if (!rc)
+        rc = prepare(s, "SELECT " REGION_COLS " FROM attempt_regions WHERE attempt_id=?1 "
+                        "ORDER BY idx", &rs, ESPFAB_E_STORE_OPEN, f);
+    if (rc) {
+        sqlite3_finalize(st);
+        return rc;
+    }
+    for (int i = 0; i < nw; i++) {
+        if (w[i].txt)
+            sqlite3_bind_text(st, i + 1, w[i].txt, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_int64(st, i + 1, w[i].num);
+    }
+    if (flt->outcome >= 0)
+        sqlite3_bind_text(st, nw + 1, espfab_outcome_name((espfab_outcome_t)flt->outcome), -1,
+                          SQLITE_STATIC);
+    espfab_attempt_t *a = malloc(sizeof *a);
+    if (!a)
+        rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: query", s->path);
+    while (!rc) {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_DONE)
+            break;
+        if (step != SQLITE_ROW) {
+            rc = sql_fault(s, f, ESPFAB_E_STORE_OPEN, "query attempts");
+            break;
+        }
+        int64_t run_id;
+        read_attempt(st, a, &run_id);
+        rc = read_regions(s, rs, a, f);
+        if (!rc)
+            rc = cb(a, run_id, data);
+    }
+    free(a);
+    sqlite3_finalize(st);
+    sqlite3_finalize(rs);
+    return rc;
+}
+
+/* ---- health ---- */
+
+int espfab_store_check(espfab_store_t *s, espfab_store_health_t *h, espfab_fault_t *f)
+{
+    if (!s || !h)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_check");
+    memset(h, 0, sizeof *h);
+    h->schema_version = s->version;
+    sqlite3_stmt *st;
+    int rc = prepare(s, "PRAGMA integrity_check", &st, ESPFAB_E_STORE_CORRUPT, f);
+    if (rc)
+        return rc;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        copy_text(st, 0, h->integrity, sizeof h->integrity);
+        h->integrity_ok = strcmp(h->integrity, "ok") == 0;
+    } else {
+        rc = sql_fault(s, f, ESPFAB_E_STORE_CORRUPT, "integrity_check");
+    }
+    sqlite3_finalize(st);
+    if (rc)
+        return rc;
+    rc = prepare(s, "SELECT count(*), coalesce(sum(outcome='running'),0), "
+                    "coalesce(sum(outcome='interrupted'),0), coalesce(sum(outcome='pass'),0), "
+                    "coalesce(sum(outcome='fail'),0), (SELECT count(*) FROM runs) FROM attempts",
+                 &st, ESPFAB_E_STORE_CORRUPT, f);
+    if (rc)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        h->attempts = sqlite3_column_int64(st, 0);
+        h->running = sqlite3_column_int64(st, 1);
+        h->interrupted = sqlite3_column_int64(st, 2);
+        h->passed = sqlite3_column_int64(st, 3);
+        h->failed = sqlite3_column_int64(st, 4);
+        h->runs = sqlite3_column_int64(st, 5);
+    } else {
+        rc = sql_fault(s, f, ESPFAB_E_STORE_CORRUPT, "count attempts");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
