@@ -36,6 +36,14 @@ typedef struct espfab_image_info {
     size_t data_length;         /* bytes up to and including the checksum byte */
     bool checksum_ok;
     bool sha256_ok;             /* true when no hash is appended */
+    /* Added by the image module (fields after this line are additions to the
+     * original contract; existing fields are unchanged). */
+    uint8_t min_rev;            /* legacy min_rev byte (ext. header byte 6) */
+    size_t image_length;        /* whole image incl. digest/CRC32; data after
+                                 * it (merged binaries) is not part of it */
+    char reason[96];            /* why it is taken for that chip, for messages:
+                                 * "chip id 9", "no extended header; segment 0
+                                 * loads at 0x40100000 = ESP8266 IRAM" */
 } espfab_image_info_t;
 
 /* Parses buf.  A buffer that does not start with 0xE9/0xEA, or whose header
@@ -52,6 +60,13 @@ int espfab_image_parse(const uint8_t *buf, size_t len, const char *name,
  * file, the chip the image is for and the chip on the port. */
 int espfab_image_check_chip(const espfab_image_info_t *info, const char *name,
                             const espfab_chip_t *chip, int rev_full, espfab_fault_t *f);
+/* Same, naming the port in the detail ("...; the board on /dev/ttyUSB0 is an
+ * ESP8266").  port may be NULL ("the board is an ESP8266"). */
+int espfab_image_check_chip_on(const espfab_image_info_t *info, const char *name,
+                               const char *port, const espfab_chip_t *chip, int rev_full,
+                               espfab_fault_t *f);
+/* "ESP8266 V1", "ESP8266 V2", "ESP32-family", "raw data". */
+const char *espfab_image_format_name(espfab_image_format_t fmt);
 
 /* Flash parameters given by the user; NULL or "keep" keeps the header's value. */
 typedef struct espfab_flash_params {
