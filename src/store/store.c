@@ -728,6 +728,27 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
     int rc = set_sync(s, finish, f);
     if (!rc)
         rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin attempt write", f);
+    /* Say plainly why a completed or unknown attempt is refused (the
+     * triggers would refuse it too, less readably). */
+    if (!rc) {
+        rc = prepare(s, "SELECT outcome FROM attempts WHERE id=?1", &st, ESPFAB_E_STORE_WRITE, f);
+        if (!rc) {
+            sqlite3_bind_int64(st, 1, a->id);
+            int step = sqlite3_step(st);
+            if (step == SQLITE_DONE)
+                rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE, "%s: no attempt with id %lld",
+                                      s->path, (long long)a->id);
+            else if (step != SQLITE_ROW)
+                rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "read attempt");
+            else if (strcmp((const char *)sqlite3_column_text(st, 0), "running") != 0)
+                rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE,
+                                      "%s: attempt %lld is already completed (%s): a completed "
+                                      "attempt is never rewritten", s->path, (long long)a->id,
+                                      (const char *)sqlite3_column_text(st, 0));
+            sqlite3_finalize(st);
+            st = NULL;
+        }
+    }
     /* Regions first: the triggers accept them only while the attempt runs. */
     if (!rc)
         rc = write_regions(s, a->id, tmp, f);
