@@ -71,8 +71,16 @@ static void walk_segments(const uint8_t *b, size_t len, size_t off, int n,
     w->off_map = -1;
     w->page_ok = true;
     if (n < 1 || n > IMG_MAX_SEGMENTS) {
-        snprintf(w->err, sizeof(w->err), "segment count %d (must be 1..%d)", n,
+        snprintf(w->err, sizeof(w->err), "segment count is %d (must be 1..%d)", n,
                  IMG_MAX_SEGMENTS);
+        /* Still judge segment 0: a sane one makes this a damaged image. */
+        if (n > 0 && off + IMG_SEG_HDR_LEN <= len) {
+            uint32_t addr = img_rd32(b + off), slen = img_rd32(b + off + 4);
+            const memmap_region_t *r = espfab__memmap_find(chip, addr);
+            w->first_addr = addr;
+            w->first_region = r ? r->name : NULL;
+            w->first_ok = r && slen % 4 == 0 && slen < IMG_MAX_SEG_LEN;
+        }
         return;
     }
     for (int i = 0; i < n; i++) {

