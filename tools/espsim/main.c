@@ -1,0 +1,745 @@
+/*
+ * espsim: N simulated Espressif boards in one process, each on a raw pty
+ * and/or a loopback TCP port.  This file owns the command line, the
+ * ppoll() event loop, pty/TCP plumbing, baud pacing (per-board byte budgets
+ * driven by the loop's timeout, never sleeps), byte-level faults and flash
+ * dumps.  The protocol lives in loader.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "espsim.h"
+
+#define MAX_BOARDS 256
+#define PTY_CHECK_S 0.020  /* how often an idle pty is checked for a host */
+#define BURST_S 0.002      /* pacing: largest burst a budget may bank */
+
+enum { LINK_NONE, LINK_PTY, LINK_TCP };
+
+typedef struct {
+    sim_board_t b;
+    int pty;              /* master fd or -1 */
+    char pty_path[64];
+    bool pty_host;        /* a host has the slave open */
+    double pty_next_check;
+    int lfd, cfd;         /* TCP listen / connection */
+    int port;
+    int link;
+    uint8_t in[4096];
+    size_t in_off, in_len;
+    double rx_next, tx_next;
+    double next_chatter;
+    bool gone;
+} io_t;
+
+static io_t *ios;
+static int nios;
+static const char *dump_dir, *links_dir;
+static volatile sig_atomic_t sig_dump, sig_quit;
+
+static void on_signal(int s)
+{
+    if (s == SIGUSR1)
+        sig_dump = 1;
+    else
+        sig_quit = 1;
+}
+
+static void usage(FILE *f)
+{
+    fputs(
+"usage: espsim --boards CHIP:N[,CHIP:N...] [options]\n"
+"Simulates N Espressif boards (ROM loader + esp-flasher-stub v2) on raw\n"
+"ptys and/or loopback TCP ports.  Chips: esp8266 esp32 esp32s2 esp32s3\n"
+"esp32c2 esp32c3 esp32c6 esp32h2 esp32p4.\n"
+"\n"
+"  --boards SPEC        e.g. esp32:2,esp8266:1,esp32s3:1 (boards numbered\n"
+"                       from 0 in that order)\n"
+"  --tcp-base PORT      board N listens on 127.0.0.1:PORT+N (default: no TCP)\n"
+"  --no-pty             do not create ptys\n"
+"  --links-dir DIR      create symlinks DIR/board-N -> the board's pty\n"
+"  --dump-dir DIR       write board N's flash to DIR/board-N.bin on SIGUSR1\n"
+"                       and at exit (SIGINT/SIGTERM); prints 'espsim dumped'\n"
+"  --pace / --no-pace   realistic timing: bytes take 10/baud s each way and\n"
+"                       flash erase/program take time (default: --no-pace)\n"
+"  --seed N             varies MACs (byte 3 = N & 0xFF) and fault RNG\n"
+"  --flash-size SIZE    e.g. 4MB (default), 2MB, 16MB, 512KB\n"
+"  --jedec ID           flash JEDEC id as read by RDID (default 0x1640EF,\n"
+"                       capacity byte follows --flash-size)\n"
+"  --rev CHIP:MAJ.MIN   chip revision for every board of CHIP (repeatable)\n"
+"  --fault B:KIND[=ARG][,KIND...]  faults for board B (or '*' for all);\n"
+"                       repeatable.  KIND: silent, normal-boot, no-sync,\n"
+"                       noise=RATE, drop=RATE, baud-limit=BAUD,\n"
+"                       rom-error=OP:CODE[:NTH] (NTH 0 = every time),\n"
+"                       md5-stuck, slow-flash=FACTOR, unplug=BYTES\n"
+"  --verbose            command trace per board on stderr\n"
+"  --help               this text\n"
+"\n"
+"Output: one line per board\n"
+"  board N chip=NAME mac=xx:xx:xx:xx:xx:xx pty=PATH|- tcp=127.0.0.1:PORT|-\n"
+"then 'espsim ready'.  A host opening the pty or connecting to the TCP port\n"
+"is a power-on reset: boot banner, ROM download mode, 115200 baud.\n",
+        f);
+}
+
+static long parse_size(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v <= 0)
+        return -1;
+    if (strcasecmp(end, "MB") == 0 || strcasecmp(end, "M") == 0)
+        v *= 1024 * 1024;
+    else if (strcasecmp(end, "KB") == 0 || strcasecmp(end, "K") == 0)
+        v *= 1024;
+    else if (*end)
+        return -1;
+    return (long)v;
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static int open_pty(io_t *io)
+{
+    int m, s;
+    struct termios t;
+    if (openpty(&m, &s, NULL, NULL, NULL) < 0) {
+        fprintf(stderr, "espsim: openpty: %s\n", strerror(errno));
+        return -1;
+    }
+    /* raw on both sides (incl. -opost) so no byte is ever translated or
+     * echoed; the slave keeps its termios while the master stays open */
+    if (tcgetattr(s, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(s, TCSANOW, &t);
+    }
+    if (tcgetattr(m, &t) == 0) {
+        cfmakeraw(&t);
+        tcsetattr(m, TCSANOW, &t);
+    }
+    snprintf(io->pty_path, sizeof io->pty_path, "%s", ttyname(s));
+    close(s); /* the master now reports POLLHUP until a host opens it */
+    set_nonblock(m);
+    fcntl(m, F_SETFD, FD_CLOEXEC);
+    io->pty = m;
+    if (links_dir) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/board-%d", links_dir, io->b.index);
+        unlink(p);
+        if (symlink(io->pty_path, p) < 0)
+            fprintf(stderr, "espsim: symlink %s: %s\n", p, strerror(errno));
+    }
+    return 0;
+}
+
+static int open_tcp(io_t *io, int port)
+{
+    struct sockaddr_in a;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+                                          SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4) < 0) {
+        fprintf(stderr, "espsim: board %d: cannot listen on 127.0.0.1:%d: "
+                        "%s\n", io->b.index, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    io->lfd = fd;
+    io->port = port;
+    return 0;
+}
+
+static void link_reset(io_t *io, int link, double now)
+{
+    io->link = link;
+    io->in_off = io->in_len = 0;
+    io->b.now = now;
+    io->rx_next = io->tx_next = now;
+    sim_board_reset(&io->b);
+    io->next_chatter = now + 0.2;
+    if (io->b.verbose)
+        fprintf(stderr, "espsim: board %d reset (%s host)\n", io->b.index,
+                link == LINK_PTY ? "pty" : "tcp");
+}
+
+static void link_drop(io_t *io, int link)
+{
+    if (link == LINK_TCP && io->cfd >= 0) {
+        close(io->cfd);
+        io->cfd = -1;
+    }
+    if (link == LINK_PTY)
+        io->pty_host = false;
+    if (io->link == link) {
+        io->link = LINK_NONE;
+        sim_board_detach(&io->b);
+        io->in_off = io->in_len = 0;
+    }
+}
+
+static void unplug(io_t *io)
+{
+    if (io->b.verbose)
+        fprintf(stderr, "espsim: board %d unplugged\n", io->b.index);
+    if (io->pty >= 0) {
+        close(io->pty); /* the /dev/pts node disappears */
+        io->pty = -1;
+        if (links_dir) {
+            char p[512];
+            snprintf(p, sizeof p, "%s/board-%d", links_dir, io->b.index);
+            unlink(p);
+        }
+    }
+    if (io->cfd >= 0)
+        close(io->cfd);
+    if (io->lfd >= 0)
+        close(io->lfd);
+    io->cfd = io->lfd = -1;
+    io->link = LINK_NONE;
+    sim_board_detach(&io->b);
+    io->gone = true;
+}
+
+static int out_fd(const io_t *io)
+{
+    return io->link == LINK_PTY ? io->pty : io->link == LINK_TCP ? io->cfd
+                                                                  : -1;
+}
+
+static double byte_time(const io_t *io)
+{
+    return 10.0 / (double)io->b.baud;
+}
+
+/* Applies noise / drop / baud-limit to a chunk about to be sent. */
+static void mangle(io_t *io, sim_chunk_t *c)
+{
+    const sim_faults_t *f = &io->b.faults;
+    size_t k = 0;
+    bool garbage = f->baud_limit && io->b.baud > f->baud_limit;
+    c->mangled = true;
+    if (!garbage && f->noise <= 0 && f->drop <= 0)
+        return;
+    for (size_t i = c->off; i < c->len; i++) {
+        uint8_t v = c->data[i];
+        if (f->drop > 0 && sim_rand01(&io->b) < f->drop)
+            continue;
+        if (garbage)
+            v = (uint8_t)sim_rand(&io->b);
+        else if (f->noise > 0 && sim_rand01(&io->b) < f->noise)
+            v ^= (uint8_t)(1u << (sim_rand(&io->b) % 8));
+        c->data[c->off + k++] = v;
+    }
+    c->len = c->off + k;
+}
+
+/* Sends what the pacing budget allows; returns the next deadline. */
+static double pump_out(io_t *io, double now)
+{
+    int fd = out_fd(io);
+    while (fd >= 0) {
+        sim_chunk_t *c = sim_out_peek(&io->b);
+        size_t want;
+        ssize_t w;
+        if (!c)
+            return 1e18;
+        if (c->not_before > now)
+            return c->not_before;
+        if (!c->mangled)
+            mangle(io, c);
+        want = c->len - c->off;
+        if (io->b.pace) {
+            double bt = byte_time(io);
+            size_t allowed;
+            if (io->tx_next < now - BURST_S)
+                io->tx_next = now - BURST_S;
+            allowed = (size_t)((now - io->tx_next) / bt);
+            if (allowed == 0)
+                return io->tx_next + bt;
+            if (want > allowed)
+                want = allowed;
+        }
+        w = want ? write(fd, c->data + c->off, want) : 0;
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return now + 0.001;
+            link_drop(io, io->link); /* EIO: the host went away */
+            return 1e18;
+        }
+        if (io->b.pace)
+            io->tx_next += (double)w * byte_time(io);
+        c->off += (size_t)w;
+        if (c->off < c->len)
+            continue;
+        if (c->baud_after)
+            io->b.baud = c->baud_after;
+        if (c->reset_after) {
+            sim_out_pop(&io->b);
+            link_reset(io, io->link, now);
+            continue;
+        }
+        sim_out_pop(&io->b);
+    }
+    return 1e18;
+}
+
+/* Hands buffered host bytes to the loader; returns the next deadline. */
+static double pump_in(io_t *io, double now)
+{
+    io->b.now = now;
+    if (io->in_off < io->in_len) {
+        size_t k = sim_loader_feed(&io->b, io->in + io->in_off,
+                                   io->in_len - io->in_off);
+        io->in_off += k;
+        if (io->in_off == io->in_len)
+            io->in_off = io->in_len = 0;
+        if (io->b.unplug_now) {
+            unplug(io);
+            return 1e18;
+        }
+    }
+    if (io->b.busy_until > now)
+        return io->b.busy_until;
+    return 1e18;
+}
+
+/* Reads host bytes within the pacing budget. */
+static void read_link(io_t *io, int fd, int link, double now)
+{
+    uint8_t tmp[4096];
+    size_t room = sizeof tmp;
+    ssize_t r;
+    if (link == io->link) {
+        room = sizeof io->in - io->in_len;
+        if (io->in_off == io->in_len)
+            io->in_off = io->in_len = 0;
+        room = sizeof io->in - io->in_len;
+        if (io->b.pace) {
+            double bt = byte_time(io);
+            size_t allowed;
+            if (io->rx_next < now - BURST_S)
+                io->rx_next = now - BURST_S;
+            allowed = (size_t)((now - io->rx_next) / bt);
+            if (allowed < room)
+                room = allowed;
+        }
+        if (room == 0)
+            return;
+    }
+    r = read(fd, link == io->link ? io->in + io->in_len : tmp, room);
+    if (r > 0) {
+        if (link == io->link) {
+            io->in_len += (size_t)r;
+            if (io->b.pace)
+                io->rx_next += (double)r * byte_time(io);
+        }
+        return;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    link_drop(io, link); /* EOF, or EIO on a pty whose host closed it */
+}
+
+static bool rx_ready(const io_t *io, double now)
+{
+    if (io->in_len > 0 && io->in_off < io->in_len)
+        return false; /* still working through the buffer */
+    if (io->b.pace && io->rx_next > now)
+        return false;
+    return true;
+}
+
+static void dump_all(void)
+{
+    if (!dump_dir)
+        return;
+    for (int i = 0; i < nios; i++) {
+        char p[512], tmp[520];
+        FILE *f;
+        snprintf(p, sizeof p, "%s/board-%d.bin", dump_dir, i);
+        snprintf(tmp, sizeof tmp, "%s.tmp", p);
+        f = fopen(tmp, "wb");
+        if (!f) {
+            fprintf(stderr, "espsim: cannot write %s: %s\n", tmp,
+                    strerror(errno));
+            continue;
+        }
+        fwrite(ios[i].b.flash, 1, ios[i].b.flash_size, f);
+        fclose(f);
+        rename(tmp, p);
+    }
+    printf("espsim dumped\n");
+    fflush(stdout);
+}
+
+static void check_pty_host(io_t *io, double now)
+{
+    struct pollfd p = {.fd = io->pty, .events = POLLIN};
+    if (io->pty < 0 || io->pty_host || now < io->pty_next_check)
+        return;
+    io->pty_next_check = now + PTY_CHECK_S;
+    if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) {
+        io->pty_host = true;
+        if (io->link != LINK_TCP)
+            link_reset(io, LINK_PTY, now);
+    }
+}
+
+static void chatter(io_t *io, double now)
+{
+    char line[80];
+    int n;
+    if (io->b.mode != SIM_APP || io->link == LINK_NONE ||
+        now < io->next_chatter)
+        return;
+    io->next_chatter = now + 0.5;
+    n = snprintf(line, sizeof line, "I (%ld) main: app running, tick\r\n",
+                 (long)((now - io->b.busy_until) * 1000) & 0xFFFFF);
+    sim_out_raw(&io->b, line, (size_t)n, now);
+}
+
+typedef struct {
+    char *spec;
+    int board; /* -1 = all */
+} fault_arg_t;
+
+int main(int argc, char **argv)
+{
+    const char *boards = NULL;
+    int tcp_base = 0, nfaults = 0, nrevs = 0;
+    bool no_pty = false, pace = false, verbose = false;
+    uint32_t seed = 0, jedec = 0;
+    long flash_size = 4L * 1024 * 1024;
+    fault_arg_t faults[64];
+    int revs[SIM_CHIP_COUNT];
+    struct pollfd *pfd;
+    sigset_t block, empty;
+    struct sigaction sa;
+
+    for (int i = 0; i < SIM_CHIP_COUNT; i++)
+        revs[i] = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED()                                                                \
+    do {                                                                      \
+        if (!v) {                                                             \
+            fprintf(stderr, "espsim: %s needs a value\n", a);                 \
+            return 2;                                                         \
+        }                                                                     \
+        i++;                                                                  \
+    } while (0)
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--boards")) {
+            NEED();
+            boards = v;
+        } else if (!strcmp(a, "--tcp-base")) {
+            NEED();
+            tcp_base = atoi(v);
+            if (tcp_base <= 0 || tcp_base > 65535) {
+                fprintf(stderr, "espsim: bad --tcp-base %s\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--no-pty")) {
+            no_pty = true;
+        } else if (!strcmp(a, "--dump-dir")) {
+            NEED();
+            dump_dir = v;
+        } else if (!strcmp(a, "--links-dir")) {
+            NEED();
+            links_dir = v;
+        } else if (!strcmp(a, "--pace")) {
+            pace = true;
+        } else if (!strcmp(a, "--no-pace")) {
+            pace = false;
+        } else if (!strcmp(a, "--seed")) {
+            NEED();
+            seed = (uint32_t)strtoul(v, NULL, 0);
+        } else if (!strcmp(a, "--flash-size")) {
+            NEED();
+            flash_size = parse_size(v);
+            if (flash_size < 65536 || flash_size > 128L * 1024 * 1024 ||
+                (flash_size & (flash_size - 1))) {
+                fprintf(stderr, "espsim: bad --flash-size %s (power of two, "
+                                "64KB..128MB)\n", v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--jedec")) {
+            NEED();
+            jedec = (uint32_t)strtoul(v, NULL, 0);
+        } else if (!strcmp(a, "--rev")) {
+            char name[32];
+            int maj, min, c;
+            NEED();
+            if (sscanf(v, "%31[^:]:%d.%d", name, &maj, &min) != 3 ||
+                (c = sim_chip_by_name(name)) < 0) {
+                fprintf(stderr, "espsim: bad --rev %s (want CHIP:MAJ.MIN)\n",
+                        v);
+                return 2;
+            }
+            revs[c] = maj * 100 + min;
+            nrevs++;
+        } else if (!strcmp(a, "--fault")) {
+            char *colon;
+            NEED();
+            if (nfaults == 64 || !(colon = strchr(v, ':'))) {
+                fprintf(stderr, "espsim: bad --fault %s (want B:KIND...)\n",
+                        v);
+                return 2;
+            }
+            faults[nfaults].board = v[0] == '*' ? -1 : atoi(v);
+            faults[nfaults].spec = colon + 1;
+            nfaults++;
+        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            verbose = true;
+        } else {
+            fprintf(stderr, "espsim: unknown option %s (see --help)\n", a);
+            return 2;
+        }
+    }
+    if (!boards) {
+        usage(stderr);
+        return 2;
+    }
+    if (!jedec) {
+        int code = 0;
+        while ((1L << code) < flash_size)
+            code++;
+        jedec = 0x4000EFu | (uint32_t)code << 16;
+    }
+
+    ios = calloc(MAX_BOARDS, sizeof *ios);
+    if (!ios)
+        return 1;
+    {
+        char *copy = strdup(boards), *save = NULL, *tok;
+        for (tok = strtok_r(copy, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save)) {
+            char *colon = strchr(tok, ':');
+            int count = colon ? atoi(colon + 1) : 1, c;
+            if (colon)
+                *colon = '\0';
+            c = sim_chip_by_name(tok);
+            if (c < 0 || count <= 0 || nios + count > MAX_BOARDS) {
+                fprintf(stderr, "espsim: bad board spec '%s' (chips: esp8266 "
+                                "esp32 esp32s2 esp32s3 esp32c2 esp32c3 esp32c6 "
+                                "esp32h2 esp32p4; at most %d boards)\n",
+                        tok, MAX_BOARDS);
+                return 2;
+            }
+            for (int k = 0; k < count; k++, nios++) {
+                io_t *io = &ios[nios];
+                if (sim_board_init(&io->b, nios, (sim_chip_id_t)c, revs[c],
+                                   seed, (uint32_t)flash_size, jedec) < 0) {
+                    fprintf(stderr, "espsim: out of memory\n");
+                    return 1;
+                }
+                io->b.pace = io->b.timing = pace;
+                io->b.verbose = verbose;
+                io->pty = io->lfd = io->cfd = -1;
+            }
+        }
+        free(copy);
+    }
+    for (int f = 0; f < nfaults; f++) {
+        char msg[160] = "";
+        for (int i = 0; i < nios; i++) {
+            if (faults[f].board != -1 && faults[f].board != i)
+                continue;
+            if (sim_faults_parse(&ios[i].b.faults, faults[f].spec, msg,
+                                 sizeof msg) < 0) {
+                fprintf(stderr, "espsim: --fault %d:%s: %s\n", faults[f].board,
+                        faults[f].spec, msg);
+                return 2;
+            }
+            if (ios[i].b.faults.slow_flash > 0)
+                ios[i].b.timing = true;
+        }
+        if (faults[f].board >= nios) {
+            fprintf(stderr, "espsim: --fault: no board %d\n", faults[f].board);
+            return 2;
+        }
+    }
+    if (links_dir)
+        mkdir(links_dir, 0755);
+    if (dump_dir)
+        mkdir(dump_dir, 0755);
+
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+    sigemptyset(&empty);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    for (int i = 0; i < nios; i++) {
+        io_t *io = &ios[i];
+        char tcp[40] = "-";
+        const uint8_t *m = io->b.mac;
+        if (!no_pty && open_pty(io) < 0)
+            return 1;
+        if (tcp_base) {
+            if (open_tcp(io, tcp_base + i) < 0)
+                return 1;
+            snprintf(tcp, sizeof tcp, "127.0.0.1:%d", tcp_base + i);
+        }
+        printf("board %d chip=%s mac=%02x:%02x:%02x:%02x:%02x:%02x pty=%s "
+               "tcp=%s\n", i, io->b.chip->name, m[0], m[1], m[2], m[3], m[4],
+               m[5], io->pty >= 0 ? io->pty_path : "-", tcp);
+    }
+    printf("espsim ready\n");
+    fflush(stdout);
+
+    pfd = calloc((size_t)nios * 3, sizeof *pfd);
+    while (!sig_quit) {
+        double now = sim_now(), deadline = now + 1.0;
+        int np = 0;
+        struct timespec ts;
+
+        if (sig_dump) {
+            sig_dump = 0;
+            dump_all();
+        }
+        for (int i = 0; i < nios; i++) {
+            io_t *io = &ios[i];
+            double d;
+            if (io->gone)
+                continue;
+            check_pty_host(io, now);
+            if (io->pty >= 0 && !io->pty_host &&
+                io->pty_next_check < deadline)
+                deadline = io->pty_next_check;
+            chatter(io, now);
+            d = pump_in(io, now);
+            if (io->gone)
+                continue;
+            if (d < deadline)
+                deadline = d;
+            d = pump_out(io, now);
+            if (d < deadline)
+                deadline = d;
+            if (io->b.pace && io->link != LINK_NONE && !rx_ready(io, now) &&
+                io->in_off >= io->in_len && io->rx_next < deadline)
+                deadline = io->rx_next;
+        }
+        for (int i = 0; i < nios; i++) {
+            io_t *io = &ios[i];
+            bool want_out = sim_out_peek(&io->b) != NULL;
+            if (io->gone)
+                continue;
+            if (io->pty >= 0 && io->pty_host) {
+                short ev = 0;
+                if (io->link != LINK_PTY || rx_ready(io, now))
+                    ev |= POLLIN;
+                if (io->link == LINK_PTY && want_out &&
+                    sim_out_peek(&io->b)->not_before <= now)
+                    ev |= POLLOUT;
+                pfd[np++] = (struct pollfd){.fd = io->pty, .events = ev};
+            }
+            if (io->lfd >= 0)
+                pfd[np++] = (struct pollfd){.fd = io->lfd, .events = POLLIN};
+            if (io->cfd >= 0) {
+                short ev = 0;
+                if (io->link != LINK_TCP || rx_ready(io, now))
+                    ev |= POLLIN;
+                if (io->link == LINK_TCP && want_out &&
+                    sim_out_peek(&io->b)->not_before <= now)
+                    ev |= POLLOUT;
+                pfd[np++] = (struct pollfd){.fd = io->cfd, .events = ev};
+            }
+        }
+        {
+            double wait = deadline - now;
+            if (wait < 0)
+                wait = 0;
+            if (wait > 1.0)
+                wait = 1.0;
+            ts.tv_sec = (time_t)wait;
+            ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+        }
+        if (ppoll(pfd, (nfds_t)np, &ts, &empty) < 0) {
+            if (errno == EINTR)
+                continue;
+            perror("espsim: ppoll");
+            break;
+        }
+        now = sim_now();
+        for (int k = 0; k < np; k++) {
+            if (!pfd[k].revents)
+                continue;
+            for (int i = 0; i < nios; i++) {
+                io_t *io = &ios[i];
+                if (io->gone)
+                    continue;
+                if (pfd[k].fd == io->pty && io->pty >= 0) {
+                    if (pfd[k].revents & POLLIN)
+                        read_link(io, io->pty, LINK_PTY, now);
+                    else if (pfd[k].revents & (POLLHUP | POLLERR))
+                        link_drop(io, LINK_PTY);
+                    break;
+                }
+                if (pfd[k].fd == io->lfd && io->lfd >= 0) {
+                    int c = accept4(io->lfd, NULL, NULL,
+                                    SOCK_NONBLOCK | SOCK_CLOEXEC);
+                    if (c >= 0) {
+                        int one = 1;
+                        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one,
+                                   sizeof one);
+                        if (io->cfd >= 0)
+                            close(io->cfd);
+                        io->cfd = c;
+                        link_reset(io, LINK_TCP, now);
+                    }
+                    break;
+                }
+                if (pfd[k].fd == io->cfd && io->cfd >= 0) {
+                    if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
+                        read_link(io, io->cfd, LINK_TCP, now);
+                    break;
+                }
+            }
+        }
+    }
+    dump_all();
+    for (int i = 0; i < nios; i++) {
+        if (links_dir && ios[i].pty >= 0) {
+            char p[512];
+            snprintf(p, sizeof p, "%s/board-%d", links_dir, i);
+            unlink(p);
+        }
+        sim_board_free(&ios[i].b);
+    }
+    free(pfd);
+    free(ios);
+    return 0;
+}

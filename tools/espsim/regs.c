@@ -1,0 +1,185 @@
+/*
+ * espsim register file: a sparse map (default 0) seeded with the chip's
+ * magic word, eFuse MAC and revision words, UART divider and the ESP32 RTC
+ * calibration words, plus the SPI user-command engine that answers RDID
+ * (0x9F), SFDP (0x5A) and status reads when CMD bit 18 is written.
+ */
+#include <stdlib.h>
+
+#include "espsim.h"
+
+#define SPI_CMD_USR (1u << 18)
+
+static sim_reg_t *find(sim_board_t *b, uint32_t addr)
+{
+    for (size_t i = 0; i < b->nregs; i++)
+        if (b->regs[i].addr == addr)
+            return &b->regs[i];
+    return NULL;
+}
+
+uint32_t sim_reg_read(sim_board_t *b, uint32_t addr)
+{
+    sim_reg_t *r = find(b, addr);
+    return r ? r->val : 0;
+}
+
+void sim_reg_set(sim_board_t *b, uint32_t addr, uint32_t val)
+{
+    sim_reg_t *r = find(b, addr);
+    if (r) {
+        r->val = val;
+        return;
+    }
+    if (b->nregs == b->capregs) {
+        size_t cap = b->capregs ? b->capregs * 2 : 64;
+        sim_reg_t *n = realloc(b->regs, cap * sizeof *n);
+        if (!n)
+            abort();
+        b->regs = n;
+        b->capregs = cap;
+    }
+    b->regs[b->nregs].addr = addr;
+    b->regs[b->nregs].val = val;
+    b->nregs++;
+}
+
+static void or_reg(sim_board_t *b, uint32_t addr, uint32_t bits)
+{
+    sim_reg_set(b, addr, sim_reg_read(b, addr) | bits);
+}
+
+/* Standard ESP32-family MAC layout: w0 = MAC[2..5], w1[15:0] = MAC[0..1]. */
+static void seed_mac(sim_board_t *b, uint32_t w0addr)
+{
+    const uint8_t *m = b->mac;
+    or_reg(b, w0addr, (uint32_t)m[2] << 24 | (uint32_t)m[3] << 16 |
+                          (uint32_t)m[4] << 8 | m[5]);
+    or_reg(b, w0addr + 4, (uint32_t)m[0] << 8 | m[1]);
+}
+
+/* S3 and C3 share the revision layout relative to eFuse BLOCK1. */
+static void seed_rev_s3c3(sim_board_t *b, uint32_t b1, int major, int minor)
+{
+    or_reg(b, b1 + 20, (uint32_t)(major & 3) << 24 |
+                           (uint32_t)((minor >> 3) & 1) << 23);
+    or_reg(b, b1 + 12, (uint32_t)(minor & 7) << 18);
+}
+
+void sim_regs_seed(sim_board_t *b, uint32_t seed)
+{
+    const sim_chip_t *c = b->chip;
+    int major = b->rev / 100, minor = b->rev % 100;
+    (void)seed;
+    if (c->has_magic)
+        sim_reg_set(b, 0x40001000u, c->magic);
+    if (c->uart_clkdiv_reg)
+        sim_reg_set(b, c->uart_clkdiv_reg, c->uart_clkdiv);
+
+    switch (b->chip_id) {
+    case SIM_ESP8266: {
+        /* OTP words 0x3FF00050 (m0), ..54 (m1), ..5C (m3 = 0).  With m3 = 0
+         * and m1[23:16] = 0 the OUI decodes as 18:FE:34 (protocol 4.4). */
+        const uint8_t *m = b->mac;
+        sim_reg_set(b, 0x3FF00050u, (uint32_t)m[5] << 24);
+        sim_reg_set(b, 0x3FF00054u, (uint32_t)m[3] << 8 | m[4]);
+        sim_reg_set(b, 0x3FF0005Cu, 0);
+        break;
+    }
+    case SIM_ESP32: {
+        const uint32_t ef = 0x3FF5A000u;
+        int code = major >= 3 ? 7 : major == 2 ? 3 : major == 1 ? 1 : 0;
+        seed_mac(b, ef + 4);
+        if (code & 1)
+            or_reg(b, ef + 12, 1u << 15);
+        if (code & 2)
+            or_reg(b, ef + 20, 1u << 20);
+        if (code & 4)
+            or_reg(b, 0x3FF6607Cu, 1u << 31);
+        or_reg(b, ef + 20, (uint32_t)(minor & 3) << 24);
+        /* RTC calibration so that the ROM baud workaround sees ~40 MHz:
+         * ((cal >> 7) & 0x1FFFFFF) * 15625 * (word4 & 0xFF) / 40 = 40e6. */
+        sim_reg_set(b, 0x3FF5F06Cu, 2560u << 7);
+        or_reg(b, ef + 16, 40);
+        break;
+    }
+    case SIM_ESP32S2: {
+        const uint32_t b1 = 0x3F41A044u;
+        seed_mac(b, b1);
+        or_reg(b, b1 + 12, (uint32_t)(major & 3) << 18 |
+                               (uint32_t)((minor >> 3) & 1) << 20);
+        or_reg(b, b1 + 16, (uint32_t)(minor & 7) << 4);
+        break;
+    }
+    case SIM_ESP32S3:
+        seed_mac(b, 0x60007044u);
+        seed_rev_s3c3(b, 0x60007044u, major, minor);
+        break;
+    case SIM_ESP32C3:
+        seed_mac(b, 0x60008844u);
+        seed_rev_s3c3(b, 0x60008844u, major, minor);
+        break;
+    case SIM_ESP32C2:
+        seed_mac(b, 0x60008840u);
+        or_reg(b, 0x60008844u, (uint32_t)(major & 3) << 20 |
+                                   (uint32_t)(minor & 0xF) << 16);
+        break;
+    case SIM_ESP32C6:
+        seed_mac(b, 0x600B0844u);
+        or_reg(b, 0x600B0850u, (uint32_t)(major & 3) << 22 |
+                                   (uint32_t)(minor & 0xF) << 18);
+        break;
+    case SIM_ESP32H2:
+        seed_mac(b, 0x600B0844u);
+        or_reg(b, 0x600B0850u, (uint32_t)(major & 3) << 21 |
+                                   (uint32_t)(minor & 7) << 18);
+        break;
+    case SIM_ESP32P4:
+        seed_mac(b, 0x5012D044u);
+        or_reg(b, 0x5012D04Cu, (uint32_t)((major >> 2) & 1) << 23 |
+                                   (uint32_t)(major & 3) << 4 |
+                                   (uint32_t)(minor & 0xF));
+        break;
+    default:
+        break;
+    }
+}
+
+static void spi_execute(sim_board_t *b)
+{
+    const sim_chip_t *c = b->chip;
+    uint32_t op = sim_reg_read(b, c->spi_base + c->spi_usr2) & 0xFF;
+    uint32_t addr = sim_reg_read(b, c->spi_base + 0x04);
+    uint32_t w0 = c->spi_base + c->spi_w0;
+    if (c->spi_addr_msb)
+        addr >>= 8; /* 24-bit address left-aligned in a 32-bit register */
+    switch (op) {
+    case 0x9F:
+        sim_reg_set(b, w0, b->jedec & 0xFFFFFF);
+        break;
+    case 0x5A:
+        if (addr == 0)
+            sim_reg_set(b, w0, 0x50444653u); /* "SFDP" */
+        else if (addr == 0x10)
+            sim_reg_set(b, w0, b->jedec & 0xFF);
+        else
+            sim_reg_set(b, w0, 0);
+        break;
+    case 0x05: case 0x35: case 0x15:
+        sim_reg_set(b, w0, 0);
+        break;
+    default:
+        break; /* WREN, reset 0x66/0x99 and friends: no-op */
+    }
+}
+
+void sim_reg_write(sim_board_t *b, uint32_t addr, uint32_t val)
+{
+    const sim_chip_t *c = b->chip;
+    if (addr == c->spi_base && (val & SPI_CMD_USR)) {
+        spi_execute(b);
+        sim_reg_set(b, addr, val & ~SPI_CMD_USR); /* command done */
+        return;
+    }
+    sim_reg_set(b, addr, val);
+}
