@@ -1,0 +1,504 @@
+/* profile.c - INI flashing profiles: parse, validate, load images (profile.h). */
+#include "espfab/profile.h"
+
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/cfg.h"
+
+#define PROFILE_MAX_BYTES (1u << 20)
+
+enum {
+    PK_NAME, PK_CHIP, PK_BAUD, PK_FLASH_MODE, PK_FLASH_FREQ, PK_FLASH_SIZE, PK_BEFORE, PK_AFTER,
+    PK_STUB, PK_COMPRESS, PK_ERASE, PK_VERIFY, PK_MIN_REV, PK_MAX_REV, PK_COUNT
+};
+
+static const char *const profile_keys[PK_COUNT + 1] = {
+    "name", "chip", "baud", "flash_mode", "flash_freq", "flash_size", "before", "after",
+    "stub", "compress", "erase", "verify", "min_rev", "max_rev", NULL};
+
+enum { IK_FILE, IK_OFFSET, IK_COUNT };
+static const char *const image_keys[IK_COUNT + 1] = {"file", "offset", NULL};
+
+static const char *const section_names[] = {"profile", "image", NULL};
+static const char *const erase_names[] = {"none", "regions", "all", NULL};
+static const char *const mode_names[] = {"keep", "qio", "qout", "dio", "dout", NULL};
+static const char *const freq_names[] = {"keep", "80m", "60m", "48m", "40m", "30m", "26m",
+                                         "24m", "20m", "16m", "15m", "12m", NULL};
+static const char *const size_names[] = {"keep", "detect", "256KB", "512KB", "1MB", "2MB",
+                                         "2MB-c1", "4MB", "4MB-c1", "8MB", "16MB", "32MB",
+                                         "64MB", "128MB", NULL};
+
+typedef struct {
+    espfab_profile_t *p;
+    const char *display;
+    espfab_fault_t *f;
+    int profile_line;                 /* 0: no [profile] yet */
+    int key_line[PK_COUNT];
+    int img_key_line[ESPFAB_MAX_REGIONS][IK_COUNT];
+    int cur;                          /* -1 [profile], >= 0 image index */
+} pstate_t;
+
+const char *espfab_erase_policy_name(espfab_erase_policy_t e)
+{
+    return (unsigned)e < 3 ? erase_names[e] : "unknown-erase-policy";
+}
+
+void espfab_sha256_hex(const void *buf, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    out[0] = '\0';
+    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        return;
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* ---- sections and keys ---- */
+
+static int on_section(void *user, const char *section, int line)
+{
+    pstate_t *st = user;
+    espfab_profile_t *p = st->p;
+    if (strcmp(section, "profile") == 0) {
+        if (st->profile_line)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
+                            "duplicate section [profile] (first at line %d)", st->profile_line);
+        st->profile_line = line;
+        st->cur = -1;
+        return 0;
+    }
+    if (strncmp(section, "image", 5) == 0 && (section[5] == ' ' || section[5] == '\t' ||
+                                              section[5] == '\0')) {
+        const char *name = section + 5;
+        while (*name == ' ' || *name == '\t')
+            name++;
+        size_t nl = strlen(name);
+        while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
+            nl--;
+        if (nl == 0)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
+                            "section [image] needs a name: [image NAME] (e.g. [image app])");
+        if (nl >= sizeof p->images[0].name)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "image name longer than %zu characters", sizeof p->images[0].name - 1);
+        for (size_t i = 0; i < p->nimages; i++)
+            if (strlen(p->images[i].name) == nl && memcmp(p->images[i].name, name, nl) == 0)
+                return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
+                                "duplicate section [image %s] (first at line %d)",
+                                p->images[i].name, p->images[i].line);
+        if (p->nimages >= ESPFAB_MAX_REGIONS)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "more than %d images in one profile", ESPFAB_MAX_REGIONS);
+        espfab_profile_image_t *im = &p->images[p->nimages];
+        memcpy(im->name, name, nl);
+        im->name[nl] = '\0';
+        im->line = line;
+        st->cur = (int)p->nimages++;
+        return 0;
+    }
+    /* Suggest from the first word: [profle] -> [profile], [imgae app] -> [image app]. */
+    char first[64];
+    size_t fl = strcspn(section, " \t");
+    snprintf(first, sizeof first, "%.*s", (int)(fl < 63 ? fl : 63), section);
+    const char *s = cfg_suggest(first, section_names);
+    if (s)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
+                        "unknown section [%s] (did you mean [%s%s]?)", section, s,
+                        section + fl);
+    return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
+                    "unknown section [%s] (sections: [profile], [image NAME])", section);
+}
+
+static int bad_enum(pstate_t *st, int line, const char *key, const char *value,
+                    const char *const *allowed)
+{
+    char list[256];
+    return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                    "bad value '%s' for %s (allowed: %s)", value, key,
+                    cfg_join(allowed, list, sizeof list));
+}
+
+static int set_enum(pstate_t *st, int line, const char *key, const char *value,
+                    const char *const *allowed, char *dst, size_t dlen)
+{
+    int k = cfg_enum(value, allowed);
+    if (k < 0)
+        return bad_enum(st, line, key, value, allowed);
+    snprintf(dst, dlen, "%s", allowed[k]);
+    return 0;
+}
+
+static int set_bool(pstate_t *st, int line, const char *key, const char *value, bool *dst)
+{
+    if (!cfg_parse_bool(value, dst))
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                        "bad value '%s' for %s (allowed: yes, no)", value, key);
+    return 0;
+}
+
+static int profile_key(pstate_t *st, int k, const char *value, int line)
+{
+    espfab_profile_t *p = st->p;
+    const char *key = profile_keys[k];
+    switch (k) {
+    case PK_NAME: {
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof p->name)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "name must be 1 to %zu characters", sizeof p->name - 1);
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+                return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                                "name contains a control character");
+        snprintf(p->name, sizeof p->name, "%s", value);
+        return 0;
+    }
+    case PK_CHIP: {
+        const espfab_chip_t *c = espfab_chip_by_key(value);
+        if (!c)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "unknown chip '%s' (allowed: %s)", value, espfab_chip_keys());
+        p->chip = c->id;
+        return 0;
+    }
+    case PK_BAUD:
+        if (!cfg_parse_u32(value, &p->baud) || p->baud < 1200 || p->baud > 20000000)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "bad number '%s' for baud (a baud rate such as 115200, 460800, "
+                            "921600)", value);
+        return 0;
+    case PK_FLASH_MODE:
+        return set_enum(st, line, key, value, mode_names, p->flash_mode, sizeof p->flash_mode);
+    case PK_FLASH_FREQ:
+        return set_enum(st, line, key, value, freq_names, p->flash_freq, sizeof p->flash_freq);
+    case PK_FLASH_SIZE:
+        return set_enum(st, line, key, value, size_names, p->flash_size, sizeof p->flash_size);
+    case PK_BEFORE:
+    case PK_AFTER: {
+        bool after = k == PK_AFTER;
+        const char *n = cfg_reset_name(value, after);
+        if (!n)
+            return bad_enum(st, line, key, value, after ? cfg_after_names : cfg_before_names);
+        snprintf(after ? p->after : p->before, sizeof p->before, "%s", n);
+        return 0;
+    }
+    case PK_STUB: return set_bool(st, line, key, value, &p->stub);
+    case PK_COMPRESS: return set_bool(st, line, key, value, &p->compress);
+    case PK_VERIFY: return set_bool(st, line, key, value, &p->verify);
+    case PK_ERASE: {
+        int e = cfg_enum(value, erase_names);
+        if (e < 0)
+            return bad_enum(st, line, key, value, erase_names);
+        p->erase = (espfab_erase_policy_t)e;
+        return 0;
+    }
+    case PK_MIN_REV:
+    case PK_MAX_REV: {
+        int r;
+        if (!cfg_parse_rev(value, &r))
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "bad revision '%s' for %s (MAJOR.MINOR, e.g. 0.0 or 3.99)", value, key);
+        *(k == PK_MIN_REV ? &p->min_rev_full : &p->max_rev_full) = r;
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int image_key(pstate_t *st, espfab_profile_image_t *im, int k, const char *value, int line)
+{
+    if (k == IK_FILE) {
+        size_t n = strlen(value);
+        if (n == 0 || n >= sizeof im->file)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "file must be 1 to %zu characters", sizeof im->file - 1);
+        snprintf(im->file, sizeof im->file, "%s", value);
+        return 0;
+    }
+    if (!cfg_parse_u32(value, &im->offset))
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                        "bad number '%s' for offset (e.g. 0x10000)", value);
+    return 0;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value, int line)
+{
+    pstate_t *st = user;
+    if (!section[0])
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_SYNTAX, st->display, line,
+                        "key '%s' before any section (start with [profile])", key);
+    if (st->cur < 0) {
+        int k = cfg_enum(key, profile_keys);
+        if (k < 0 || strcmp(key, profile_keys[k]) != 0) {
+            if (cfg_enum(key, image_keys) >= 0)
+                return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                                "unknown key '%s' in [profile] (it belongs in an [image NAME] "
+                                "section)", key);
+            const char *s = cfg_suggest(key, profile_keys);
+            if (s)
+                return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                                "unknown key '%s' in [profile] (did you mean '%s'?)", key, s);
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                            "unknown key '%s' in [profile]", key);
+        }
+        if (st->key_line[k])
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
+                            "duplicate key '%s' in [profile] (first at line %d)", key,
+                            st->key_line[k]);
+        st->key_line[k] = line;
+        return profile_key(st, k, value, line);
+    }
+    espfab_profile_image_t *im = &st->p->images[st->cur];
+    int k = cfg_enum(key, image_keys);
+    if (k < 0 || strcmp(key, image_keys[k]) != 0) {
+        if (cfg_enum(key, profile_keys) >= 0)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                            "unknown key '%s' in [image %s] (it belongs in [profile])", key,
+                            im->name);
+        const char *s = cfg_suggest(key, image_keys);
+        if (s)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                            "unknown key '%s' in [image %s] (did you mean '%s'?)", key,
+                            im->name, s);
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                        "unknown key '%s' in [image %s] (keys: file, offset)", key, im->name);
+    }
+    int *seen = &st->img_key_line[st->cur][k];
+    if (*seen)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
+                        "duplicate key '%s' in [image %s] (first at line %d)", key, im->name,
+                        *seen);
+    *seen = line;
+    return image_key(st, im, k, value, line);
+}
+
+/* ---- whole-profile checks ---- */
+
+static void sort_images(pstate_t *st)
+{
+    espfab_profile_t *p = st->p;
+    for (size_t i = 1; i < p->nimages; i++) {
+        for (size_t j = i; j > 0 && p->images[j - 1].offset > p->images[j].offset; j--) {
+            espfab_profile_image_t t = p->images[j];
+            p->images[j] = p->images[j - 1];
+            p->images[j - 1] = t;
+            int tl[IK_COUNT];
+            memcpy(tl, st->img_key_line[j], sizeof tl);
+            memcpy(st->img_key_line[j], st->img_key_line[j - 1], sizeof tl);
+            memcpy(st->img_key_line[j - 1], tl, sizeof tl);
+        }
+    }
+}
+
+/* The line to blame for a region fault: the offset line of the image at
+ * fault (regions sorted by offset). */
+static int region_line(pstate_t *st, int code, uint32_t flash_size)
+{
+    espfab_profile_t *p = st->p;
+    for (size_t i = 0; i < p->nimages; i++) {
+        const espfab_profile_image_t *im = &p->images[i];
+        uint64_t end = (uint64_t)im->offset + (im->size ? im->size : 1);
+        if (code == ESPFAB_E_REGION_UNALIGNED && im->offset % 4096)
+            return st->img_key_line[i][IK_OFFSET];
+        if (code == ESPFAB_E_REGION_OVERLAP && i + 1 < p->nimages && end > p->images[i + 1].offset)
+            return st->img_key_line[i + 1][IK_OFFSET];
+        if (code == ESPFAB_E_REGION_PAST_FLASH && flash_size && end > flash_size)
+            return st->img_key_line[i][IK_OFFSET];
+    }
+    return p->nimages ? st->img_key_line[0][IK_OFFSET] : st->profile_line;
+}
+
+static int check_flash_param(pstate_t *st, const espfab_chip_t *chip, int k, const char *v)
+{
+    if (strcmp(v, "keep") == 0)
+        return 0;
+    espfab_flash_params_t one = {NULL, NULL, NULL};
+    if (k == PK_FLASH_MODE)
+        one.mode = v;
+    else if (k == PK_FLASH_FREQ)
+        one.freq = v;
+    else
+        one.size = v;
+    int rc = espfab_flash_params_check(chip, &one, st->f);
+    if (rc)
+        return cfg_prefix(st->f, st->display, st->key_line[k]);
+    return 0;
+}
+
+static int load_images(pstate_t *st, const char *base_dir, const espfab_chip_t *chip)
+{
+    espfab_profile_t *p = st->p;
+    for (size_t i = 0; i < p->nimages; i++) {
+        espfab_profile_image_t *im = &p->images[i];
+        int fline = st->img_key_line[i][IK_FILE];
+        char joined[PATH_MAX];
+        if (!cfg_join_path(base_dir, im->file, joined, sizeof joined))
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, fline,
+                            "path of '%s' is too long", im->file);
+        char canon[PATH_MAX];
+        const char *use = realpath(joined, canon) ? canon : joined;
+        if (strlen(use) >= sizeof im->path)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, fline,
+                            "path of '%s' is too long", im->file);
+        cfg_copy(im->path, sizeof im->path, use);
+        int rc = espfab_image_load(im->path, &im->data, &im->size, st->f);
+        if (rc)
+            return cfg_prefix(st->f, st->display, fline);
+        espfab_sha256_hex(im->data, im->size, im->sha256);
+        rc = espfab_image_parse(im->data, im->size, im->file, &im->info, st->f);
+        if (rc)
+            return cfg_prefix(st->f, st->display, fline);
+        rc = espfab_image_check_chip(&im->info, im->file, chip, -1, st->f);
+        if (rc)
+            return cfg_prefix(st->f, st->display, fline);
+    }
+    return 0;
+}
+
+static int finish(pstate_t *st, const char *base_dir, unsigned flags)
+{
+    espfab_profile_t *p = st->p;
+    if (!st->profile_line)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display, 0,
+                        "no [profile] section (it needs at least 'chip')");
+    const espfab_chip_t *chip = espfab_chip_get(p->chip);
+    if (!st->key_line[PK_CHIP] || !chip)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display, st->profile_line,
+                        "[profile] has no 'chip' (one of: %s)", espfab_chip_keys());
+    if (p->nimages == 0)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_NO_IMAGES, st->display, 0,
+                        "no [image NAME] section");
+    for (size_t i = 0; i < p->nimages; i++) {
+        for (int k = 0; k < IK_COUNT; k++)
+            if (!st->img_key_line[i][k])
+                return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display,
+                                p->images[i].line, "[image %s] has no '%s'", p->images[i].name,
+                                image_keys[k]);
+    }
+    if (p->min_rev_full >= 0 && p->max_rev_full >= 0 && p->min_rev_full > p->max_rev_full)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, st->key_line[PK_MAX_REV],
+                        "max_rev %d.%d is below min_rev %d.%d", p->max_rev_full / 100,
+                        p->max_rev_full % 100, p->min_rev_full / 100, p->min_rev_full % 100);
+    int rc = check_flash_param(st, chip, PK_FLASH_MODE, p->flash_mode);
+    if (!rc)
+        rc = check_flash_param(st, chip, PK_FLASH_FREQ, p->flash_freq);
+    if (!rc)
+        rc = check_flash_param(st, chip, PK_FLASH_SIZE, p->flash_size);
+    if (rc)
+        return rc;
+
+    sort_images(st);
+    if (!(flags & ESPFAB_PROFILE_NO_FILES)) {
+        rc = load_images(st, base_dir, chip);
+        if (rc)
+            return rc;
+    }
+    uint32_t flash_size = espfab_flash_size_parse(p->flash_size);
+    espfab_region_t regions[ESPFAB_MAX_REGIONS];
+    for (size_t i = 0; i < p->nimages; i++) {
+        regions[i].offset = p->images[i].offset;
+        regions[i].name = p->images[i].file;
+        regions[i].len = p->images[i].data ? p->images[i].size : 1;
+    }
+    rc = espfab_regions_check(regions, p->nimages, flash_size, st->f);
+    if (rc)
+        return cfg_prefix(st->f, st->display, region_line(st, rc, flash_size));
+    return 0;
+}
+
+/* ---- public ---- */
+
+static void defaults(espfab_profile_t *p)
+{
+    memset(p, 0, sizeof *p);
+    p->chip = ESPFAB_CHIP_UNKNOWN;
+    p->baud = 460800;
+    snprintf(p->flash_mode, sizeof p->flash_mode, "keep");
+    snprintf(p->flash_freq, sizeof p->flash_freq, "keep");
+    snprintf(p->flash_size, sizeof p->flash_size, "keep");
+    snprintf(p->before, sizeof p->before, "default-reset");
+    snprintf(p->after, sizeof p->after, "hard-reset");
+    p->stub = p->compress = p->verify = true;
+    p->erase = ESPFAB_ERASE_NONE;
+    p->min_rev_full = p->max_rev_full = -1;
+}
+
+static void default_name(espfab_profile_t *p, const char *display)
+{
+    const char *base = strrchr(display, '/');
+    base = base ? base + 1 : display;
+    size_t n = strlen(base);
+    if (n > 4 && strcmp(base + n - 4, ".ini") == 0)
+        n -= 4;
+    if (n >= sizeof p->name)
+        n = sizeof p->name - 1;
+    snprintf(p->name, sizeof p->name, "%.*s", (int)n, base);
+}
+
+int espfab_profile_parse(const char *text, size_t len, const char *display_name,
+                         const char *base_dir, unsigned flags, espfab_profile_t *out,
+                         espfab_fault_t *f)
+{
+    if (!out || (!text && len))
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_profile_parse");
+    defaults(out);
+    pstate_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return espfab_fault_set(f, ESPFAB_E_NOMEM, "profile");
+    st->p = out;
+    st->display = display_name ? display_name : "(profile)";
+    st->f = f;
+    st->cur = -1;
+    espfab_sha256_hex(text ? text : "", len, out->sha256);
+    int rc = cfg_parse(text ? text : "", len, st->display, on_section, on_key, st, f);
+    if (!rc)
+        rc = finish(st, base_dir, flags);
+    if (!rc && !out->name[0])
+        default_name(out, st->display);
+    free(st);
+    if (rc)
+        espfab_profile_free(out);
+    return rc;
+}
+
+int espfab_profile_load(const char *path, espfab_profile_t *out, espfab_fault_t *f)
+{
+    if (!path || !out)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_profile_load");
+    memset(out, 0, sizeof *out);
+    char *text;
+    size_t len;
+    int rc = cfg_read_file(path, PROFILE_MAX_BYTES, &text, &len, f);
+    if (rc)
+        return rc;
+    char dir[PATH_MAX], abs[PATH_MAX];
+    rc = cfg_dirname_abs(path, dir, sizeof dir, f);
+    if (!rc && (!realpath(path, abs) || strlen(abs) >= sizeof out->path))
+        rc = espfab_fault_set(f, ESPFAB_E_CONFIG_OPEN, "%s: path too long", path);
+    if (!rc)
+        rc = espfab_profile_parse(text, len, path, dir, 0, out, f);
+    if (!rc)
+        cfg_copy(out->path, sizeof out->path, abs);
+    free(text);
+    return rc;
+}
+
+void espfab_profile_free(espfab_profile_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < ESPFAB_MAX_REGIONS; i++)
+        free(p->images[i].data);
+    memset(p, 0, sizeof *p);
+}
+
+espfab_flash_params_t espfab_profile_flash_params(const espfab_profile_t *p)
+{
+    espfab_flash_params_t fp = {p->flash_mode, p->flash_freq, p->flash_size};
+    return fp;
+}
