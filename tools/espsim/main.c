@@ -67,7 +67,8 @@ static void usage(FILE *f)
 "\n"
 "  --boards SPEC        e.g. esp32:2,esp8266:1,esp32s3:1 (boards numbered\n"
 "                       from 0 in that order)\n"
-"  --tcp-base PORT      board N listens on 127.0.0.1:PORT+N (default: no TCP)\n"
+"  --tcp-base PORT      board N listens on 127.0.0.1:PORT+N (default: no TCP;\n"
+"                       0 = an ephemeral port per board, shown in its line)\n"
 "  --no-pty             do not create ptys\n"
 "  --links-dir DIR      create symlinks DIR/board-N -> the board's pty\n"
 "  --dump-dir DIR       write board N's flash to DIR/board-N.bin on SIGUSR1\n"
@@ -168,6 +169,11 @@ static int open_tcp(io_t *io, int port)
     }
     io->lfd = fd;
     io->port = port;
+    if (port == 0) { /* ephemeral: report what the kernel chose */
+        socklen_t al = sizeof a;
+        if (getsockname(fd, (struct sockaddr *)&a, &al) == 0)
+            io->port = ntohs(a.sin_port);
+    }
     return 0;
 }
 
@@ -428,7 +434,7 @@ typedef struct {
 int main(int argc, char **argv)
 {
     const char *boards = NULL;
-    int tcp_base = 0, nfaults = 0, nrevs = 0;
+    int tcp_base = -1, nfaults = 0, nrevs = 0;
     bool no_pty = false, pace = false, verbose = false;
     uint32_t seed = 0, jedec = 0;
     long flash_size = 4L * 1024 * 1024;
@@ -460,7 +466,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--tcp-base")) {
             NEED();
             tcp_base = atoi(v);
-            if (tcp_base <= 0 || tcp_base > 65535) {
+            if (tcp_base < 0 || tcp_base > 65535) {
                 fprintf(stderr, "espsim: bad --tcp-base %s\n", v);
                 return 2;
             }
@@ -529,7 +535,7 @@ int main(int argc, char **argv)
         int code = 0;
         while ((1L << code) < flash_size)
             code++;
-        jedec = 0x4000EFu | (uint32_t)code << 16;
+        jedec = 0x40EFu | (uint32_t)code << 16;
     }
 
     ios = calloc(MAX_BOARDS, sizeof *ios);
@@ -608,10 +614,10 @@ int main(int argc, char **argv)
         const uint8_t *m = io->b.mac;
         if (!no_pty && open_pty(io) < 0)
             return 1;
-        if (tcp_base) {
-            if (open_tcp(io, tcp_base + i) < 0)
+        if (tcp_base >= 0) {
+            if (open_tcp(io, tcp_base ? tcp_base + i : 0) < 0)
                 return 1;
-            snprintf(tcp, sizeof tcp, "127.0.0.1:%d", tcp_base + i);
+            snprintf(tcp, sizeof tcp, "127.0.0.1:%d", io->port);
         }
         printf("board %d chip=%s mac=%02x:%02x:%02x:%02x:%02x:%02x pty=%s "
                "tcp=%s\n", i, io->b.chip->name, m[0], m[1], m[2], m[3], m[4],
