@@ -1,0 +1,379 @@
+/* station_cfg.c - the station file and slot resolution (station_cfg.h). */
+#include "espfab/station_cfg.h"
+
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/cfg.h"
+
+#define STATION_MAX_BYTES (1u << 20)
+
+enum { SK_ID, SK_LINE, SK_OPERATOR, SK_LOT, SK_DATABASE, SK_PROFILE, SK_MODE, SK_COUNT };
+static const char *const station_keys[SK_COUNT + 1] = {
+    "id", "line", "operator", "lot", "database", "profile", "mode", NULL};
+
+enum { LK_PORT, LK_BEFORE, LK_BAUD, LK_COUNT };
+static const char *const slot_keys[LK_COUNT + 1] = {"port", "before", "baud", NULL};
+
+static const char *const section_names[] = {"station", "slot", NULL};
+static const char *const mode_names[] = {"batch", "continuous", NULL};
+
+typedef struct {
+    espfab_station_cfg_t *c;
+    const char *display;
+    const char *base_dir;
+    espfab_fault_t *f;
+    int station_line;
+    int key_line[SK_COUNT];
+    int (*slot_key_line)[LK_COUNT];  /* per slot */
+    int cur;                         /* -1 [station], >= 0 slot index */
+    size_t cap;
+} sstate_t;
+
+const char *espfab_station_mode_name(espfab_station_mode_t m)
+{
+    return (unsigned)m < 2 ? mode_names[m] : "unknown-mode";
+}
+
+static int on_section(void *user, const char *section, int line)
+{
+    sstate_t *st = user;
+    espfab_station_cfg_t *c = st->c;
+    if (strcmp(section, "station") == 0) {
+        if (st->station_line)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
+                            "duplicate section [station] (first at line %d)", st->station_line);
+        st->station_line = line;
+        st->cur = -1;
+        return 0;
+    }
+    if (strncmp(section, "slot", 4) == 0 && (section[4] == ' ' || section[4] == '\t' ||
+                                             section[4] == '\0')) {
+        const char *name = section + 4;
+        while (*name == ' ' || *name == '\t')
+            name++;
+        size_t nl = strlen(name);
+        while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
+            nl--;
+        if (nl == 0)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
+                            "section [slot] needs a name: [slot NAME] (e.g. [slot A1])");
+        if (nl >= sizeof c->slots[0].name)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "slot name longer than %zu characters", sizeof c->slots[0].name - 1);
+        for (size_t i = 0; i < c->nslots; i++)
+            if (strlen(c->slots[i].name) == nl && memcmp(c->slots[i].name, name, nl) == 0)
+                return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
+                                "duplicate section [slot %s] (first at line %d)",
+                                c->slots[i].name, c->slots[i].line);
+        if (c->nslots >= ESPFAB_STATION_MAX_SLOTS)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "more than %d slots", ESPFAB_STATION_MAX_SLOTS);
+        if (c->nslots == st->cap) {
+            size_t ncap = st->cap ? st->cap * 2 : 16;
+            espfab_slot_cfg_t *ns = realloc(c->slots, ncap * sizeof *ns);
+            if (!ns)
+                return espfab_fault_set(st->f, ESPFAB_E_NOMEM, "%s", st->display);
+            c->slots = ns;
+            int (*nk)[LK_COUNT] = realloc(st->slot_key_line, ncap * sizeof *nk);
+            if (!nk)
+                return espfab_fault_set(st->f, ESPFAB_E_NOMEM, "%s", st->display);
+            st->slot_key_line = nk;
+            st->cap = ncap;
+        }
+        espfab_slot_cfg_t *s = &c->slots[c->nslots];
+        memset(s, 0, sizeof *s);
+        memset(st->slot_key_line[c->nslots], 0, sizeof st->slot_key_line[0]);
+        memcpy(s->name, name, nl);
+        s->name[nl] = '\0';
+        s->line = line;
+        st->cur = (int)c->nslots++;
+        return 0;
+    }
+    char first[64];
+    size_t fl = strcspn(section, " \t");
+    snprintf(first, sizeof first, "%.*s", (int)(fl < 63 ? fl : 63), section);
+    const char *s = cfg_suggest(first, section_names);
+    if (s)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
+                        "unknown section [%s] (did you mean [%s%s]?)", section, s, section + fl);
+    return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
+                    "unknown section [%s] (sections: [station], [slot NAME])", section);
+}
+
+static int set_text(sstate_t *st, int line, const char *key, const char *value, char *dst,
+                    size_t n)
+{
+    size_t l = strlen(value);
+    if (l == 0 || l >= n)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                        "%s must be 1 to %zu characters", key, n - 1);
+    for (size_t i = 0; i < l; i++)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "%s contains a control character", key);
+    memcpy(dst, value, l + 1);
+    return 0;
+}
+
+static int set_path(sstate_t *st, int line, const char *key, const char *value, char *dst,
+                    size_t n)
+{
+    if (!value[0])
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line, "%s is empty", key);
+    if (!cfg_join_path(st->base_dir, value, dst, n))
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line, "%s path too long",
+                        key);
+    return 0;
+}
+
+static int station_key(sstate_t *st, int k, const char *value, int line)
+{
+    espfab_station_cfg_t *c = st->c;
+    switch (k) {
+    case SK_ID: return set_text(st, line, "id", value, c->id, sizeof c->id);
+    case SK_LINE: return set_text(st, line, "line", value, c->line, sizeof c->line);
+    case SK_OPERATOR:
+        return set_text(st, line, "operator", value, c->operator_name, sizeof c->operator_name);
+    case SK_LOT: return set_text(st, line, "lot", value, c->lot, sizeof c->lot);
+    case SK_DATABASE: return set_path(st, line, "database", value, c->database, sizeof c->database);
+    case SK_PROFILE: return set_path(st, line, "profile", value, c->profile, sizeof c->profile);
+    case SK_MODE: {
+        int m = cfg_enum(value, mode_names);
+        if (m < 0)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "bad value '%s' for mode (allowed: batch, continuous)", value);
+        c->mode = (espfab_station_mode_t)m;
+        return 0;
+    }
+    }
+    return 0;
+}
+
+static int slot_key(sstate_t *st, espfab_slot_cfg_t *s, int k, const char *value, int line)
+{
+    if (k == LK_PORT) {
+        size_t l = strlen(value);
+        if (l == 0 || l >= sizeof s->port)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "port must be 1 to %zu characters", sizeof s->port - 1);
+        s->is_tcp = strncmp(value, "tcp://", 6) == 0;
+        if (s->is_tcp) {
+            const char *colon = strrchr(value + 6, ':');
+            uint32_t port;
+            if (!colon || colon == value + 6 || !cfg_parse_u32(colon + 1, &port) || port == 0 ||
+                port > 65535)
+                return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                                "bad port '%s' (tcp://HOST:PORT)", value);
+        } else if (value[0] != '/') {
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "bad port '%s' (a device path such as /dev/ttyUSB0, a "
+                            "/dev/serial/by-path/... path or glob, or tcp://HOST:PORT)", value);
+        }
+        s->is_glob = !s->is_tcp && strpbrk(value, "*?[") != NULL;
+        for (size_t i = 0; i < st->c->nslots; i++) {
+            const espfab_slot_cfg_t *o = &st->c->slots[i];
+            if (o != s && strcmp(o->port, value) == 0)
+                return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
+                                "port '%s' is already slot %s's (line %d)", value, o->name,
+                                st->slot_key_line[i][LK_PORT]);
+        }
+        memcpy(s->port, value, l + 1);
+        return 0;
+    }
+    if (k == LK_BEFORE) {
+        const char *n = cfg_reset_name(value, false);
+        if (!n) {
+            char list[128];
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "bad value '%s' for before (allowed: %s)", value,
+                            cfg_join(cfg_before_names, list, sizeof list));
+        }
+        snprintf(s->before, sizeof s->before, "%s", n);
+        return 0;
+    }
+    if (!cfg_parse_u32(value, &s->baud) || s->baud < 1200 || s->baud > 20000000)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                        "bad number '%s' for baud (a baud rate such as 115200, 460800, 921600)",
+                        value);
+    return 0;
+}
+
+static int on_key(void *user, const char *section, const char *key, const char *value, int line)
+{
+    sstate_t *st = user;
+    if (!section[0])
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_SYNTAX, st->display, line,
+                        "key '%s' before any section (start with [station])", key);
+    const char *const *keys = st->cur < 0 ? station_keys : slot_keys;
+    const char *const *other = st->cur < 0 ? slot_keys : station_keys;
+    char where[96];
+    if (st->cur < 0)
+        snprintf(where, sizeof where, "[station]");
+    else
+        snprintf(where, sizeof where, "[slot %s]", st->c->slots[st->cur].name);
+    int k = cfg_enum(key, keys);
+    if (k < 0 || strcmp(key, keys[k]) != 0) {
+        if (cfg_enum(key, other) >= 0)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                            "unknown key '%s' in %s (it belongs in %s)", key, where,
+                            st->cur < 0 ? "a [slot NAME] section" : "[station]");
+        const char *s = cfg_suggest(key, keys);
+        if (s)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                            "unknown key '%s' in %s (did you mean '%s'?)", key, where, s);
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
+                        "unknown key '%s' in %s", key, where);
+    }
+    int *seen = st->cur < 0 ? &st->key_line[k] : &st->slot_key_line[st->cur][k];
+    if (*seen)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
+                        "duplicate key '%s' in %s (first at line %d)", key, where, *seen);
+    *seen = line;
+    if (st->cur < 0)
+        return station_key(st, k, value, line);
+    return slot_key(st, &st->c->slots[st->cur], k, value, line);
+}
+
+static int finish(sstate_t *st)
+{
+    espfab_station_cfg_t *c = st->c;
+    if (!st->station_line)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display, 0,
+                        "no [station] section (it needs at least 'id')");
+    if (!c->id[0])
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display, st->station_line,
+                        "[station] has no 'id'");
+    for (size_t i = 0; i < c->nslots; i++)
+        if (!c->slots[i].port[0])
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display, c->slots[i].line,
+                            "[slot %s] has no 'port'", c->slots[i].name);
+    if (!c->database[0] && !cfg_join_path(st->base_dir, "espfab.db", c->database,
+                                          sizeof c->database))
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, 0, "database path too long");
+    return 0;
+}
+
+int espfab_station_cfg_parse(const char *text, size_t len, const char *display_name,
+                             const char *base_dir, espfab_station_cfg_t *out, espfab_fault_t *f)
+{
+    if (!out || (!text && len))
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_station_cfg_parse");
+    memset(out, 0, sizeof *out);
+    sstate_t st;
+    memset(&st, 0, sizeof st);
+    st.c = out;
+    st.display = display_name ? display_name : "(station)";
+    st.base_dir = base_dir;
+    st.f = f;
+    st.cur = -1;
+    int rc = cfg_parse(text ? text : "", len, st.display, on_section, on_key, &st, f);
+    if (!rc)
+        rc = finish(&st);
+    free(st.slot_key_line);
+    if (rc)
+        espfab_station_cfg_free(out);
+    return rc;
+}
+
+int espfab_station_cfg_load(const char *path, espfab_station_cfg_t *out, espfab_fault_t *f)
+{
+    if (!path || !out)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_station_cfg_load");
+    memset(out, 0, sizeof *out);
+    char *text;
+    size_t len;
+    int rc = cfg_read_file(path, STATION_MAX_BYTES, &text, &len, f);
+    if (rc)
+        return rc;
+    char dir[PATH_MAX], abs[PATH_MAX];
+    rc = cfg_dirname_abs(path, dir, sizeof dir, f);
+    if (!rc && (!realpath(path, abs) || strlen(abs) >= sizeof out->path))
+        rc = espfab_fault_set(f, ESPFAB_E_CONFIG_OPEN, "%s: path too long", path);
+    if (!rc)
+        rc = espfab_station_cfg_parse(text, len, path, dir, out, f);
+    if (!rc)
+        cfg_copy(out->path, sizeof out->path, abs);
+    free(text);
+    return rc;
+}
+
+void espfab_station_cfg_free(espfab_station_cfg_t *c)
+{
+    if (!c)
+        return;
+    free(c->slots);
+    memset(c, 0, sizeof *c);
+}
+
+const espfab_slot_cfg_t *espfab_station_cfg_slot(const espfab_station_cfg_t *c, const char *name)
+{
+    if (!c || !name)
+        return NULL;
+    for (size_t i = 0; i < c->nslots; i++)
+        if (strcmp(c->slots[i].name, name) == 0)
+            return &c->slots[i];
+    return NULL;
+}
+
+static int put(const espfab_slot_cfg_t *s, const char *path, bool follow, char *dev, size_t len,
+               espfab_fault_t *f)
+{
+    char real[PATH_MAX];
+    if (follow && realpath(path, real))
+        path = real;
+    if (strlen(path) >= len)
+        return espfab_fault_set(f, ESPFAB_E_BUFFER_TOO_SMALL, "slot %s: %s", s->name, path);
+    memcpy(dev, path, strlen(path) + 1);
+    return 0;
+}
+
+int espfab_station_slot_resolve(const espfab_slot_cfg_t *s, bool follow, char *dev, size_t len,
+                                espfab_fault_t *f)
+{
+    if (!s || !dev || !len)
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_station_slot_resolve");
+    dev[0] = '\0';
+    if (s->is_tcp)
+        return put(s, s->port, false, dev, len, f);
+    if (!s->is_glob) {
+        struct stat sb;
+        if (stat(s->port, &sb) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                return espfab_fault_set(f, ESPFAB_E_PORT_NOT_FOUND,
+                                        "slot %s: nothing plugged in at %s", s->name, s->port);
+            return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, errno, "slot %s: %s", s->name,
+                                      s->port);
+        }
+        return put(s, s->port, follow, dev, len, f);
+    }
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    int rc = glob(s->port, GLOB_NOSORT, NULL, &g);
+    if (rc == GLOB_NOMATCH || (rc == 0 && g.gl_pathc == 0)) {
+        globfree(&g);
+        return espfab_fault_set(f, ESPFAB_E_PORT_NOT_FOUND, "slot %s: nothing plugged in at %s",
+                                s->name, s->port);
+    }
+    if (rc != 0) {
+        globfree(&g);
+        return espfab_fault_set(f, rc == GLOB_NOSPACE ? ESPFAB_E_NOMEM : ESPFAB_E_PORT_NOT_FOUND,
+                                "slot %s: cannot read the directories of %s", s->name, s->port);
+    }
+    if (g.gl_pathc > 1) {
+        int r = espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC,
+                                 "slot %s: %s matches %zu devices (%s, %s...); make the pattern "
+                                 "name one hub position", s->name, s->port, (size_t)g.gl_pathc,
+                                 g.gl_pathv[0], g.gl_pathv[1]);
+        globfree(&g);
+        return r;
+    }
+    rc = put(s, g.gl_pathv[0], follow, dev, len, f);
+    globfree(&g);
+    return rc;
+}
