@@ -395,12 +395,15 @@ uint32_t espfab_chip_rom_baud_at(const espfab_chip_t *c, const espfab_reg_t *reg
         if (rom_freq <= 0.0)
             return baud; /* registers not readable: sending 0 would kill the link */
         double valid = rom_freq > 33000000.0 ? 40000000.0 : 26000000.0;
-        return (uint32_t)floor((double)baud * rom_freq / valid);
+        double v = floor((double)baud * rom_freq / valid);
+        return v >= 4294967295.0 ? UINT32_MAX : (uint32_t)v; /* garbage registers */
     }
     if (c->id == ESPFAB_CHIP_ESP32C2) {
         uint32_t div = reg(regs, n, c->uart_clkdiv_reg);
-        if (espfab_chip_xtal_mhz(c, div, read_baud) == 26)
-            return (uint32_t)((uint64_t)baud * 40u / 26u);
+        if (espfab_chip_xtal_mhz(c, div, read_baud) == 26) {
+            uint64_t v = (uint64_t)baud * 40u / 26u;
+            return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+        }
     }
     return baud;
 }

@@ -118,6 +118,12 @@ static void test_esp32_rom_baud(void)
     poke(&m3, 0x3FF5A010, 100);
     decode(ESPFAB_CHIP_ESP32, &m3, 115200, &info, regs, &n);
     CHECK_EQ(espfab_chip_rom_baud(c, regs, n, 115200), 121153);
+    /* garbage calibration words: clamped, no float overflow */
+    mem_t m4 = {0};
+    poke(&m4, 0x3FF5F06C, 0xFFFFFFFF);
+    poke(&m4, 0x3FF5A010, 0xFF);
+    decode(ESPFAB_CHIP_ESP32, &m4, 115200, &info, regs, &n);
+    CHECK_EQ(espfab_chip_rom_baud(c, regs, n, 4000000), UINT32_MAX);
     /* other chips: unchanged */
     CHECK_EQ(espfab_chip_rom_baud(espfab_chip_get(ESPFAB_CHIP_ESP32S3), regs, n, 921600), 921600);
 }
