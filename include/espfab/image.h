@@ -26,7 +26,9 @@ typedef enum espfab_image_format {
 typedef struct espfab_image_info {
     espfab_image_format_t format;
     int image_chip_id;          /* ESP32 family; -1 otherwise */
-    espfab_chip_id_t chip;      /* chip the image is for; UNKNOWN for RAW */
+    espfab_chip_id_t chip;      /* chip the image is for; UNKNOWN for RAW, and
+                                 * for an ESP32-family chip espfab does not
+                                 * serve (ESP32-C5...: image_chip_id >= 0) */
     uint8_t flash_mode;         /* header byte 2 */
     uint8_t flash_size_freq;    /* header byte 3 */
     uint32_t entry;
@@ -87,6 +89,13 @@ int espfab_flash_params_check(const espfab_chip_t *chip, const espfab_flash_para
 int espfab_image_patch(uint8_t *buf, size_t len, const espfab_chip_t *chip,
                        const espfab_flash_params_t *p, uint32_t detected_flash_size,
                        bool *patched, espfab_fault_t *f);
+
+/* espfab_image_patch() for data written at flash offset `offset`: patches
+ * only when offset is the chip's bootloader offset (esptool's rule), else
+ * returns 0 with *patched=false. */
+int espfab_image_patch_at(uint8_t *buf, size_t len, uint32_t offset, const espfab_chip_t *chip,
+                          const espfab_flash_params_t *p, uint32_t detected_flash_size,
+                          bool *patched, espfab_fault_t *f);
 
 /* A region to write. */
 typedef struct espfab_region {

@@ -214,3 +214,14 @@ int espfab_image_patch(uint8_t *buf, size_t len, const espfab_chip_t *chip,
     *patched = true;
     return 0;
 }
+
+int espfab_image_patch_at(uint8_t *buf, size_t len, uint32_t offset, const espfab_chip_t *chip,
+                          const espfab_flash_params_t *p, uint32_t detected_flash_size,
+                          bool *patched, espfab_fault_t *f)
+{
+    if (patched)
+        *patched = false;
+    if (!chip || offset != chip->bootloader_offset)
+        return 0;
+    return espfab_image_patch(buf, len, chip, p, detected_flash_size, patched, f);
+}

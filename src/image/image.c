@@ -47,6 +47,36 @@ static const char *chip_name(espfab_chip_id_t id)
     return c ? c->name : "unknown chip";
 }
 
+/* Chip ids of ESP32-family chips espfab does not flash (esptool's targets
+ * and retired betas): their images are still images, for no board we serve. */
+static const struct {
+    int id;
+    const char *name;
+} other_chips[] = {
+    { 4, "ESP32-S3 (beta2)" }, { 6, "ESP32-S3 (beta3)" }, { 7, "ESP32-C6 (beta)" },
+    { 10, "ESP32-H2 (beta1)" }, { 14, "ESP32-H2 (beta2)" }, { 17, "ESP32-C5 (beta3)" },
+    { 20, "ESP32-C61" }, { 23, "ESP32-C5" }, { 25, "ESP32-H21" }, { 28, "ESP32-H4" },
+    { 31, "ESP32-E22" }, { 32, "ESP32-S31" },
+};
+
+static const char *other_chip_name(int id)
+{
+    for (size_t i = 0; i < sizeof(other_chips) / sizeof(other_chips[0]); i++)
+        if (other_chips[i].id == id)
+            return other_chips[i].name;
+    return NULL;
+}
+
+/* Name of the chip an image is for, for messages. */
+static const char *image_chip_name(const espfab_image_info_t *info)
+{
+    if (info->chip == ESPFAB_CHIP_UNKNOWN && info->image_chip_id >= 0) {
+        const char *n = other_chip_name(info->image_chip_id);
+        return n ? n : "unknown chip";
+    }
+    return chip_name(info->chip);
+}
+
 /* The result of walking a segment table under one reading. */
 typedef struct walk {
     bool holds;           /* segments and footer fit the buffer */
@@ -60,6 +90,9 @@ typedef struct walk {
     uint8_t cksum;        /* 0xEF XOR all segment data */
     char err[128];        /* why it does not hold together */
 } walk_t;
+
+/* For chips without a map here (ESP32-C5 and others): any address. */
+static const memmap_region_t any_address = { 0, 0xFFFFFFFFu, "memory", false };
 
 static void walk_segments(const uint8_t *b, size_t len, size_t off, int n,
                           espfab_chip_id_t chip, size_t trailer, walk_t *w)
@@ -76,7 +109,9 @@ static void walk_segments(const uint8_t *b, size_t len, size_t off, int n,
         /* Still judge segment 0: a sane one makes this a damaged image. */
         if (n > 0 && off + IMG_SEG_HDR_LEN <= len) {
             uint32_t addr = img_rd32(b + off), slen = img_rd32(b + off + 4);
-            const memmap_region_t *r = espfab__memmap_find(chip, addr);
+            const memmap_region_t *r = chip == ESPFAB_CHIP_UNKNOWN
+                                           ? &any_address
+                                           : espfab__memmap_find(chip, addr);
             w->first_addr = addr;
             w->first_region = r ? r->name : NULL;
             w->first_ok = r && slen % 4 == 0 && slen < IMG_MAX_SEG_LEN;
@@ -91,7 +126,8 @@ static void walk_segments(const uint8_t *b, size_t len, size_t off, int n,
             return;
         }
         uint32_t addr = img_rd32(b + off), slen = img_rd32(b + off + 4);
-        const memmap_region_t *r = espfab__memmap_find(chip, addr);
+        const memmap_region_t *r = chip == ESPFAB_CHIP_UNKNOWN ? &any_address
+                                                               : espfab__memmap_find(chip, addr);
         if (i == 0) {
             w->first_addr = addr;
             w->first_region = r ? r->name : NULL;
@@ -169,7 +205,7 @@ static int verify(const uint8_t *b, const char *name, const walk_t *w,
                                 "%s (%s image for %s): checksum byte at offset 0x%zX is 0x%02X, "
                                 "the segment data gives 0x%02X",
                                 name, espfab_image_format_name(info->format),
-                                chip_name(info->chip), w->cksum_off, stored, w->cksum);
+                                image_chip_name(info), w->cksum_off, stored, w->cksum);
     if (info->hash_appended) {
         uint8_t md[IMG_SHA256_LEN];
         if (espfab__image_sha256(b, info->data_length, md) != 0)
@@ -180,7 +216,7 @@ static int verify(const uint8_t *b, const char *name, const walk_t *w,
             return espfab_fault_set(f, ESPFAB_E_IMAGE_SHA256,
                                     "%s (%s image): SHA-256 digest at offset 0x%zX does not match "
                                     "bytes 0x0-0x%zX",
-                                    name, chip_name(info->chip), info->data_length,
+                                    name, image_chip_name(info), info->data_length,
                                     info->data_length - 1);
     }
     return 0;
@@ -267,6 +303,8 @@ int espfab_image_parse(const uint8_t *b, size_t len, const char *name,
 
     /* Reading 1: ESP32 family (extended header). */
     const espfab_chip_t *ec = NULL;
+    const char *e_other = NULL;  /* a chip espfab does not serve */
+    int e_id = -1;
     bool e_hdr = false;
     walk_t we, we8;
     memset(&we, 0, sizeof(we));
@@ -275,17 +313,22 @@ int espfab_image_parse(const uint8_t *b, size_t len, const char *name,
         uint8_t wp = b[8], hash = b[23];
         int id = img_rd16(b + 12);
         ec = espfab_chip_by_image_id(id);
-        e_hdr = ec && ec->id != ESPFAB_CHIP_ESP8266 && (wp == 0xEE || wp < 64) && hash <= 1;
+        if (ec && ec->id == ESPFAB_CHIP_ESP8266)
+            ec = NULL;
+        e_id = id;
+        e_other = ec ? NULL : other_chip_name(id);
+        e_hdr = (ec || e_other) && (wp == 0xEE || wp < 64) && hash <= 1;
         if (e_hdr) {
             size_t trailer = hash ? IMG_SHA256_LEN : 0;
-            walk_segments(b, len, IMG_HDR_LEN + IMG_EXT_LEN, n, ec->id, trailer, &we);
+            walk_segments(b, len, IMG_HDR_LEN + IMG_EXT_LEN, n,
+                          ec ? ec->id : ESPFAB_CHIP_UNKNOWN, trailer, &we);
             if (id == 0) /* could be an ESP8266 "V3" image (ext. header all zero) */
                 walk_segments(b, len, IMG_HDR_LEN + IMG_EXT_LEN, n, ESPFAB_CHIP_ESP8266,
                               trailer, &we8);
         }
     }
     bool e_struct = e_hdr && we.holds;
-    bool e_full = e_struct && we.off_map < 0;
+    bool e_full = e_struct && ec && we.off_map < 0;
 
     /* Reading 2: ESP8266 V1 (segments right after the 8-byte header). */
     walk_t wv;
@@ -309,8 +352,8 @@ int espfab_image_parse(const uint8_t *b, size_t len, const char *name,
     if (pick == PICK_NONE) {
         if (e_hdr && we.first_ok)
             return espfab_fault_set(f, ESPFAB_E_IMAGE_BAD_HEADER,
-                                    "%s: %s image header (chip id %d) but %s", name, ec->name,
-                                    ec->image_chip_id, we.err);
+                                    "%s: %s image header (chip id %d) but %s", name,
+                                    ec ? ec->name : e_other, e_id, we.err);
         if (wv.first_ok) {
             if (wv.holds)
                 snprintf(wv.err, sizeof(wv.err), "segment %d loads at 0x%08X, not an ESP8266 address",
@@ -336,17 +379,17 @@ int espfab_image_parse(const uint8_t *b, size_t len, const char *name,
     } else {
         w = &we;
         info->format = ESPFAB_IMAGE_ESP32;
-        info->image_chip_id = ec->image_chip_id;
-        info->chip = ec->id;
+        info->image_chip_id = e_id;
+        info->chip = ec ? ec->id : ESPFAB_CHIP_UNKNOWN;
         info->min_rev = b[14];
         info->min_rev_full = img_rd16(b + 15);
         info->max_rev_full = img_rd16(b + 17);
         info->hash_appended = b[23] == 1;
-        snprintf(info->reason, sizeof(info->reason), "chip id %d", ec->image_chip_id);
+        snprintf(info->reason, sizeof(info->reason), "chip id %d", e_id);
         /* ESP8266 "V3" images (RTOS SDK 3.x) use this layout with chip id 0:
          * their segments load at ESP8266 addresses and do not follow the
          * ESP32's 64 KiB flash-mapping rule. */
-        if (ec->id == ESPFAB_CHIP_ESP32 && we8.holds && we8.off_map < 0 &&
+        if (ec && ec->id == ESPFAB_CHIP_ESP32 && we8.holds && we8.off_map < 0 &&
             (b[8] != 0xEE || !we.page_ok || we.off_map >= 0)) {
             info->chip = ESPFAB_CHIP_ESP8266;
             info->image_chip_id = -1;
@@ -387,7 +430,7 @@ int espfab_image_check_chip_on(const espfab_image_info_t *info, const char *name
     if (info->chip != chip->id)
         return espfab_fault_set(f, ESPFAB_E_IMAGE_WRONG_CHIP,
                                 "%s is an %s image (%s); the board%s%s is an %s", name,
-                                chip_name(info->chip), info->reason, port ? " on " : "",
+                                image_chip_name(info), info->reason, port ? " on " : "",
                                 port ? port : "", chip->name);
     if (rev_full < 0 || info->chip == ESPFAB_CHIP_ESP8266)
         return 0;

@@ -49,7 +49,8 @@ static void fuzz_parse_patch(const uint8_t *data, size_t size)
             if (in.chip != ESPFAB_CHIP_UNKNOWN)
                 FAIL("raw data with a chip");
         } else {
-            if (!espfab_chip_get(in.chip))
+            if (!espfab_chip_get(in.chip) &&
+                !(in.format == ESPFAB_IMAGE_ESP32 && in.image_chip_id > 0))
                 FAIL("image for an unknown chip");
             if (in.data_length == 0 || in.data_length > size || in.image_length > size ||
                 in.image_length < in.data_length)

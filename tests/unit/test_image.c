@@ -454,6 +454,36 @@ static void test_wrong_chip(void)
         CHECK_EQ(espfab_image_check_chip(&in, "spiffs.bin", chip((espfab_chip_id_t)c), 5, &F), 0);
 }
 
+static void test_unsupported_chip(void)
+{
+    /* An ESP32-C5 image (chip id 23): an image, for no board espfab serves. */
+    static img_t m;
+    espfab_image_info_t in;
+    memset(&m, 0, sizeof(m));
+    hdr(&m, 0xE9, 1, 0, 0, 0x40810F5C);
+    ext(&m, 0xEE, 23, 0, 0, 0xFFFF, 1);
+    seg(&m, 0x40810F5C, 24, 1);
+    foot(&m);
+    sha(&m);
+    CHECK_EQ(parse(&m, &in), 0);
+    CHECK_EQ(in.format, ESPFAB_IMAGE_ESP32);
+    CHECK_EQ(in.chip, ESPFAB_CHIP_UNKNOWN);
+    CHECK_EQ(in.image_chip_id, 23);
+    for (int c = 0; c < ESPFAB_CHIP_COUNT; c++)
+        CHECK_EQ(espfab_image_check_chip(&in, "c5.bin", chip((espfab_chip_id_t)c), -1, &F),
+                 ESPFAB_E_IMAGE_WRONG_CHIP);
+    CHECK_EQ(espfab_image_check_chip(&in, "c5.bin", chip(ESPFAB_CHIP_ESP32C6), -1, &F),
+             ESPFAB_E_IMAGE_WRONG_CHIP);
+    CHECK_STR(F.detail, "c5.bin is an ESP32-C5 image (chip id 23); the board is an ESP32-C6");
+    m.b[40] ^= 1;
+    CHECK_EQ(parse(&m, &in), ESPFAB_E_IMAGE_CHECKSUM);
+    CHECK_CONTAINS(F.detail, "ESP32-C5");
+    /* Truncated: still recognised by its header. */
+    m.n = 40;
+    CHECK_EQ(parse(&m, &in), ESPFAB_E_IMAGE_BAD_HEADER);
+    CHECK_CONTAINS(F.detail, "fw.bin: ESP32-C5 image header (chip id 23) but segment 0");
+}
+
 static void rev_image(img_t *m, uint16_t id, uint8_t min_rev, uint16_t lo, uint16_t hi)
 {
     memset(m, 0, sizeof(*m));
@@ -624,6 +654,20 @@ static void test_patch(void)
     CHECK_EQ(m.b[2], 3);
     CHECK_EQ(m.b[3], 0x61);
     CHECK_EQ(parse(&m, &in), 0);
+
+    /* Only at the chip's bootloader offset (0x1000 on the ESP32). */
+    esp32_app(&m, 0, 0x3F400000, 0x3FFB0000, 1);
+    CHECK_EQ(espfab_image_patch_at(m.b, m.n, 0x10000, e32,
+                                   &(espfab_flash_params_t){ "qio", 0, 0 }, 0, &patched, &F), 0);
+    CHECK(!patched);
+    CHECK_EQ(m.b[2], 2);
+    CHECK_EQ(espfab_image_patch_at(m.b, m.n, 0x1000, e32,
+                                   &(espfab_flash_params_t){ "qio", 0, 0 }, 0, &patched, &F), 0);
+    CHECK(patched);
+    CHECK_EQ(m.b[2], 0);
+    CHECK_EQ(espfab_image_patch_at(m.b, m.n, 0x0, chip(ESPFAB_CHIP_ESP32S3),
+                                   &(espfab_flash_params_t){ "dio", 0, 0 }, 0, &patched, &F), 0);
+    CHECK(patched); /* offset right for the S3; chip mismatch is check_chip's job */
 
     /* Raw data, V2 images: untouched. */
     uint8_t raw[64];
@@ -984,6 +1028,7 @@ int main(void)
     RUN(test_damaged_images);
     RUN(test_merged);
     RUN(test_wrong_chip);
+    RUN(test_unsupported_chip);
     RUN(test_revision);
     RUN(test_flash_params);
     RUN(test_patch);
