@@ -200,6 +200,10 @@ static void test_crystal_estimate(void)
     CHECK_EQ(espfab_chip_xtal_mhz(e32, 226, 115200), 26);
     CHECK_EQ(espfab_chip_xtal_mhz(e32, 174, 230400), 40);
     CHECK_EQ(espfab_chip_xtal_mhz(e32, 417, 115200), 48);
+    CHECK_EQ(espfab_chip_xtal_mhz(e32, 391, 115200), 48); /* 45.04 > 45 */
+    CHECK_EQ(espfab_chip_xtal_mhz(e32, 390, 115200), 40); /* 44.93 */
+    CHECK_EQ(espfab_chip_xtal_mhz(e32, 295, 115200), 40); /* 33.98 > 33 */
+    CHECK_EQ(espfab_chip_xtal_mhz(e32, 286, 115200), 26); /* 32.95 */
     CHECK_EQ(espfab_chip_xtal_mhz(e8266, 451, 115200), 26);
     CHECK_EQ(espfab_chip_xtal_mhz(e8266, 694, 115200), 40);
     CHECK_EQ(espfab_chip_xtal_mhz(espfab_chip_get(ESPFAB_CHIP_ESP32S3), 0, 115200), 40);

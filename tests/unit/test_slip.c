@@ -193,6 +193,18 @@ static void test_overflow_then_resync(void)
     CHECK_EQ(rec.frames[0][7], 0x37);
     CHECK_EQ(rec.noutside, 1);
     CHECK_EQ(rec.outside[0], 'h');
+
+    /* cap + 1 bytes is one too many, also when the last one is escaped */
+    const uint8_t nine[] = {0xC0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xC0};
+    const uint8_t nine_esc[] = {0xC0, 1, 2, 3, 4, 5, 6, 7, 8, 0xDB, 0xDC, 0xC0};
+    start(8);
+    espfab_slip_dec_feed(&dec, nine, sizeof(nine), &cbs);
+    CHECK_EQ(rec.nframes, 0);
+    CHECK_EQ(dec.overflows, 1);
+    espfab_slip_dec_feed(&dec, nine_esc, sizeof(nine_esc), &cbs);
+    CHECK_EQ(rec.nframes, 0);
+    CHECK_EQ(dec.overflows, 2);
+    CHECK_EQ(rec.noutside, 0);
 }
 
 static void test_empty_frames(void)
