@@ -146,7 +146,13 @@ bool espfab_resp_is_unsupported(const espfab_resp_t *r);
 /* Maps a failed reply to an espfab error code and fills the fault's ROM/stub
  * fields (rom_status, rom_error, stub_error).  Flash write/read errors, bad
  * checksum and inflate errors map to their session codes; anything else to
- * ESPFAB_E_ROM_ERROR or ESPFAB_E_STUB_ERROR.  Returns the code. */
+ * ESPFAB_E_ROM_ERROR or ESPFAB_E_STUB_ERROR.  Returns the code.
+ *   ROM 0x07 / stub 0xC1                    -> DATA_CHECKSUM
+ *   ROM 0x08 / stub 0xC4 on a write command -> FLASH_WRITE_ERROR
+ *     (FLASH_BEGIN/DATA/END and their DEFL forms: the stub defers errors)
+ *   ROM 0x09 / stub 0xC4 on MD5/READ_FLASH  -> FLASH_READ_ERROR
+ *   ROM 0x0B/0x0C/0x0D / stub 0xC7          -> INFLATE_ERROR
+ * The detail is the command name ("FLASH_DEFL_DATA"); f may be NULL. */
 struct espfab_fault;
 int espfab_resp_to_fault(const espfab_resp_t *r, espfab_loader_t l, uint8_t req_op,
                          struct espfab_fault *f);

@@ -9,6 +9,16 @@
  * the session can read "waiting for download" or "boot:0x13"; a frame with a
  * bad escape or longer than the buffer is dropped, counted, and the decoder
  * resynchronises at the next 0xC0.  An empty frame (C0 C0) is not reported.
+ *
+ * Delimiters: outside a frame 0xC0 opens one; inside, 0xC0 closes it.  A 0xC0
+ * that arrives while a frame is open but still empty is taken as another
+ * opening delimiter, so "C0 C0 payload C0" yields the payload (the decoder
+ * never drifts out of step on doubled delimiters).  After a bad escape or an
+ * overflow every byte up to the next 0xC0 (the broken frame's own end) is
+ * discarded, not reported as outside; 0xDB directly followed by 0xC0 ends the
+ * broken frame there.  The frame pointer passed to `frame` is the caller's
+ * buffer and is valid only during the callback; the callback may call
+ * espfab_slip_dec_reset() (e.g. to drop anything after a baud change).
  */
 #ifndef ESPFAB_SLIP_H
 #define ESPFAB_SLIP_H

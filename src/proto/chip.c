@@ -67,7 +67,7 @@ static const espfab_chip_t chips[ESPFAB_CHIP_COUNT] = {
         .id = ESPFAB_CHIP_ESP32C2, .name = "ESP32-C2", .key = "esp32c2",
         .magic = {0x6F51306Fu, 0x7C41A06Fu, 0x0C21E06Fu}, .nmagic = 3, .image_chip_id = 12,
         .bootloader_offset = 0x0, .uart_clkdiv_reg = 0x60000014u, .xtal_factor = 1,
-        .xtal_fixed_mhz = 0, .mac_reg = 0x60008840u, .uart_date_reg = 0x60000078u,
+        .xtal_fixed_mhz = 0, .mac_reg = 0x60008840u, .uart_date_reg = 0x6000007Cu, /* as C3 */
         ROM_NEW, SPI_NEW(0x60002000u),
         .stub_file = "esp32c2.json", .stub_file_legacy = "stub_flasher_32c2.json",
     },
