@@ -110,6 +110,7 @@ typedef struct espfab_store_health {
     int64_t attempts, runs;
     int64_t running;             /* attempts still open */
     int64_t interrupted;
+    int64_t interrupted_open;    /* interrupted, and no later pass for the same MAC */
     int64_t passed, failed;
 } espfab_store_health_t;
 

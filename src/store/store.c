@@ -985,7 +985,10 @@ int espfab_store_check(espfab_store_t *s, espfab_store_health_t *h, espfab_fault
         return rc;
     rc = prepare(s, "SELECT count(*), coalesce(sum(outcome='running'),0), "
                     "coalesce(sum(outcome='interrupted'),0), coalesce(sum(outcome='pass'),0), "
-                    "coalesce(sum(outcome='fail'),0), (SELECT count(*) FROM runs) FROM attempts",
+                    "coalesce(sum(outcome='fail'),0), (SELECT count(*) FROM runs), "
+                    "(SELECT count(*) FROM attempts a WHERE a.outcome = 'interrupted' AND NOT "
+                    " (a.mac <> '' AND EXISTS (SELECT 1 FROM attempts b WHERE b.mac = a.mac "
+                    "  AND b.id > a.id AND b.outcome = 'pass'))) FROM attempts",
                  &st, ESPFAB_E_STORE_CORRUPT, f);
     if (rc)
         return rc;
@@ -996,6 +999,7 @@ int espfab_store_check(espfab_store_t *s, espfab_store_health_t *h, espfab_fault
         h->passed = sqlite3_column_int64(st, 3);
         h->failed = sqlite3_column_int64(st, 4);
         h->runs = sqlite3_column_int64(st, 5);
+        h->interrupted_open = sqlite3_column_int64(st, 6);
     } else {
         rc = sql_fault(s, f, ESPFAB_E_STORE_CORRUPT, "count attempts");
     }

@@ -522,6 +522,7 @@ static void test_crash_recovery(void)
     CHECK_EQ(h.attempts, 5);
     CHECK_EQ(h.running, 0);
     CHECK_EQ(h.interrupted, 3);
+    CHECK_EQ(h.interrupted_open, 3);
     CHECK_EQ(h.passed, 2);
     CHECK_EQ(h.runs, 1);
 
@@ -555,6 +556,17 @@ static void test_crash_recovery(void)
     /* a second reopen finds nothing more to do */
     CHECK_EQ(espfab_store_open(path, 0, &s, &rec, &f), 0);
     CHECK_EQ(rec, 0);
+    /* reflashing one interrupted board (same MAC) and passing resolves it */
+    espfab_attempt_t *a = malloc(sizeof *a);
+    fill_attempt(a, 22);
+    a->outcome = ESPFAB_OUTCOME_PASS;
+    espfab_fault_clear(&a->fault);
+    CHECK_EQ(espfab_store_attempt_begin(s, 0, a, &f), 0);
+    CHECK_EQ(espfab_store_attempt_finish(s, a, &f), 0);
+    CHECK_EQ(espfab_store_check(s, &h, &f), 0);
+    CHECK_EQ(h.interrupted, 3);
+    CHECK_EQ(h.interrupted_open, 2);
+    free(a);
     espfab_store_close(s);
     free(c);
 }
