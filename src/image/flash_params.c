@@ -207,7 +207,10 @@ int espfab_image_patch(uint8_t *buf, size_t len, const espfab_chip_t *chip,
     buf[3] = sf;
     /* The checksum covers segment data only; the digest covers the header. */
     if (info.hash_appended) {
-        if (espfab__image_sha256(buf, info.data_length, buf + info.data_length) != 0)
+        /* The digest ends the image; it covers everything before it (more
+         * than [0, data_length) in a RAM-only-header image). */
+        size_t at = info.image_length - IMG_SHA256_LEN;
+        if (espfab__image_sha256(buf, at, buf + at) != 0)
             return espfab_fault_set(f, ESPFAB_E_IMAGE_SHA256,
                                     "libcrypto could not recompute the SHA-256 digest");
     }

@@ -193,12 +193,43 @@ static void fill_common(const uint8_t *b, espfab_image_info_t *info)
     info->entry = img_rd32(b + 4);
 }
 
-/* Checksum and digest of a recognised image; info already filled. */
-static int verify(const uint8_t *b, const char *name, const walk_t *w,
+/* "RAM-only header" images (esptool elf2image --ram-only-header, for chips
+ * booting an app without a second-stage bootloader): the header counts the
+ * RAM segments only and the checksum follows them; padding and flash-mapped
+ * segments come after the checksum, and the digest covers the whole file up
+ * to them.  Walks such trailing segments looking for a digest that matches;
+ * returns the digest offset, or 0. */
+static size_t find_ram_only_digest(const uint8_t *b, size_t len, const espfab_image_info_t *info,
+                                   int *extra)
+{
+    size_t pos = info->data_length;
+    for (int k = 1; k <= IMG_MAX_SEGMENTS; k++) {
+        if (pos + IMG_SEG_HDR_LEN > len)
+            return 0;
+        uint32_t addr = img_rd32(b + pos), slen = img_rd32(b + pos + 4);
+        const memmap_region_t *r = espfab__memmap_find(info->chip, addr);
+        if (!(addr == 0 || (r && r->flash_mapped)) || slen % 4 != 0 || slen >= IMG_MAX_SEG_LEN ||
+            slen > len - pos - IMG_SEG_HDR_LEN)
+            return 0;
+        pos += IMG_SEG_HDR_LEN + slen;
+        uint8_t md[IMG_SHA256_LEN];
+        if (IMG_SHA256_LEN <= len - pos && espfab__image_sha256(b, pos, md) == 0 &&
+            memcmp(md, b + pos, IMG_SHA256_LEN) == 0) {
+            *extra = k;
+            return pos;
+        }
+    }
+    return 0;
+}
+
+/* Checksum and digest of a recognised image; info already filled.  Sets
+ * data_length and image_length. */
+static int verify(const uint8_t *b, size_t len, const char *name, const walk_t *w,
                   espfab_image_info_t *info, espfab_fault_t *f)
 {
     uint8_t stored = b[w->cksum_off];
     info->data_length = w->cksum_off + 1;
+    info->image_length = info->data_length + (info->hash_appended ? IMG_SHA256_LEN : 0);
     info->checksum_ok = stored == w->cksum;
     if (!info->checksum_ok)
         return espfab_fault_set(f, ESPFAB_E_IMAGE_CHECKSUM,
@@ -212,6 +243,15 @@ static int verify(const uint8_t *b, const char *name, const walk_t *w,
             return espfab_fault_set(f, ESPFAB_E_IMAGE_SHA256,
                                     "%s: libcrypto could not compute SHA-256", name);
         info->sha256_ok = memcmp(md, b + info->data_length, IMG_SHA256_LEN) == 0;
+        if (!info->sha256_ok && info->chip != ESPFAB_CHIP_UNKNOWN) {
+            int extra = 0;
+            size_t at = find_ram_only_digest(b, len, info, &extra);
+            if (at) {
+                info->sha256_ok = true;
+                info->segments += extra;
+                info->image_length = at + IMG_SHA256_LEN;
+            }
+        }
         if (!info->sha256_ok)
             return espfab_fault_set(f, ESPFAB_E_IMAGE_SHA256,
                                     "%s (%s image): SHA-256 digest at offset 0x%zX does not match "
@@ -267,7 +307,7 @@ static int parse_v2(const uint8_t *b, size_t len, const char *name, espfab_image
     snprintf(info->reason, sizeof(info->reason),
              "0xEA V2 header; RAM segment 0 loads at 0x%08X = ESP8266 %s", w.first_addr,
              w.first_region);
-    int rc = verify(b, name, &w, info, f);
+    int rc = verify(b, len, name, &w, info, f);
     if (rc)
         return rc;
     size_t crc_off = w.cksum_off + 1;
@@ -398,9 +438,7 @@ int espfab_image_parse(const uint8_t *b, size_t len, const char *name,
                      we8.first_addr, we8.first_region);
         }
     }
-    int rc = verify(b, name, w, info, f);
-    info->image_length = info->data_length + (info->hash_appended ? IMG_SHA256_LEN : 0);
-    return rc;
+    return verify(b, len, name, w, info, f);
 }
 
 static int rev_error(const espfab_image_info_t *info, const char *name, const char *port,

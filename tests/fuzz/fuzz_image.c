@@ -110,7 +110,7 @@ static void fuzz_parse_patch(const uint8_t *data, size_t size)
             FAIL("patched image parses differently");
         for (size_t i = 0; i < size; i++) {
             bool may = i == 2 || i == 3 ||
-                       (in.hash_appended && i >= in.data_length && i < in.data_length + 32);
+                       (in.hash_appended && i + 32 >= in.image_length && i < in.image_length);
             if (!may && copy[i] != data[i])
                 FAIL("patch changed a byte it must keep");
         }

@@ -384,6 +384,39 @@ static void test_damaged_images(void)
     CHECK_EQ(in.format, ESPFAB_IMAGE_RAW);
 }
 
+static void test_ram_only_header(void)
+{
+    /* Header counts the RAM segment only; checksum after it; then a padding
+     * and a flash-mapped segment; the digest covers all of it. */
+    static img_t m;
+    espfab_image_info_t in;
+    memset(&m, 0, sizeof(m));
+    hdr(&m, 0xE9, 1, 2, 0x20, 0x40380000);
+    ext(&m, 0xEE, 5, 0, 0, 0xFFFF, 1);
+    seg(&m, 0x3FC8A000, 40, 1);
+    foot(&m);
+    size_t ck_end = m.n;
+    seg(&m, 0, 0x100 - m.n - 16, 0);     /* padding segment */
+    seg(&m, 0x42000100, 64, 2);          /* flash-mapped: data at 0x100 */
+    sha(&m);
+    CHECK_EQ(parse(&m, &in), 0);
+    CHECK_EQ(in.chip, ESPFAB_CHIP_ESP32C3);
+    CHECK_EQ(in.data_length, ck_end);
+    CHECK_EQ(in.image_length, m.n);
+    CHECK_EQ(in.segments, 3);
+    CHECK(in.sha256_ok);
+    bool patched = false;
+    CHECK_EQ(espfab_image_patch(m.b, m.n, chip(ESPFAB_CHIP_ESP32C3),
+                                &(espfab_flash_params_t){ "qio", "80m", "8MB" }, 0, &patched, &F), 0);
+    CHECK(patched);
+    CHECK_EQ(parse(&m, &in), 0);
+    CHECK_EQ(m.b[3], 0x3F);
+    CHECK_EQ(in.image_length, m.n);
+    /* A wrong digest is still refused. */
+    m.b[m.n - 1] ^= 1;
+    CHECK_EQ(parse(&m, &in), ESPFAB_E_IMAGE_SHA256);
+}
+
 static void test_merged(void)
 {
     /* bootloader + 0xFF gap + "partition table" + app, as MicroPython ships. */
@@ -1026,6 +1059,7 @@ int main(void)
     RUN(test_esp8266_v2);
     RUN(test_esp8266_v3_layout);
     RUN(test_damaged_images);
+    RUN(test_ram_only_header);
     RUN(test_merged);
     RUN(test_wrong_chip);
     RUN(test_unsupported_chip);
