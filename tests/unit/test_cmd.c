@@ -5,6 +5,15 @@
 #include "espfab/slip.h"
 
 static uint8_t out[0x4100];
+static size_t kept_len;
+
+static void keep_frame(void *data, const uint8_t *f, size_t len)
+{
+    if (len <= 64) {
+        memcpy(data, f, len);
+        kept_len = len;
+    }
+}
 
 /* protocol.md 1.3: the SYNC request, exactly as it goes on the wire. */
 static void test_sync_request_golden(void)
@@ -427,6 +436,48 @@ static void test_resp_to_fault(void)
     CHECK_EQ(espfab_resp_to_fault(&r, stub, ESPFAB_OP_FLASH_DEFL_DATA, NULL), ESPFAB_E_INFLATE_ERROR);
 }
 
+/* A reply whose value holds both special bytes goes through SLIP and back. */
+static void test_escaped_reply_through_slip(void)
+{
+    const uint8_t wire[] = {0xC0, 0x01, 0x0A, 0x02, 0x00, 0xDB, 0xDD, 0xDB, 0xDC, 0x00, 0xDB,
+                            0xDC, 0x00, 0x00, 0xC0};
+    uint8_t buf[64];
+    espfab_slip_dec_t d;
+    static uint8_t frame[64];
+    static size_t frame_len;
+    espfab_slip_dec_init(&d, buf, sizeof(buf));
+    kept_len = 0;
+    espfab_slip_cbs_t cbs = {0};
+    cbs.frame = keep_frame;
+    cbs.data = frame;
+    espfab_slip_dec_feed(&d, wire, sizeof(wire), &cbs);
+    frame_len = kept_len;
+    CHECK_EQ(frame_len, 10);
+    espfab_resp_t r;
+    CHECK_EQ(espfab_resp_parse(frame, frame_len, ESPFAB_LOADER_STUB, 0, &r), 0);
+    CHECK_EQ(r.value, 0xC000C0DBu);
+    CHECK(r.ok);
+}
+
+static void test_read_flash_slow_reply(void)
+{
+    uint8_t f[8 + 64 + 4] = {0x01, 0x0E, 68, 0x00};
+    for (int i = 0; i < 64; i++)
+        f[8 + i] = (uint8_t)(0xA0 + i);
+    espfab_resp_t r;
+    CHECK_EQ(espfab_resp_parse(f, sizeof(f), ESPFAB_LOADER_ROM_ESP32,
+                               espfab_cmd_resp_data_len(0x0E, ESPFAB_LOADER_ROM_ESP32), &r), 0);
+    CHECK(r.ok);
+    CHECK_EQ(r.data_len, 64);
+    CHECK_EQ(r.data[0], 0xA0);
+    CHECK_EQ(r.data[63], 0xDF);
+    f[8 + 64] = 1;
+    f[8 + 65] = 0x0A; /* read length error */
+    CHECK_EQ(espfab_resp_parse(f, sizeof(f), ESPFAB_LOADER_ROM_ESP32, 64, &r), 0);
+    CHECK(!r.ok);
+    CHECK_EQ(r.error, 0x0A);
+}
+
 int main(void)
 {
     RUN(test_sync_request_golden);
@@ -442,5 +493,7 @@ int main(void)
     RUN(test_security_info);
     RUN(test_unsupported_matching);
     RUN(test_resp_to_fault);
+    RUN(test_escaped_reply_through_slip);
+    RUN(test_read_flash_slow_reply);
     return check_summary();
 }
