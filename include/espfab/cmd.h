@@ -138,6 +138,12 @@ typedef enum espfab_match {
  * same opcode -> OK (even when it reports a failure); another opcode whose
  * raw body starts with status != 0 and error 0x05 -> UNSUPPORTED; else SKIP. */
 espfab_match_t espfab_resp_match(const espfab_resp_t *r, uint8_t req_op);
+/* Parse + match in one step, as a session's frame callback wants it: frames
+ * shorter than 8 bytes, with direction != 1 or without room for status bytes
+ * are SKIP (esptool skips them too); otherwise espfab_resp_match().  *r is
+ * filled whenever the result is not SKIP. */
+espfab_match_t espfab_resp_accept(const uint8_t *frame, size_t len, espfab_loader_t l,
+                                  size_t expect_data, uint8_t req_op, espfab_resp_t *r);
 /* True for a failed reply that means "command not supported" even though it
  * echoed the opcode: ROM error 0x05 (invalid message; also Secure Download
  * Mode refusals), stub 0xC3 (invalid command) or 0xFF (not implemented). */

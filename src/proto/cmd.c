@@ -312,6 +312,14 @@ espfab_match_t espfab_resp_match(const espfab_resp_t *r, uint8_t req_op)
     return ESPFAB_MATCH_SKIP;
 }
 
+espfab_match_t espfab_resp_accept(const uint8_t *frame, size_t len, espfab_loader_t l,
+                                  size_t expect_data, uint8_t req_op, espfab_resp_t *r)
+{
+    if (espfab_resp_parse(frame, len, l, expect_data, r) != 0)
+        return ESPFAB_MATCH_SKIP;
+    return espfab_resp_match(r, req_op);
+}
+
 bool espfab_resp_is_unsupported(const espfab_resp_t *r)
 {
     if (!r || r->ok || r->status == 0)

@@ -32,7 +32,10 @@ static size_t expect;
 static void check_frame(const uint8_t *f, size_t len)
 {
     espfab_resp_t r;
+    espfab_match_t acc = espfab_resp_accept(f, len, loader, expect, req_op, &r);
     int rc = espfab_resp_parse(f, len, loader, expect, &r);
+    if (rc != 0 && acc != ESPFAB_MATCH_SKIP)
+        FAIL("accepted an unparsable frame");
     if (rc == ESPFAB_E_PROTO_SHORT_FRAME || rc == ESPFAB_E_PROTO_BAD_DIRECTION)
         return;
     if (rc != 0)
@@ -53,6 +56,8 @@ static void check_frame(const uint8_t *f, size_t len)
         FAIL("stub status");
 
     espfab_match_t m = espfab_resp_match(&r, req_op);
+    if (m != acc)
+        FAIL("accept disagrees with parse + match");
     if (m == ESPFAB_MATCH_OK && r.op != req_op)
         FAIL("matched another opcode");
     if (m == ESPFAB_MATCH_UNSUPPORTED && (r.op == req_op || f[8] == 0 || f[9] != 0x05))

@@ -374,6 +374,20 @@ static void test_unsupported_matching(void)
     CHECK_EQ(espfab_resp_parse(c4, sizeof(c4), ESPFAB_LOADER_STUB, 16, &r), 0);
     CHECK(!espfab_resp_is_unsupported(&r));
     CHECK_EQ(espfab_resp_match(NULL, 0x08), ESPFAB_MATCH_SKIP);
+
+    /* accept = parse + match; junk is skipped */
+    CHECK_EQ(espfab_resp_accept(rej, sizeof(rej), ESPFAB_LOADER_ROM_ESP32, 20,
+                                ESPFAB_OP_GET_SECURITY_INFO, &r), ESPFAB_MATCH_UNSUPPORTED);
+    CHECK_EQ(espfab_resp_accept(echo, sizeof(echo), ESPFAB_LOADER_ROM_ESP32, 20,
+                                ESPFAB_OP_GET_SECURITY_INFO, &r), ESPFAB_MATCH_OK);
+    CHECK(!r.ok);
+    const uint8_t ohai[] = {'O', 'H', 'A', 'I'};
+    CHECK_EQ(espfab_resp_accept(ohai, 4, ESPFAB_LOADER_STUB, 0, ESPFAB_OP_MEM_END, &r),
+             ESPFAB_MATCH_SKIP);
+    uint8_t req[12];
+    CHECK_EQ(espfab_cmd_read_reg(0x40001000u, req, sizeof(req)), 12);
+    CHECK_EQ(espfab_resp_accept(req, 12, ESPFAB_LOADER_STUB, 0, ESPFAB_OP_READ_REG, &r),
+             ESPFAB_MATCH_SKIP); /* our own request echoed back */
 }
 
 static int fault_for(espfab_loader_t l, uint8_t op, uint8_t s0, uint8_t s1, espfab_fault_t *f)
