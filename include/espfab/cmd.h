@@ -72,6 +72,10 @@ size_t espfab_cmd_sync(uint8_t *out, size_t cap);
 size_t espfab_cmd_read_reg(uint32_t addr, uint8_t *out, size_t cap);
 size_t espfab_cmd_write_reg(uint32_t addr, uint32_t value, uint32_t mask, uint32_t delay_us,
                             uint8_t *out, size_t cap);
+/* Several (addr, value, mask, delay_us) groups in one WRITE_REG: words holds
+ * 4 * ngroups values (1..16 groups).  Stubs accept this; ROM support for more
+ * than one group is unconfirmed (protocol.md 2.2), so send one to a ROM. */
+size_t espfab_cmd_write_regs(const uint32_t *words, size_t ngroups, uint8_t *out, size_t cap);
 size_t espfab_cmd_mem_begin(uint32_t size, uint32_t blocks, uint32_t block_size, uint32_t addr,
                             uint8_t *out, size_t cap);
 size_t espfab_cmd_mem_data(uint32_t seq, const uint8_t *data, size_t len, uint8_t *out, size_t cap);

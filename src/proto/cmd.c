@@ -145,6 +145,16 @@ size_t espfab_cmd_write_reg(uint32_t addr, uint32_t value, uint32_t mask, uint32
     return pack_words(ESPFAB_OP_WRITE_REG, w, 4, out, cap);
 }
 
+size_t espfab_cmd_write_regs(const uint32_t *words, size_t ngroups, uint8_t *out, size_t cap)
+{
+    uint8_t p[16 * 16];
+    if (!words || ngroups == 0 || ngroups > 16)
+        return 0;
+    for (size_t i = 0; i < 4 * ngroups; i++)
+        espfab_put_le32(p + 4 * i, words[i]);
+    return espfab_cmd_pack(ESPFAB_OP_WRITE_REG, p, 16 * ngroups, 0, out, cap);
+}
+
 size_t espfab_cmd_mem_begin(uint32_t size, uint32_t blocks, uint32_t block_size, uint32_t addr,
                             uint8_t *out, size_t cap)
 {

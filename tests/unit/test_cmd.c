@@ -107,6 +107,11 @@ static void test_word_builders(void)
     CHECK_EQ(espfab_cmd_write_reg(0x60000078u, 0x11223344u, 0xFFFFFFFFu, 100, out, sizeof(out)), 24);
     CHECK_MEM(out, wr, 24);
 
+    const uint32_t groups[] = {0x60000078u, 1, 0xFFFFFFFFu, 0, 0x60000078u, 0, 0, 50};
+    check_words(espfab_cmd_write_regs(groups, 2, out, sizeof(out)), 0x09, groups, 8);
+    CHECK_EQ(espfab_cmd_write_regs(groups, 0, out, sizeof(out)), 0);
+    CHECK_EQ(espfab_cmd_write_regs(groups, 17, out, sizeof(out)), 0);
+
     check_words(espfab_cmd_mem_begin(5676, 1, 0x1800, 0x40378000u, out, sizeof(out)),
                 0x05, (const uint32_t[]){5676, 1, 0x1800, 0x40378000u}, 4);
     check_words(espfab_cmd_mem_end(0, 0x40378C94u, out, sizeof(out)), 0x06,
