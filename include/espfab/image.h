@@ -52,7 +52,14 @@ typedef struct espfab_image_info {
  * does not hold together, is ESPFAB_IMAGE_RAW (returns 0): only a plausible
  * image is treated as one.  Returns 0, or ESPFAB_E_IMAGE_BAD_HEADER /
  * _CHECKSUM / _SHA256 for an image that is clearly an image but corrupt
- * (detail says what and where; `name` names the file in the detail). */
+ * (detail says what and where; `name` names the file in the detail).
+ * BAD_HEADER: the header and first segment are an image's but the rest does
+ * not fit (truncated download, > 16 segments, bad segment length).
+ * An 0xE9 buffer is read both as an ESP32-family image (extended header) and
+ * as an ESP8266 V1 image; the load addresses of the segments in each chip's
+ * memory map decide (info.reason says why).  Data after the image (merged
+ * binaries) is ignored: info.image_length says where the image ends.  info
+ * is filled as far as known even when an error is returned; f may be NULL. */
 int espfab_image_parse(const uint8_t *buf, size_t len, const char *name,
                        espfab_image_info_t *info, espfab_fault_t *f);
 
