@@ -173,7 +173,13 @@ async function main() {
     t.total = Date.now() - t0;
     res.timings = t;
     res.bytes = port.stats;
-    try { await transport.disconnect(); } catch { /* ignore */ }
+    // esptool-js keeps the writer locked after a failed write, so its
+    // disconnect() can wait forever: bound it, then close the port directly.
+    try {
+      await Promise.race([transport.disconnect(),
+                          new Promise((r) => setTimeout(r, 1000))]);
+    } catch { /* ignore */ }
+    await port.close();
   }
   emit(res);
 }
