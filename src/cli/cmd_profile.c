@@ -73,8 +73,12 @@ static int cmd_check(const char *path)
     printf("profile  %s (%s)\n", p->name, p->path);
     printf("sha256   %s\n", p->sha256);
     printf("chip     %s", c ? c->name : "?");
-    print_rev(", revision ", p->min_rev_full);
-    print_rev(" to ", p->max_rev_full);
+    if (p->min_rev_full >= 0 || p->max_rev_full >= 0) {
+        print_rev(", revision ", p->min_rev_full);
+        print_rev(" to ", p->max_rev_full);
+    } else {
+        printf(", any revision");
+    }
     printf("\n");
     printf("flash    mode %s, freq %s, size %s\n", p->flash_mode, p->flash_freq, p->flash_size);
     printf("options  baud %u, before %s, after %s, stub %s, compress %s, erase %s, verify %s\n",
