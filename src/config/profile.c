@@ -356,6 +356,20 @@ static int load_images(pstate_t *st, const char *base_dir, const espfab_chip_t *
         rc = espfab_image_check_chip(&im->info, im->file, chip, -1, st->f);
         if (rc)
             return cfg_prefix(st->f, st->display, fline);
+        /* An image that no board accepted by the profile could run. */
+        if (im->info.format == ESPFAB_IMAGE_ESP32) {
+            int imin = im->info.min_rev_full, imax = im->info.max_rev_full;
+            if (p->max_rev_full >= 0 && imin > p->max_rev_full)
+                return cfg_fail(st->f, ESPFAB_E_IMAGE_REVISION, st->display, fline,
+                                "%s needs chip revision %d.%d or later, but the profile accepts "
+                                "boards up to %d.%d (max_rev)", im->file, imin / 100, imin % 100,
+                                p->max_rev_full / 100, p->max_rev_full % 100);
+            if (p->min_rev_full >= 0 && imax != 0xFFFF && imax < p->min_rev_full)
+                return cfg_fail(st->f, ESPFAB_E_IMAGE_REVISION, st->display, fline,
+                                "%s runs on chip revisions up to %d.%d, but the profile accepts "
+                                "boards from %d.%d (min_rev)", im->file, imax / 100, imax % 100,
+                                p->min_rev_full / 100, p->min_rev_full % 100);
+        }
     }
     return 0;
 }

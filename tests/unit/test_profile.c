@@ -191,6 +191,12 @@ static void test_errors(void)
     mkimage("esp32", "app", "64k", "e32.bin");
     mkimage("esp8266", "v1", "8k", "e8266.bin");
     mkimage("esp32", "raw", "8k", "raw8k.bin");
+    {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "'%s' --chip esp32s3 --kind app --size 8k --min-rev 200 "
+                 "--max-rev 299 -o '%s/rev2.bin'", MKIMAGE, dir);
+        CHECK_EQ(system(cmd), 0);
+    }
     const bad_case_t cases[] = {
         {"typo key", "[profile]\nchip = esp32\n[image app]\nfile = e32.bin\nofset = 0x10000\n",
          ESPFAB_E_CONFIG_UNKNOWN_KEY,
@@ -264,6 +270,13 @@ static void test_errors(void)
          ESPFAB_E_REGION_PAST_FLASH, "bad.ini:6: "},
         {"wrong chip", "[profile]\nchip = esp8266\n[image a]\nfile = e32.bin\noffset = 0x0\n",
          ESPFAB_E_IMAGE_WRONG_CHIP, "bad.ini:4: "},
+        {"image too new for the profile's boards",
+         "[profile]\nchip = esp32s3\nmax_rev = 1.99\n[image a]\nfile = rev2.bin\noffset = 0x10000\n",
+         ESPFAB_E_IMAGE_REVISION, "bad.ini:5: rev2.bin needs chip revision 2.0 or later, but the "
+         "profile accepts boards up to 1.99 (max_rev)"},
+        {"image too old for the profile's boards",
+         "[profile]\nchip = esp32s3\nmin_rev = 3.0\n[image a]\nfile = rev2.bin\noffset = 0x10000\n",
+         ESPFAB_E_IMAGE_REVISION, "bad.ini:5: rev2.bin runs on chip revisions up to 2.99"},
         {"wrong chip other way", "[profile]\nchip = esp32s3\n[image a]\nfile = e8266.bin\noffset = 0x0\n",
          ESPFAB_E_IMAGE_WRONG_CHIP, "bad.ini:4: "},
     };
@@ -286,6 +299,16 @@ static void test_errors(void)
     CHECK_EQ(espfab_profile_load(path, &prof, &f), ESPFAB_E_CONFIG_OPEN);
     CHECK_EQ(f.sys_errno, 2);
     CHECK_CONTAINS(f.detail, "none.ini");
+}
+
+static void test_revision_range_ok(void)
+{
+    espfab_fault_t f;
+    /* rev2.bin (2.0..2.99) fits a profile for 2.0..2.99 boards */
+    CHECK_EQ(load_text("rev.ini", "[profile]\nchip = esp32s3\nmin_rev = 2.0\nmax_rev = 2.99\n"
+                       "[image a]\nfile = rev2.bin\noffset = 0x10000\n", &f), 0);
+    CHECK_EQ(prof.images[0].info.min_rev_full, 200);
+    espfab_profile_free(&prof);
 }
 
 static void test_parse_from_memory(void)
@@ -358,6 +381,7 @@ int main(void)
     RUN(test_full_profile);
     RUN(test_defaults_and_syntax_variants);
     RUN(test_errors);
+    RUN(test_revision_range_ok);
     RUN(test_parse_from_memory);
     RUN(test_shipped_examples_parse);
     char cmd[300];
