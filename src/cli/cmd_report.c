@@ -1,12 +1,123 @@
-/* cmd_report.c - placeholder until the module that owns 'espfab report' lands. */
+/*
+ * cmd_report.c - `espfab report`: export the traceability database as CSV,
+ * JSON or a self-contained HTML page (src/report, include/espfab/report.h).
+ * The database is opened read-only (a WAL reader never blocks a running
+ * station).  With -o FILE the report goes to a temporary file next to FILE
+ * that replaces it only when the export succeeded.
+ * Exit status: 0 written, 1 the export failed while writing, 2 bad input
+ * (options, dates, missing or unreadable database, unwritable -o).
+ */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "espfab/cli.h"
+#include "espfab/report.h"
+#include "espfab/store.h"
+
+static void filter_label(const espfab_report_args_t *a, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+#define ADD(name, v) do { if ((v) && n < len) \
+        n += (size_t)snprintf(buf + n, len - n, "%s%s=%s", n ? " " : "", name, v); } while (0)
+    ADD("lot", a->filter.lot);
+    ADD("profile", a->filter.profile_name);
+    ADD("station", a->filter.station);
+    if (a->filter.outcome >= 0)
+        ADD("outcome", espfab_outcome_name((espfab_outcome_t)a->filter.outcome));
+    ADD("from", a->from);
+    ADD("to", a->to);
+#undef ADD
+}
 
 int espfab_cli_report(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "espfab report: not implemented in this build yet\n");
-    return 2;
+    espfab_report_args_t a;
+    char err[512];
+    if (espfab_report_args_parse(argc, argv, &a, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (a.help) {
+        fputs(espfab_report_usage(), stdout);
+        return 0;
+    }
+    struct stat sb;
+    if (stat(a.db, &sb) != 0) {
+        fprintf(stderr, "espfab report: database '%s' not found (%s); pass --db FILE with the "
+                        "station's traceability database\n", a.db, strerror(errno));
+        return 2;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        fprintf(stderr, "espfab report: database '%s' is not a regular file; pass --db FILE "
+                        "with the station's traceability database\n", a.db);
+        return 2;
+    }
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    espfab_store_t *s = NULL;
+    if (espfab_store_open(a.db, ESPFAB_STORE_READONLY, &s, NULL, &f) != 0) {
+        char line[1024];
+        fprintf(stderr, "espfab report: %s\n", espfab_fault_format(&f, line, sizeof line));
+        return 2;
+    }
+
+    FILE *out = stdout;
+    char *tmp = NULL;
+    if (a.output) {
+        size_t len = strlen(a.output) + 16;
+        tmp = malloc(len);
+        int fd = -1;
+        if (tmp) {
+            snprintf(tmp, len, "%s.tmp-XXXXXX", a.output);
+            fd = mkstemp(tmp);
+        }
+        if (fd < 0 || !(out = fdopen(fd, "w"))) {
+            fprintf(stderr, "espfab report: cannot write '%s' (%s); check the directory exists "
+                            "and is writable, or omit -o to print to stdout\n", a.output,
+                    strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp);
+            }
+            free(tmp);
+            espfab_store_close(s);
+            return 2;
+        }
+        fchmod(fd, 0644);
+    }
+    char label[512];
+    filter_label(&a, label, sizeof label);
+    espfab_report_opts_t o = {0};
+    o.format = a.format;
+    o.filter = a.filter;
+    o.db_label = a.db;
+    o.filter_label = label;
+    int64_t rows = 0;
+    int rc = espfab_report_write(s, &o, out, &rows, &f);
+    espfab_store_close(s);
+    if (a.output) {
+        if (fclose(out) != 0 && !rc)
+            rc = espfab_fault_errno(&f, ESPFAB_E_IO, errno, "%s", tmp);
+        if (!rc && rename(tmp, a.output) != 0)
+            rc = espfab_fault_errno(&f, ESPFAB_E_IO, errno, "rename %s -> %s", tmp, a.output);
+        if (rc)
+            unlink(tmp);
+        free(tmp);
+    }
+    if (rc) {
+        char line[1024];
+        fprintf(stderr, "espfab report: %s\n", espfab_fault_format(&f, line, sizeof line));
+        return 1;
+    }
+    if (rows == 0)
+        fprintf(stderr, "espfab report: no attempts match the filter in '%s'\n", a.db);
+    else if (a.output)
+        fprintf(stderr, "espfab report: %lld attempts written to %s\n", (long long)rows,
+                a.output);
+    return 0;
 }

@@ -1,0 +1,179 @@
+/*
+ * report.h - audit report export (`espfab report`): the attempts of the
+ * traceability database (store.h), filtered, written as CSV, JSON or one
+ * self-contained HTML page (summary, failure Pareto, throughput per hour,
+ * per-board table).
+ *
+ * Ownership: the caller owns the store handle, the output FILE and every
+ * struct passed in; espfab_report_stats_t owns the memory it allocates until
+ * espfab_report_stats_free().  Everything here is synchronous and runs on
+ * the calling thread; no callbacks are exposed (the store query callback is
+ * internal and fires inside espfab_report_write()).  The serializers, the
+ * date parser, the argument parser and the statistics are pure (no I/O apart
+ * from writing to the FILE they are given) and are unit-tested with
+ * open_memstream().  Not thread-safe only in that one stats object must not be
+ * shared between threads.
+ *
+ * Formats (one row per attempt for CSV and JSON, every field of
+ * espfab_attempt_t; CSV and JSON come from one field list so they cannot
+ * drift):
+ *  - CSV: RFC 4180 (CRLF line ends, fields with comma, quote, CR, LF or
+ *    leading/trailing space are quoted, quotes doubled); one header row.
+ *    Regions are flattened into the same row as region<N>_offset, _file,
+ *    _sha256, _md5_expected, _md5_device, _size, _wire_size, _compressed,
+ *    _written, _verified for N = 1 .. the largest region count among the
+ *    exported rows; rows with fewer regions have empty fields there.  Unknown
+ *    values (revision, ROM status, end time of a running attempt) are empty.
+ *    Bytes are passed through as stored.
+ *  - JSON: a top-level array, one object per attempt (one per line), regions
+ *    as an array of objects; unknown values are null; integers are numbers,
+ *    flags are true/false.  Strings are valid UTF-8: control characters are
+ *    \u-escaped, non-ASCII is passed through, and bytes that are not valid
+ *    UTF-8 become U+FFFD.
+ *  - HTML: see espfab_report_write(); every database string is escaped.
+ *
+ * Statistics (HTML summary): a board is a distinct non-empty MAC (attempts
+ * that failed before the MAC was read count as attempts and failures but
+ * not as boards).  yield = boards with at least one passed attempt / boards;
+ * first-pass yield = boards whose first attempt (earliest start within the
+ * filter) passed / boards; boards per hour = boards / (last end - first
+ * start).  The Pareto counts failed and interrupted attempts by error name.
+ */
+#ifndef ESPFAB_REPORT_H
+#define ESPFAB_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "espfab/err.h"
+#include "espfab/record.h"
+#include "espfab/store.h"
+
+/* ---- serializers (write to out; return 0 or ESPFAB_E_IO) ---- */
+
+/* One CSV field, quoted only when needed (RFC 4180). s NULL = empty field. */
+int espfab_report_csv_field(FILE *out, const char *s);
+/* A JSON string literal including the quotes; s NULL writes null. */
+int espfab_report_json_string(FILE *out, const char *s);
+/* HTML text/attribute content: & < > " ' escaped, invalid UTF-8 and control
+ * characters (other than tab, LF, CR) replaced by U+FFFD. */
+int espfab_report_html_text(FILE *out, const char *s);
+
+/* ---- dates ---- */
+
+/* "2026-11-23" or ISO-8601 "2026-11-23T20:55[:45[.123]][Z|+01:00]" (also
+ * with a space instead of T; no zone = UTC) -> epoch ms.  A date-only value
+ * with end_of_range set means the end of that day (next midnight), so
+ * --to 2026-11-23 includes the 23rd.  Returns 0 or ESPFAB_E_USAGE. */
+int espfab_report_parse_time(const char *s, bool end_of_range, int64_t *ms);
+
+/* ---- command line ---- */
+
+typedef enum espfab_report_format {
+    ESPFAB_REPORT_CSV = 0,
+    ESPFAB_REPORT_JSON,
+    ESPFAB_REPORT_HTML
+} espfab_report_format_t;
+
+typedef struct espfab_report_args {
+    const char *db;                 /* --db, default "espfab.db" */
+    const char *output;             /* -o, NULL = stdout */
+    espfab_report_format_t format;  /* --format (required) */
+    espfab_store_filter_t filter;   /* --lot --profile --station --outcome --from --to */
+    const char *from, *to;          /* as given, for the report header */
+    bool help;
+} espfab_report_args_t;
+
+/* Parses argv (argv[0] == "report").  Returns 0, or ESPFAB_E_USAGE with err
+ * holding one line naming the bad value and what to do.  Pointers in *a
+ * point into argv. */
+int espfab_report_args_parse(int argc, char **argv, espfab_report_args_t *a, char *err,
+                             size_t errlen);
+/* The usage text printed by --help. */
+const char *espfab_report_usage(void);
+
+/* ---- statistics (pure) ---- */
+
+typedef struct espfab_report_cause {
+    int code;                 /* espfab_err_t (negative), 0 = no code recorded */
+    char name[48];            /* "PORT_BUSY"; "NO_ERROR_CODE"; "E<number>" if not in the table */
+    int64_t count;
+} espfab_report_cause_t;
+
+typedef struct espfab_report_bucket {
+    int64_t start_ms;         /* UTC hour (or multi-hour bucket) start */
+    int64_t passed, failed, interrupted;
+} espfab_report_bucket_t;
+
+typedef struct espfab_report_board_region {
+    uint32_t offset;
+    char *file;
+    char sha256[65], md5_expected[33], md5_device[33];
+    bool verified;
+} espfab_report_board_region_t;
+
+/* One board: its attempt that decides the table row (its latest passed
+ * attempt, else its latest attempt) plus counters. */
+typedef struct espfab_report_board {
+    char mac[18], chip[24], chip_id[24], slot[64], station[64];
+    int rev_full;
+    uint32_t flash_jedec, flash_size;
+    espfab_outcome_t outcome;
+    int code;
+    char *reason;             /* "ERROR_NAME: message" ("" when passed) */
+    int64_t attempt_id, start_ms, end_ms;
+    int nregions;
+    espfab_report_board_region_t *regions;
+    int attempts;             /* attempts of this board within the filter */
+    bool ever_passed, first_passed;
+    /* internal: ordering keys of the first and deciding attempts */
+    int64_t first_key_ms, first_key_id, dec_key_ms, dec_key_id;
+} espfab_report_board_t;
+
+typedef struct espfab_report_stats {
+    int64_t attempts, passed, failed, interrupted, running, no_mac;
+    int64_t boards_passed, boards_first_pass; /* boards: nboards below */
+    int64_t first_ms, last_ms;     /* earliest start, latest end (or start); 0 if none */
+    /* after finish: */
+    double yield, first_pass_yield; /* 0..1; -1 when there are no boards */
+    double boards_per_hour;         /* -1 when the duration is 0 */
+    int64_t failures;               /* failed + interrupted attempts (Pareto total) */
+    size_t ncauses;                 /* sorted by count descending, then name */
+    espfab_report_cause_t *causes;
+    size_t nbuckets;                /* consecutive, from the first attempt's hour */
+    int64_t bucket_ms;              /* 1 h, or more when the span is long */
+    espfab_report_bucket_t *buckets;
+    size_t nboards;                 /* sorted by deciding attempt start, then MAC */
+    espfab_report_board_t *boards;
+    void *priv;                     /* internal (MAC index, per-attempt times) */
+} espfab_report_stats_t;
+
+void espfab_report_stats_init(espfab_report_stats_t *st);
+/* Adds one attempt (any order).  0 or ESPFAB_E_NOMEM. */
+int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a);
+/* Computes the derived fields.  0 or ESPFAB_E_NOMEM. */
+int espfab_report_stats_finish(espfab_report_stats_t *st);
+void espfab_report_stats_free(espfab_report_stats_t *st);
+
+/* ---- export ---- */
+
+typedef struct espfab_report_opts {
+    espfab_report_format_t format;
+    espfab_store_filter_t filter;
+    const char *db_label;     /* shown in the HTML header (the --db path) */
+    const char *filter_label; /* "lot=L1 from=..." shown in the HTML header; may be NULL */
+    int64_t now_ms;           /* "generated at"; 0 = now */
+} espfab_report_opts_t;
+
+/* Runs the query and writes the report to out.  *rows (may be NULL)
+ * receives the number of attempts exported.  Errors: the store's, or
+ * ESPFAB_E_IO (writing), ESPFAB_E_NOMEM. */
+int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *out,
+                        int64_t *rows, espfab_fault_t *f);
+
+/* The HTML page for already computed statistics (used by espfab_report_write). */
+int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts_t *o, FILE *out);
+
+#endif

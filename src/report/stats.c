@@ -1,0 +1,380 @@
+/*
+ * stats.c - summary statistics, failure Pareto, throughput buckets and the
+ * per-board rows of the HTML report (see report.h for the definitions).
+ * Pure: attempts are added one by one (any order), finish() derives the
+ * rest.  Boards are found by MAC through a small open-addressing index.
+ */
+#include "espfab/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ev {
+    int64_t t_ms;
+    espfab_outcome_t outcome;
+} ev_t;
+
+typedef struct priv {
+    size_t *index;       /* open addressing: board number + 1, 0 = empty */
+    size_t index_cap;    /* power of two */
+    size_t boards_cap;
+    ev_t *evs;           /* one per completed attempt, for the buckets */
+    size_t nevs, evs_cap;
+    size_t causes_cap;
+} priv_t;
+
+void espfab_report_stats_init(espfab_report_stats_t *st)
+{
+    memset(st, 0, sizeof *st);
+    st->yield = st->first_pass_yield = st->boards_per_hour = -1;
+}
+
+static void board_free(espfab_report_board_t *b)
+{
+    free(b->reason);
+    for (int i = 0; i < b->nregions; i++)
+        free(b->regions[i].file);
+    free(b->regions);
+}
+
+void espfab_report_stats_free(espfab_report_stats_t *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nboards; i++)
+        board_free(&st->boards[i]);
+    free(st->boards);
+    free(st->causes);
+    free(st->buckets);
+    priv_t *p = st->priv;
+    if (p) {
+        free(p->index);
+        free(p->evs);
+        free(p);
+    }
+    espfab_report_stats_init(st);
+}
+
+static uint64_t hash_mac(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int index_grow(espfab_report_stats_t *st, priv_t *p)
+{
+    size_t cap = p->index_cap ? p->index_cap * 2 : 64;
+    size_t *ix = calloc(cap, sizeof *ix);
+    if (!ix)
+        return ESPFAB_E_NOMEM;
+    for (size_t b = 0; b < st->nboards; b++) {
+        size_t k = hash_mac(st->boards[b].mac) & (cap - 1);
+        while (ix[k])
+            k = (k + 1) & (cap - 1);
+        ix[k] = b + 1;
+    }
+    free(p->index);
+    p->index = ix;
+    p->index_cap = cap;
+    return 0;
+}
+
+/* The board for mac, created when new; NULL when out of memory. */
+static espfab_report_board_t *board_get(espfab_report_stats_t *st, priv_t *p, const char *mac)
+{
+    if ((st->nboards + 1) * 10 > p->index_cap * 7 && index_grow(st, p))
+        return NULL;
+    size_t k = hash_mac(mac) & (p->index_cap - 1);
+    while (p->index[k]) {
+        espfab_report_board_t *b = &st->boards[p->index[k] - 1];
+        if (!strcmp(b->mac, mac))
+            return b;
+        k = (k + 1) & (p->index_cap - 1);
+    }
+    if (st->nboards == p->boards_cap) {
+        size_t cap = p->boards_cap ? p->boards_cap * 2 : 64;
+        espfab_report_board_t *nb = realloc(st->boards, cap * sizeof *nb);
+        if (!nb)
+            return NULL;
+        st->boards = nb;
+        p->boards_cap = cap;
+    }
+    espfab_report_board_t *b = &st->boards[st->nboards];
+    memset(b, 0, sizeof *b);
+    snprintf(b->mac, sizeof b->mac, "%s", mac);
+    p->index[k] = ++st->nboards;
+    return b;
+}
+
+static void cause_name(int code, char *out, size_t len)
+{
+    const char *nm = code ? espfab_err_name(code) : NULL;
+    if (!code)
+        snprintf(out, len, "NO_ERROR_CODE");
+    else if (nm)
+        snprintf(out, len, "%s", nm);
+    else
+        snprintf(out, len, "E%d", espfab_err_number(code));
+}
+
+static int add_cause(espfab_report_stats_t *st, priv_t *p, int code)
+{
+    for (size_t i = 0; i < st->ncauses; i++) {
+        if (st->causes[i].code == code) {
+            st->causes[i].count++;
+            return 0;
+        }
+    }
+    if (st->ncauses == p->causes_cap) {
+        size_t cap = p->causes_cap ? p->causes_cap * 2 : 16;
+        espfab_report_cause_t *nc = realloc(st->causes, cap * sizeof *nc);
+        if (!nc)
+            return ESPFAB_E_NOMEM;
+        st->causes = nc;
+        p->causes_cap = cap;
+    }
+    espfab_report_cause_t *c = &st->causes[st->ncauses++];
+    memset(c, 0, sizeof *c);
+    c->code = code;
+    cause_name(code, c->name, sizeof c->name);
+    c->count = 1;
+    return 0;
+}
+
+/* (ms, id) ordering of attempts: earlier start first, then lower id. */
+static int key_cmp(int64_t ams, int64_t aid, int64_t bms, int64_t bid)
+{
+    if (ams != bms)
+        return ams < bms ? -1 : 1;
+    return aid < bid ? -1 : aid > bid;
+}
+
+/* Copies what the board table shows from a (the board's deciding attempt). */
+static int board_set_row(espfab_report_board_t *b, const espfab_attempt_t *a)
+{
+    for (int i = 0; i < b->nregions; i++)
+        free(b->regions[i].file);
+    free(b->regions);
+    free(b->reason);
+    b->regions = NULL;
+    b->nregions = 0;
+    b->reason = NULL;
+    snprintf(b->chip, sizeof b->chip, "%s", a->chip);
+    snprintf(b->chip_id, sizeof b->chip_id, "%s", a->chip_id);
+    snprintf(b->slot, sizeof b->slot, "%s", a->slot);
+    snprintf(b->station, sizeof b->station, "%s", a->station);
+    b->rev_full = a->rev_full;
+    b->flash_jedec = a->flash_jedec;
+    b->flash_size = a->flash_size;
+    b->outcome = a->outcome;
+    b->code = a->fault.code;
+    b->attempt_id = a->id;
+    b->start_ms = a->start_ms;
+    b->end_ms = a->end_ms;
+    b->dec_key_ms = a->start_ms;
+    b->dec_key_id = a->id;
+    char nm[48] = "";
+    if (a->outcome == ESPFAB_OUTCOME_FAIL || a->outcome == ESPFAB_OUTCOME_INTERRUPTED)
+        cause_name(a->fault.code, nm, sizeof nm);
+    else if (a->outcome == ESPFAB_OUTCOME_RUNNING)
+        snprintf(nm, sizeof nm, "still running");
+    /* A passed attempt may carry a message (warnings); show it too. */
+    const char *msg = a->message[0] ? a->message : a->fault.detail;
+    size_t len = strlen(nm) + strlen(msg) + 3;
+    b->reason = malloc(len);
+    if (b->reason)
+        snprintf(b->reason, len, "%s%s%s", nm, nm[0] && msg[0] ? ": " : "", msg);
+    if (!b->reason)
+        return ESPFAB_E_NOMEM;
+    int n = a->nregions < 0 ? 0 : a->nregions > ESPFAB_MAX_REGIONS ? ESPFAB_MAX_REGIONS
+                                                                     : a->nregions;
+    if (n) {
+        b->regions = calloc((size_t)n, sizeof *b->regions);
+        if (!b->regions)
+            return ESPFAB_E_NOMEM;
+        for (int i = 0; i < n; i++) {
+            const espfab_region_result_t *r = &a->regions[i];
+            espfab_report_board_region_t *o = &b->regions[i];
+            o->offset = r->offset;
+            o->file = strdup(r->file);
+            if (!o->file) {
+                b->nregions = i;
+                return ESPFAB_E_NOMEM;
+            }
+            memcpy(o->sha256, r->sha256, sizeof o->sha256);
+            memcpy(o->md5_expected, r->md5_expected, sizeof o->md5_expected);
+            memcpy(o->md5_device, r->md5_device, sizeof o->md5_device);
+            o->sha256[64] = o->md5_expected[32] = o->md5_device[32] = '\0';
+            o->verified = r->verified;
+        }
+        b->nregions = n;
+    }
+    return 0;
+}
+
+int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a)
+{
+    priv_t *p = st->priv;
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p)
+            return ESPFAB_E_NOMEM;
+        st->priv = p;
+    }
+    st->attempts++;
+    switch (a->outcome) {
+    case ESPFAB_OUTCOME_PASS: st->passed++; break;
+    case ESPFAB_OUTCOME_FAIL: st->failed++; break;
+    case ESPFAB_OUTCOME_INTERRUPTED: st->interrupted++; break;
+    default: st->running++; break;
+    }
+    int64_t last = a->end_ms > a->start_ms ? a->end_ms : a->start_ms;
+    if (st->attempts == 1 || a->start_ms < st->first_ms)
+        st->first_ms = a->start_ms;
+    if (st->attempts == 1 || last > st->last_ms)
+        st->last_ms = last;
+
+    if (a->outcome == ESPFAB_OUTCOME_FAIL || a->outcome == ESPFAB_OUTCOME_INTERRUPTED) {
+        if (add_cause(st, p, a->fault.code))
+            return ESPFAB_E_NOMEM;
+    }
+    if (a->outcome != ESPFAB_OUTCOME_RUNNING) {
+        if (p->nevs == p->evs_cap) {
+            size_t cap = p->evs_cap ? p->evs_cap * 2 : 256;
+            ev_t *ne = realloc(p->evs, cap * sizeof *ne);
+            if (!ne)
+                return ESPFAB_E_NOMEM;
+            p->evs = ne;
+            p->evs_cap = cap;
+        }
+        p->evs[p->nevs].t_ms = a->end_ms ? a->end_ms : a->start_ms;
+        p->evs[p->nevs].outcome = a->outcome;
+        p->nevs++;
+    }
+
+    if (!a->mac[0]) {
+        st->no_mac++;
+        return 0;
+    }
+    espfab_report_board_t *b = board_get(st, p, a->mac);
+    if (!b)
+        return ESPFAB_E_NOMEM;
+    bool pass = a->outcome == ESPFAB_OUTCOME_PASS;
+    if (b->attempts == 0 || key_cmp(a->start_ms, a->id, b->first_key_ms, b->first_key_id) < 0) {
+        b->first_key_ms = a->start_ms;
+        b->first_key_id = a->id;
+        b->first_passed = pass;
+    }
+    /* Deciding attempt: the latest pass, else the latest attempt. */
+    bool take;
+    if (b->attempts == 0)
+        take = true;
+    else if (pass != (b->outcome == ESPFAB_OUTCOME_PASS))
+        take = pass;
+    else
+        take = key_cmp(a->start_ms, a->id, b->dec_key_ms, b->dec_key_id) > 0;
+    b->attempts++;
+    if (pass)
+        b->ever_passed = true;
+    if (take)
+        return board_set_row(b, a);
+    return 0;
+}
+
+static int cause_cmp(const void *x, const void *y)
+{
+    const espfab_report_cause_t *a = x, *b = y;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
+static int board_cmp(const void *x, const void *y)
+{
+    const espfab_report_board_t *a = x, *b = y;
+    int c = key_cmp(a->dec_key_ms, a->dec_key_id, b->dec_key_ms, b->dec_key_id);
+    return c ? c : strcmp(a->mac, b->mac);
+}
+
+#define HOUR_MS 3600000ll
+
+/* Floor division for possibly negative times. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int espfab_report_stats_finish(espfab_report_stats_t *st)
+{
+    priv_t *p = st->priv;
+    int64_t nb = (int64_t)st->nboards;
+    st->boards_passed = st->boards_first_pass = 0;
+    for (size_t i = 0; i < st->nboards; i++) {
+        st->boards_passed += st->boards[i].ever_passed;
+        st->boards_first_pass += st->boards[i].first_passed;
+    }
+    st->failures = st->failed + st->interrupted;
+    st->yield = nb ? (double)st->boards_passed / (double)nb : -1;
+    st->first_pass_yield = nb ? (double)st->boards_first_pass / (double)nb : -1;
+    int64_t dur = st->last_ms - st->first_ms;
+    st->boards_per_hour = dur > 0 ? (double)nb * (double)HOUR_MS / (double)dur : -1;
+    if (st->ncauses)
+        qsort(st->causes, st->ncauses, sizeof *st->causes, cause_cmp);
+    if (st->nboards)
+        qsort(st->boards, st->nboards, sizeof *st->boards, board_cmp);
+    /* The MAC index is stale after sorting; it is not needed any more. */
+    if (p) {
+        free(p->index);
+        p->index = NULL;
+        p->index_cap = 0;
+    }
+
+    free(st->buckets);
+    st->buckets = NULL;
+    st->nbuckets = 0;
+    st->bucket_ms = HOUR_MS;
+    if (!p || !p->nevs)
+        return 0;
+    int64_t lo = p->evs[0].t_ms, hi = lo;
+    for (size_t i = 1; i < p->nevs; i++) {
+        if (p->evs[i].t_ms < lo)
+            lo = p->evs[i].t_ms;
+        if (p->evs[i].t_ms > hi)
+            hi = p->evs[i].t_ms;
+    }
+    /* At most ~240 bars: widen the bucket for long spans. */
+    static const int widths[] = {1, 2, 3, 4, 6, 8, 12, 24, 48, 72, 168, 336, 720, 2160, 8760};
+    int64_t h0 = floor_div(lo, HOUR_MS), h1 = floor_div(hi, HOUR_MS);
+    int64_t w = widths[sizeof widths / sizeof widths[0] - 1];
+    for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+        if ((h1 - h0) / widths[i] + 1 <= 240) {
+            w = widths[i];
+            break;
+        }
+    }
+    st->bucket_ms = w * HOUR_MS;
+    int64_t b0 = floor_div(h0, w) * w; /* bucket-aligned first hour */
+    size_t n = (size_t)((h1 - b0) / w + 1);
+    st->buckets = calloc(n, sizeof *st->buckets);
+    if (!st->buckets)
+        return ESPFAB_E_NOMEM;
+    st->nbuckets = n;
+    for (size_t i = 0; i < n; i++)
+        st->buckets[i].start_ms = (b0 + (int64_t)i * w) * HOUR_MS;
+    for (size_t i = 0; i < p->nevs; i++) {
+        size_t k = (size_t)((floor_div(p->evs[i].t_ms, HOUR_MS) - b0) / w);
+        if (k >= n)
+            k = n - 1;
+        switch (p->evs[i].outcome) {
+        case ESPFAB_OUTCOME_PASS: st->buckets[k].passed++; break;
+        case ESPFAB_OUTCOME_FAIL: st->buckets[k].failed++; break;
+        default: st->buckets[k].interrupted++; break;
+        }
+    }
+    return 0;
+}
