@@ -1,0 +1,343 @@
+/*
+ * opts.c - esptool-style option parsing shared by flash and info (opts.h).
+ */
+#include "cli/opts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int espfab_cli_parse_u32(const char *s, uint32_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    int base = 10;
+    const char *p = s;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+        if (!*p)
+            return -1;
+        for (const char *q = p; *q; q++)
+            if (!isxdigit((unsigned char)*q))
+                return -1;
+    } else {
+        if (p[0] == '0' && p[1] != '\0')
+            return -1; /* "010": octal in C, an error in Python; refuse */
+        for (const char *q = p; *q; q++)
+            if (!isdigit((unsigned char)*q))
+                return -1;
+    }
+    errno = 0;
+    unsigned long long v = strtoull(p, NULL, base);
+    if (errno || v > 0xFFFFFFFFull)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int eq(const char *a, const char *b)
+{
+    /* '_' and '-' are the same, case-insensitive (profiles use both). */
+    for (; *a && *b; a++, b++) {
+        char x = *a == '_' ? '-' : (char)tolower((unsigned char)*a);
+        char y = *b == '_' ? '-' : (char)tolower((unsigned char)*b);
+        if (x != y)
+            return 0;
+    }
+    return *a == *b;
+}
+
+const char *espfab_cli_before_name(const char *s)
+{
+    static const struct { const char *in, *out; } map[] = {
+        {"classic", "classic"},        {"tight", "tight"},         {"usb-jtag", "usb-jtag"},
+        {"none", "none"},              {"auto", "auto"},           {"default-reset", "auto"},
+        {"default", "auto"},           {"usb-reset", "usb-jtag"},  {"no-reset", "none"},
+        {"no-reset-no-sync", "none"},
+    };
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (eq(s, map[i].in))
+            return map[i].out;
+    return NULL;
+}
+
+const char *espfab_cli_after_name(const char *s)
+{
+    static const struct { const char *in, *out; } map[] = {
+        {"hard-reset", "hard-reset"}, {"no-reset", "no-reset"}, {"none", "no-reset"},
+        {"soft-reset", "no-reset"},   {"no-reset-stub", "no-reset"},
+    };
+    if (!s)
+        return NULL;
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (eq(s, map[i].in))
+            return map[i].out;
+    return NULL;
+}
+
+enum {
+    O_PORT = 'p', O_BAUD = 'b', O_CHIP = 'c', O_HELP = 'h',
+    O_BEFORE = 256, O_AFTER, O_MODE, O_FREQ, O_SIZE, O_NO_STUB, O_NO_COMPRESS, O_COMPRESS,
+    O_ERASE, O_ERASE_ALL, O_NO_VERIFY, O_FORCE, O_STUB_DIR, O_PROFILE, O_JSON
+};
+
+typedef struct {
+    struct option opt;
+    unsigned only;      /* 0: every command */
+    const char *arg;    /* metavar for help, NULL for flags */
+    const char *help;
+} optdef_t;
+
+static const optdef_t defs[] = {
+    {{"port", required_argument, NULL, O_PORT}, 0, "PORT", "serial port, pty or tcp://HOST:PORT (-p)"},
+    {{"baud", required_argument, NULL, O_BAUD}, 0, "BAUD", "baud rate after connecting (-b; default 460800, info: 115200)"},
+    {{"chip", required_argument, NULL, O_CHIP}, 0, "CHIP", "auto (default) or esp8266, esp32, esp32s3, ... (-c); refuses another chip"},
+    {{"before", required_argument, NULL, O_BEFORE}, 0, "HOW", "reset into the loader: auto (default), classic, tight, usb-jtag, none"},
+    {{"no-stub", no_argument, NULL, O_NO_STUB}, 0, NULL, "talk to the ROM loader only (slower; no stub upload)"},
+    {{"stub-dir", required_argument, NULL, O_STUB_DIR}, 0, "DIR", "directory of the esptool-js stub JSON files (or $ESPFAB_STUB_DIR)"},
+    {{"after", required_argument, NULL, O_AFTER}, ESPFAB_OPT_FLASH, "HOW", "hard-reset (default) or no-reset"},
+    {{"flash-mode", required_argument, NULL, O_MODE}, ESPFAB_OPT_FLASH, "MODE", "keep (default), qio, qout, dio, dout (patched into the bootloader header)"},
+    {{"flash-freq", required_argument, NULL, O_FREQ}, ESPFAB_OPT_FLASH, "FREQ", "keep (default), 80m, 40m, 26m, 20m (chip-specific)"},
+    {{"flash-size", required_argument, NULL, O_SIZE}, ESPFAB_OPT_FLASH, "SIZE", "keep (default), detect, 1MB..128MB"},
+    {{"no-compress", no_argument, NULL, O_NO_COMPRESS}, ESPFAB_OPT_FLASH, NULL, "send the data uncompressed"},
+    {{"compress", no_argument, NULL, O_COMPRESS}, ESPFAB_OPT_FLASH, NULL, "send the data deflated (default; also with --no-stub when the ROM can)"},
+    {{"erase", required_argument, NULL, O_ERASE}, ESPFAB_OPT_FLASH, "WHAT", "none (default), regions, all"},
+    {{"erase-all", no_argument, NULL, O_ERASE_ALL}, ESPFAB_OPT_FLASH, NULL, "same as --erase all (esptool spelling)"},
+    {{"no-verify", no_argument, NULL, O_NO_VERIFY}, ESPFAB_OPT_FLASH, NULL, "skip the MD5 read-back (not recommended)"},
+    {{"force", no_argument, NULL, O_FORCE}, ESPFAB_OPT_FLASH, NULL, "write images built for another chip or revision"},
+    {{"profile", required_argument, NULL, O_PROFILE}, ESPFAB_OPT_FLASH, "FILE.ini", "take images and settings from a profile"},
+    {{"json", no_argument, NULL, O_JSON}, ESPFAB_OPT_INFO, NULL, "print one JSON object instead of text"},
+    {{"help", no_argument, NULL, O_HELP}, 0, NULL, "this help"},
+};
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+void espfab_cli_opts_help(unsigned allowed, char *buf, size_t len)
+{
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (size_t i = 0; i < NDEFS; i++) {
+        if (defs[i].only && !(defs[i].only & allowed))
+            continue;
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s%s", defs[i].opt.name, defs[i].arg ? " " : "",
+                 defs[i].arg ? defs[i].arg : "");
+        int n = snprintf(buf + used, len - used, "  %-22s %s\n", left, defs[i].help);
+        if (n < 0 || (size_t)n >= len - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *one_of(const char *v, const char *const *allowed)
+{
+    for (size_t i = 0; allowed[i]; i++)
+        if (eq(v, allowed[i]))
+            return allowed[i];
+    return NULL;
+}
+
+int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_opts_t *o, char *err,
+                          size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    o->cmd = argc > 0 ? argv[0] : "?";
+    o->chip = "auto";
+    o->before = "auto";
+    o->after = "hard-reset";
+    o->flash_mode = o->flash_freq = o->flash_size = "keep";
+    o->erase = "none";
+    if (err && errlen)
+        err[0] = '\0';
+
+    struct option longopts[NDEFS + 1];
+    size_t n = 0;
+    for (size_t i = 0; i < NDEFS; i++)
+        longopts[n++] = defs[i].opt; /* all known, so a misplaced one gets a precise message */
+    memset(&longopts[n], 0, sizeof(longopts[n]));
+
+    optind = 0; /* full reinitialisation (GNU), so parsing can run more than once */
+    opterr = 0;
+    int c, idx = -1;
+    while ((c = getopt_long(argc, argv, ":p:b:c:h", longopts, &idx)) != -1) {
+        /* Refuse options that belong to another command. */
+        if (c >= 256 || c == O_PORT || c == O_BAUD || c == O_CHIP) {
+            for (size_t i = 0; i < NDEFS; i++)
+                if (defs[i].opt.val == c && defs[i].only && !(defs[i].only & allowed))
+                    return fail(err, errlen, "--%s is not an option of `espfab %s`", defs[i].opt.name,
+                                o->cmd);
+        }
+        switch (c) {
+        case O_PORT:
+            o->port = optarg;
+            break;
+        case O_BAUD:
+            if (espfab_cli_parse_u32(optarg, &o->baud) != 0 || o->baud < 9600 || o->baud > 5000000)
+                return fail(err, errlen, "--baud %s: expected a baud rate between 9600 and 5000000 (e.g. 115200, 460800, 921600)",
+                            optarg);
+            break;
+        case O_CHIP:
+            if (eq(optarg, "auto")) {
+                o->chip = "auto";
+                o->chip_p = NULL;
+            } else {
+                o->chip_p = espfab_chip_by_key(optarg);
+                if (!o->chip_p)
+                    return fail(err, errlen, "--chip %s: unknown chip; use auto or one of %s", optarg,
+                                espfab_chip_keys());
+                o->chip = o->chip_p->key;
+            }
+            break;
+        case O_BEFORE:
+            o->before = espfab_cli_before_name(optarg);
+            if (!o->before)
+                return fail(err, errlen,
+                            "--before %s: use auto, classic, tight, usb-jtag or none (esptool's default-reset, usb-reset, no-reset are accepted)",
+                            optarg);
+            break;
+        case O_AFTER:
+            o->after = espfab_cli_after_name(optarg);
+            if (!o->after)
+                return fail(err, errlen, "--after %s: use hard-reset or no-reset", optarg);
+            break;
+        case O_MODE: {
+            static const char *const m[] = {"keep", "qio", "qout", "dio", "dout", NULL};
+            o->flash_mode = one_of(optarg, m);
+            if (!o->flash_mode)
+                return fail(err, errlen, "--flash-mode %s: use keep, qio, qout, dio or dout", optarg);
+            break;
+        }
+        case O_FREQ:
+            o->flash_freq = optarg; /* chip-specific: checked by espfab_flash_params_check */
+            break;
+        case O_SIZE:
+            o->flash_size = optarg; /* checked by espfab_flash_params_check */
+            break;
+        case O_NO_STUB:
+            o->no_stub = true;
+            break;
+        case O_NO_COMPRESS:
+            o->no_compress = true;
+            break;
+        case O_COMPRESS:
+            o->no_compress = false;
+            break;
+        case O_ERASE: {
+            static const char *const e[] = {"none", "regions", "all", NULL};
+            o->erase = one_of(optarg, e);
+            if (!o->erase)
+                return fail(err, errlen, "--erase %s: use none, regions or all", optarg);
+            break;
+        }
+        case O_ERASE_ALL:
+            o->erase = "all";
+            break;
+        case O_NO_VERIFY:
+            o->no_verify = true;
+            break;
+        case O_FORCE:
+            o->force = true;
+            break;
+        case O_STUB_DIR:
+            o->stub_dir = optarg;
+            break;
+        case O_PROFILE:
+            o->profile = optarg;
+            break;
+        case O_JSON:
+            o->json = true;
+            break;
+        case O_HELP:
+            o->help = true;
+            break;
+        case ':':
+            return fail(err, errlen, "%s needs a value", argv[optind - 1]);
+        case '?':
+        default:
+            if (optopt && optopt < 256 && optopt != '?')
+                return fail(err, errlen, "-%c: unknown option of `espfab %s`", optopt, o->cmd);
+            return fail(err, errlen, "%s: unknown or incomplete option of `espfab %s` (see --help)",
+                        argv[optind - 1], o->cmd);
+        }
+    }
+    (void)idx;
+    /* GNU getopt moved the positional arguments (OFFSET FILE...) to the end, in order. */
+    o->pos = argv + optind;
+    o->npos = argc - optind;
+    return 0;
+}
+
+/* ---- progress ---------------------------------------------------------- */
+
+void espfab_progress_init(espfab_progress_t *p, FILE *out)
+{
+    memset(p, 0, sizeof(*p));
+    p->out = out;
+    p->tty = isatty(fileno(out)) == 1;
+    p->region = -1;
+}
+
+void espfab_progress_break(espfab_progress_t *p)
+{
+    if (p->open_line) {
+        fputc('\n', p->out);
+        p->open_line = false;
+        fflush(p->out);
+    }
+}
+
+void espfab_progress_update(espfab_progress_t *p, int i, const char *label, uint64_t done,
+                            uint64_t total)
+{
+    int pct = total ? (int)(done * 100 / total) : 100;
+    if (pct > 100)
+        pct = 100;
+    if (i != p->region) {
+        espfab_progress_break(p);
+        p->region = i;
+        p->last_decile = -1;
+        p->last_pct = -1;
+    }
+    if (p->tty) {
+        if (pct == p->last_pct)
+            return;
+        p->last_pct = pct;
+        char bar[41];
+        int fill = pct * 40 / 100;
+        for (int k = 0; k < 40; k++)
+            bar[k] = k < fill ? '#' : '.';
+        bar[40] = '\0';
+        fprintf(p->out, "\r%-32.32s [%s] %3d%% (%llu/%llu bytes)", label, bar, pct,
+                (unsigned long long)done, (unsigned long long)total);
+        p->open_line = true;
+        if (pct == 100)
+            espfab_progress_break(p);
+        fflush(p->out);
+        return;
+    }
+    int decile = pct / 10;
+    if (decile == p->last_decile)
+        return;
+    p->last_decile = decile;
+    fprintf(p->out, "%s: %3d%% (%llu/%llu bytes)\n", label, decile * 10, (unsigned long long)done,
+            (unsigned long long)total);
+    fflush(p->out);
+}
