@@ -73,6 +73,13 @@ int espfab_port_flush_input(espfab_port_t *p);
 const char *espfab_port_name(const espfab_port_t *p); /* the spec as given */
 espfab_port_kind_t espfab_port_kind(const espfab_port_t *p);
 
+/* The fd the port reads and writes (for tests and diagnostics; do not poll
+ * it yourself: the port already does). */
+int espfab_port_fd(const espfab_port_t *p);
+/* The fault the port failed with (the one the read callback got), or NULL
+ * while it is healthy.  Valid until close. */
+const espfab_fault_t *espfab_port_fault(const espfab_port_t *p);
+
 /* Closes; cb (may be NULL) fires from the loop once the handles are closed. */
 void espfab_port_close(espfab_port_t *p, espfab_port_close_cb cb, void *data);
 
