@@ -15,4 +15,12 @@ typedef struct espfab_schema_migration {
 extern const espfab_schema_migration_t espfab_schema_migrations[];
 extern const unsigned espfab_schema_count;
 
+/* espfab_store_open() with another migration table (tests: ordering and
+ * rollback of a failing migration).  m[0..n) in version order. */
+struct espfab_store;
+struct espfab_fault;
+int espfab__store_open_with(const char *path, unsigned flags, const espfab_schema_migration_t *m,
+                            unsigned n, struct espfab_store **out, int *recovered,
+                            struct espfab_fault *f);
+
 #endif

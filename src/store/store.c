@@ -21,6 +21,8 @@ struct espfab_store {
     int version;
     unsigned flags;
     char host[64];
+    const espfab_schema_migration_t *migrations;
+    unsigned nmigrations;
 };
 
 /* Every column of attempts except id and run_id, in statement order.  The
@@ -187,8 +189,8 @@ static int read_version(espfab_store_t *s, int *version, bool *foreign, espfab_f
 
 static int migrate(espfab_store_t *s, espfab_fault_t *f)
 {
-    for (unsigned i = 0; i < espfab_schema_count; i++) {
-        const espfab_schema_migration_t *m = &espfab_schema_migrations[i];
+    for (unsigned i = 0; i < s->nmigrations; i++) {
+        const espfab_schema_migration_t *m = &s->migrations[i];
         if (m->version <= s->version)
             continue;
         int rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin migration", f);
@@ -342,6 +344,13 @@ static int recover(espfab_store_t *s, int *recovered, espfab_fault_t *f)
 int espfab_store_open(const char *path, unsigned flags, espfab_store_t **out, int *recovered,
                       espfab_fault_t *f)
 {
+    return espfab__store_open_with(path, flags, espfab_schema_migrations, espfab_schema_count, out,
+                                   recovered, f);
+}
+
+int espfab__store_open_with(const char *path, unsigned flags, const espfab_schema_migration_t *m,
+                            unsigned nm, espfab_store_t **out, int *recovered, espfab_fault_t *f)
+{
     if (recovered)
         *recovered = 0;
     if (!out || !path || !path[0])
@@ -354,6 +363,8 @@ int espfab_store_open(const char *path, unsigned flags, espfab_store_t **out, in
         return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s", path);
     snprintf(s->path, sizeof s->path, "%s", path);
     s->flags = flags;
+    s->migrations = m;
+    s->nmigrations = nm;
     if (gethostname(s->host, sizeof s->host - 1) != 0)
         snprintf(s->host, sizeof s->host, "unknown-host");
 
@@ -412,7 +423,10 @@ int espfab_store_open(const char *path, unsigned flags, espfab_store_t **out, in
                               "%s: has tables but no schema_version: not an espfab database", path);
         goto fail;
     }
-    int latest = espfab_store_schema_latest();
+    int latest = 0;
+    for (unsigned i = 0; i < nm; i++)
+        if (m[i].version > latest)
+            latest = m[i].version;
     if (s->version > latest) {
         rc = espfab_fault_set(f, ESPFAB_E_STORE_SCHEMA,
                               "%s: schema version %d, this espfab knows versions up to %d",

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "espfab/store.h"
+#include "store/schema.h"
 
 static char tmpdir[256];
 static int dbn;
@@ -246,6 +247,52 @@ static void test_future_schema_refused(void)
     snprintf(num, sizeof num, "%d", future);
     CHECK_CONTAINS(f.detail, num);
     CHECK_CONTAINS(f.detail, path);
+}
+
+static void test_migrations_in_order(void)
+{
+    static const espfab_schema_migration_t m[] = {
+        {1, "0001_a.sql", "CREATE TABLE a(x INTEGER);"},
+        {2, "0002_b.sql", "CREATE TABLE b(y INTEGER); INSERT INTO a VALUES (2);"},
+        {3, "0003_bad.sql", "CREATE TABLE c(z INTEGER); INSERT INTO a VALUES (3); NOT SQL AT ALL;"},
+    };
+    char path[300];
+    new_db(path, sizeof path);
+    espfab_store_t *s = NULL;
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    CHECK_EQ(espfab__store_open_with(path, ESPFAB_STORE_NO_RECOVER, m, 1, &s, NULL, &f), 0);
+    CHECK_EQ(espfab_store_schema_version(s), 1);
+    espfab_store_close(s);
+    /* v2 applies on top of v1 */
+    CHECK_EQ(espfab__store_open_with(path, ESPFAB_STORE_NO_RECOVER, m, 2, &s, NULL, &f), 0);
+    CHECK_EQ(espfab_store_schema_version(s), 2);
+    espfab_store_close(s);
+    /* a failing v3 is rolled back entirely: no table c, no row 3, still v2 */
+    espfab_fault_clear(&f);
+    CHECK_EQ(espfab__store_open_with(path, ESPFAB_STORE_NO_RECOVER, m, 3, &s, NULL, &f),
+             ESPFAB_E_STORE_WRITE);
+    CHECK(s == NULL);
+    CHECK_CONTAINS(f.detail, "migration 0003_bad.sql");
+    sqlite3 *db = raw_open(path);
+    CHECK_EQ(raw_int(db, "SELECT max(version) FROM schema_version"), 2);
+    CHECK_EQ(raw_int(db, "SELECT group_concat(version) = '1,2' FROM "
+                         "(SELECT version FROM schema_version ORDER BY rowid)"), 1);
+    CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'c'"), 0);
+    CHECK_EQ(raw_int(db, "SELECT count(*) FROM a"), 1);
+    sqlite3_close(db);
+    /* and a binary that only knows v1 refuses it */
+    espfab_fault_clear(&f);
+    CHECK_EQ(espfab__store_open_with(path, ESPFAB_STORE_NO_RECOVER, m, 1, &s, NULL, &f),
+             ESPFAB_E_STORE_SCHEMA);
+    /* a fresh file gets every migration in one go, in order */
+    new_db(path, sizeof path);
+    CHECK_EQ(espfab__store_open_with(path, ESPFAB_STORE_NO_RECOVER, m, 2, &s, NULL, &f), 0);
+    CHECK_EQ(espfab_store_schema_version(s), 2);
+    espfab_store_close(s);
+    db = raw_open(path);
+    CHECK_EQ(raw_int(db, "SELECT count(*) FROM a WHERE x = 2"), 1);
+    sqlite3_close(db);
 }
 
 static void test_not_a_database(void)
@@ -705,6 +752,7 @@ int main(void)
     RUN(test_fresh_schema);
     RUN(test_reopen_idempotent);
     RUN(test_future_schema_refused);
+    RUN(test_migrations_in_order);
     RUN(test_not_a_database);
     RUN(test_roundtrip_every_field);
     RUN(test_two_attempts_same_mac);
