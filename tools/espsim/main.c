@@ -24,7 +24,8 @@
 
 #define MAX_BOARDS 256
 #define PTY_CHECK_S 0.020  /* how often an idle pty is checked for a host */
-#define BURST_S 0.002      /* pacing: largest burst a budget may bank */
+#define TICK_S 0.001       /* pacing granularity: bytes move in 1 ms batches */
+#define BACKLOG_S 0.005    /* budget a continuously busy link may bank */
 
 enum { LINK_NONE, LINK_PTY, LINK_TCP };
 
@@ -40,6 +41,8 @@ typedef struct {
     uint8_t in[4096];
     size_t in_off, in_len;
     double rx_next, tx_next;
+    bool rx_idle, tx_idle; /* the line was quiet: no banked budget */
+    double in_ready_at;    /* paced: buffered input counts from then on */
     double next_chatter;
     bool gone;
 } io_t;
@@ -183,6 +186,7 @@ static void link_reset(io_t *io, int link, double now)
     io->in_off = io->in_len = 0;
     io->b.now = now;
     io->rx_next = io->tx_next = now;
+    io->rx_idle = io->tx_idle = true;
     sim_board_reset(&io->b);
     io->next_chatter = now + 0.2;
     if (io->b.verbose)
@@ -269,21 +273,34 @@ static double pump_out(io_t *io, double now)
         sim_chunk_t *c = sim_out_peek(&io->b);
         size_t want;
         ssize_t w;
-        if (!c)
+        if (!c) {
+            io->tx_idle = true;
             return 1e18;
-        if (c->not_before > now)
+        }
+        if (c->not_before > now) {
+            io->tx_idle = true;
             return c->not_before;
+        }
         if (!c->mangled)
             mangle(io, c);
         want = c->len - c->off;
         if (io->b.pace) {
+            /* bytes leave in batches of at most one tick, each at the time
+             * its last byte would have left the UART */
             double bt = byte_time(io);
-            size_t allowed;
-            if (io->tx_next < now - BURST_S)
-                io->tx_next = now - BURST_S;
-            allowed = (size_t)((now - io->tx_next) / bt);
-            if (allowed == 0)
-                return io->tx_next + bt;
+            size_t batch = (size_t)(TICK_S / bt) + 1, allowed;
+            if (io->tx_idle) {
+                if (io->tx_next < now)
+                    io->tx_next = now;
+                io->tx_idle = false;
+            } else if (io->tx_next < now - BACKLOG_S) {
+                io->tx_next = now - BACKLOG_S;
+            }
+            if (batch > want)
+                batch = want;
+            allowed = (size_t)((now - io->tx_next) / bt + 1e-9);
+            if (allowed < batch)
+                return io->tx_next + (double)batch * bt;
             if (want > allowed)
                 want = allowed;
         }
@@ -308,6 +325,7 @@ static double pump_out(io_t *io, double now)
         }
         sim_out_pop(&io->b);
     }
+    io->tx_idle = true;
     return 1e18;
 }
 
@@ -315,6 +333,8 @@ static double pump_out(io_t *io, double now)
 static double pump_in(io_t *io, double now)
 {
     io->b.now = now;
+    if (io->b.pace && io->in_off < io->in_len && now < io->in_ready_at)
+        return io->in_ready_at;
     if (io->in_off < io->in_len) {
         size_t k = sim_loader_feed(&io->b, io->in + io->in_off,
                                    io->in_len - io->in_off);
@@ -345,9 +365,17 @@ static void read_link(io_t *io, int fd, int link, double now)
         if (io->b.pace) {
             double bt = byte_time(io);
             size_t allowed;
-            if (io->rx_next < now - BURST_S)
-                io->rx_next = now - BURST_S;
-            allowed = (size_t)((now - io->rx_next) / bt);
+            if (io->rx_idle) {
+                /* first bytes after a quiet spell: they arrive from now on */
+                if (io->rx_next < now)
+                    io->rx_next = now;
+                io->rx_idle = false;
+            } else if (io->rx_next < now - BACKLOG_S) {
+                io->rx_next = now - BACKLOG_S;
+            }
+            /* read up to one tick ahead; the bytes are handed to the loader
+             * only when the last of them would have arrived (in_ready_at) */
+            allowed = (size_t)((now + TICK_S - io->rx_next) / bt);
             if (allowed < room)
                 room = allowed;
         }
@@ -358,8 +386,12 @@ static void read_link(io_t *io, int fd, int link, double now)
     if (r > 0) {
         if (link == io->link) {
             io->in_len += (size_t)r;
-            if (io->b.pace)
+            if (io->b.pace) {
                 io->rx_next += (double)r * byte_time(io);
+                io->in_ready_at = io->rx_next;
+                if ((size_t)r < room)
+                    io->rx_idle = true; /* drained the kernel buffer */
+            }
         }
         return;
     }
@@ -372,7 +404,7 @@ static bool rx_ready(const io_t *io, double now)
 {
     if (io->in_len > 0 && io->in_off < io->in_len)
         return false; /* still working through the buffer */
-    if (io->b.pace && io->rx_next > now)
+    if (io->b.pace && !io->rx_idle && io->rx_next > now + TICK_S / 2)
         return false;
     return true;
 }
@@ -655,8 +687,8 @@ int main(int argc, char **argv)
             if (d < deadline)
                 deadline = d;
             if (io->b.pace && io->link != LINK_NONE && !rx_ready(io, now) &&
-                io->in_off >= io->in_len && io->rx_next < deadline)
-                deadline = io->rx_next;
+                io->in_off >= io->in_len && io->rx_next - TICK_S / 2 < deadline)
+                deadline = io->rx_next - TICK_S / 2;
         }
         for (int i = 0; i < nios; i++) {
             io_t *io = &ios[i];
