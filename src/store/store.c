@@ -253,81 +253,104 @@ static bool owner_dead(espfab_store_t *s, bool has_run, const char *host, int64_
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-static int recover(espfab_store_t *s, int *recovered, espfab_fault_t *f)
-{
-    int n = 0;
-    int64_t now = espfab_store_now_ms();
-    char iso[32], detail[200];
-    espfab_store_iso8601(now, iso);
-    snprintf(detail, sizeof detail, "still running when the database was opened again at %s; "
-             "the program recording it stopped (crash, kill, power loss)", iso);
+/* ids of the rows a recovery scan selected (collected first, updated after:
+ * never update rows under an open scan of the same index). */
+typedef struct {
+    int64_t *v;
+    size_t n, cap;
+} idlist_t;
 
-    int rc = set_sync(s, true, f);
-    if (!rc)
-        rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin recovery", f);
-    if (rc)
-        return rc;
-    sqlite3_stmt *sel = NULL, *upd = NULL, *rsel = NULL, *rupd = NULL;
-    rc = prepare(s, "SELECT a.id, r.id, r.host, r.pid FROM attempts a LEFT JOIN runs r "
-                    "ON r.id = a.run_id WHERE a.outcome = 'running'", &sel,
-                 ESPFAB_E_STORE_WRITE, f);
-    if (!rc)
-        rc = prepare(s, "UPDATE attempts SET outcome='interrupted', error_code=?2, "
-                        "error_name=?3, detail=?4, message=?5 WHERE id=?1 AND outcome='running'",
-                     &upd, ESPFAB_E_STORE_WRITE, f);
-    if (!rc)
-        rc = prepare(s, "SELECT id, host, pid FROM runs WHERE end_ms IS NULL", &rsel,
-                     ESPFAB_E_STORE_WRITE, f);
-    if (!rc)
-        rc = prepare(s, "UPDATE runs SET end_ms=?2, ended_at=?3 WHERE id=?1", &rupd,
-                     ESPFAB_E_STORE_WRITE, f);
+static bool idlist_add(idlist_t *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 32;
+        int64_t *nv = realloc(l->v, ncap * sizeof *nv);
+        if (!nv)
+            return false;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    l->v[l->n++] = id;
+    return true;
+}
+
+/* Collects column 0 of the rows of sql whose owner (columns has_run, host,
+ * pid at 1, 2, 3) is dead. */
+static int collect_dead(espfab_store_t *s, const char *sql, idlist_t *out, espfab_fault_t *f)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
     while (!rc) {
-        int step = sqlite3_step(sel);
+        int step = sqlite3_step(st);
         if (step == SQLITE_DONE)
             break;
         if (step != SQLITE_ROW) {
             rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "recovery scan");
             break;
         }
-        const unsigned char *host = sqlite3_column_text(sel, 2);
-        if (!owner_dead(s, sqlite3_column_type(sel, 1) != SQLITE_NULL,
-                        host ? (const char *)host : "", sqlite3_column_int64(sel, 3)))
-            continue;
-        char msg[400];
-        snprintf(msg, sizeof msg, "%s: %s", espfab_strerror(ESPFAB_E_INTERRUPTED), detail);
+        const unsigned char *host = sqlite3_column_text(st, 2);
+        if (owner_dead(s, sqlite3_column_int(st, 1) != 0, host ? (const char *)host : "",
+                       sqlite3_column_int64(st, 3)) &&
+            !idlist_add(out, sqlite3_column_int64(st, 0)))
+            rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: recovery", s->path);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int recover(espfab_store_t *s, int *recovered, espfab_fault_t *f)
+{
+    int n = 0;
+    int64_t now = espfab_store_now_ms();
+    char iso[32], detail[200], msg[400];
+    espfab_store_iso8601(now, iso);
+    snprintf(detail, sizeof detail, "still running when the database was opened again at %s; "
+             "the program recording it stopped (crash, kill, power loss)", iso);
+    snprintf(msg, sizeof msg, "%s: %s", espfab_strerror(ESPFAB_E_INTERRUPTED), detail);
+
+    int rc = set_sync(s, true, f);
+    if (!rc)
+        rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin recovery", f);
+    if (rc)
+        return rc;
+    idlist_t att = {0}, runs = {0};
+    rc = collect_dead(s, "SELECT a.id, r.id IS NOT NULL, r.host, r.pid FROM attempts a "
+                         "LEFT JOIN runs r ON r.id = a.run_id WHERE a.outcome = 'running'",
+                      &att, f);
+    if (!rc)
+        rc = collect_dead(s, "SELECT id, 1, host, pid FROM runs WHERE end_ms IS NULL", &runs, f);
+    sqlite3_stmt *upd = NULL, *rupd = NULL;
+    if (!rc)
+        rc = prepare(s, "UPDATE attempts SET outcome='interrupted', error_code=?2, "
+                        "error_name=?3, detail=?4, message=?5 WHERE id=?1 AND outcome='running'",
+                     &upd, ESPFAB_E_STORE_WRITE, f);
+    if (!rc)
+        rc = prepare(s, "UPDATE runs SET end_ms=?2, ended_at=?3 WHERE id=?1", &rupd,
+                     ESPFAB_E_STORE_WRITE, f);
+    for (size_t i = 0; !rc && i < att.n; i++) {
         sqlite3_reset(upd);
-        sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+        sqlite3_bind_int64(upd, 1, att.v[i]);
         sqlite3_bind_int(upd, 2, espfab_err_number(ESPFAB_E_INTERRUPTED));
         sqlite3_bind_text(upd, 3, espfab_err_name(ESPFAB_E_INTERRUPTED), -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 4, detail, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(upd, 5, msg, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(upd, 4, detail, -1, SQLITE_STATIC);
+        sqlite3_bind_text(upd, 5, msg, -1, SQLITE_STATIC);
         if (sqlite3_step(upd) != SQLITE_DONE)
             rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "mark attempt interrupted");
         else
             n += sqlite3_changes(s->db);
     }
-    while (!rc) {
-        int step = sqlite3_step(rsel);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "recovery scan of runs");
-            break;
-        }
-        const unsigned char *host = sqlite3_column_text(rsel, 1);
-        if (!owner_dead(s, true, host ? (const char *)host : "", sqlite3_column_int64(rsel, 2)))
-            continue;
+    for (size_t i = 0; !rc && i < runs.n; i++) {
         sqlite3_reset(rupd);
-        sqlite3_bind_int64(rupd, 1, sqlite3_column_int64(rsel, 0));
+        sqlite3_bind_int64(rupd, 1, runs.v[i]);
         sqlite3_bind_int64(rupd, 2, now);
-        sqlite3_bind_text(rupd, 3, iso, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(rupd, 3, iso, -1, SQLITE_STATIC);
         if (sqlite3_step(rupd) != SQLITE_DONE)
             rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "end interrupted run");
     }
-    sqlite3_finalize(sel);
     sqlite3_finalize(upd);
-    sqlite3_finalize(rsel);
     sqlite3_finalize(rupd);
+    free(att.v);
+    free(runs.v);
     if (!rc)
         rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit recovery", f);
     if (rc) {
