@@ -73,7 +73,9 @@ int espfab_store_run_end(espfab_store_t *s, int64_t run_id, int64_t end_ms, espf
 int espfab_store_attempt_begin(espfab_store_t *s, int64_t run_id, espfab_attempt_t *a,
                                espfab_fault_t *f);
 /* Rewrites the running attempt a->id from a (chip, MAC, flash id, regions...
- * as they become known).  Refused (ESPFAB_E_STORE_WRITE) once completed. */
+ * as they become known; a->start_ms 0 keeps the stored start).  Regions are
+ * upserted by index and never removed.  Refused (ESPFAB_E_STORE_WRITE, detail
+ * "already completed") once the attempt is completed. */
 int espfab_store_attempt_update(espfab_store_t *s, const espfab_attempt_t *a, espfab_fault_t *f);
 /* Completes it: everything in a, with a->outcome pass/fail/interrupted
  * (running is ESPFAB_E_INVALID_ARG); end_ms 0 = now.  Durable on return. */

@@ -768,7 +768,8 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
     /* Say plainly why a completed or unknown attempt is refused (the
      * triggers would refuse it too, less readably). */
     if (!rc) {
-        rc = prepare(s, "SELECT outcome FROM attempts WHERE id=?1", &st, ESPFAB_E_STORE_WRITE, f);
+        rc = prepare(s, "SELECT outcome, start_ms FROM attempts WHERE id=?1", &st,
+                     ESPFAB_E_STORE_WRITE, f);
         if (!rc) {
             sqlite3_bind_int64(st, 1, a->id);
             int step = sqlite3_step(st);
@@ -782,6 +783,8 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
                                       "%s: attempt %lld is already completed (%s): a completed "
                                       "attempt is never rewritten", s->path, (long long)a->id,
                                       (const char *)sqlite3_column_text(st, 0));
+            else if (!tmp->start_ms) /* caller's copy lacks it: keep the stored start */
+                tmp->start_ms = sqlite3_column_int64(st, 1);
             sqlite3_finalize(st);
             st = NULL;
         }

@@ -376,6 +376,11 @@ static void test_roundtrip_every_field(void)
     CHECK_EQ(c->last.nregions, 3);
     CHECK_EQ(c->last.end_ms, 0);
 
+    /* an update from a copy without start_ms keeps the stored start */
+    a->start_ms = 0;
+    CHECK_EQ(espfab_store_attempt_update(s, a, &f), 0);
+    a->start_ms = full->start_ms;
+
     /* finish: everything */
     a->outcome = ESPFAB_OUTCOME_FAIL;
     CHECK_EQ(espfab_store_attempt_finish(s, a, &f), 0);
