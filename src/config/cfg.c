@@ -31,14 +31,20 @@ int cfg_prefix(espfab_fault_t *f, const char *display, int line)
 {
     if (!f)
         return 0;
-    char old[sizeof f->detail];
-    snprintf(old, sizeof old, "%s", f->detail);
-    int w;
-    if (line > 0)
-        w = snprintf(f->detail, sizeof f->detail, "%s:%d: %s", display, line, old);
-    else
-        w = snprintf(f->detail, sizeof f->detail, "%s: %s", display, old);
-    (void)w; /* truncating a long detail is fine */
+    char pre[sizeof f->detail];
+    int w = line > 0 ? snprintf(pre, sizeof pre, "%s:%d: ", display, line)
+                     : snprintf(pre, sizeof pre, "%s: ", display);
+    if (w <= 0)
+        return f->code;
+    size_t plen = strlen(pre), cap = sizeof f->detail - 1;
+    size_t dlen = strnlen(f->detail, cap);
+    if (plen > cap)
+        plen = cap;
+    if (plen + dlen > cap)
+        dlen = cap - plen; /* keep the prefix; truncate the old detail */
+    memmove(f->detail + plen, f->detail, dlen);
+    memcpy(f->detail, pre, plen);
+    f->detail[plen + dlen] = '\0';
     return f->code;
 }
 
