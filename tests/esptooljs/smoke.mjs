@@ -168,6 +168,44 @@ async function main() {
   } finally {
     await sim.stop();
   }
+
+  // byte-level faults and an injected ROM error, seen on the wire
+  const fs2 = await startSim(espsim, ["--boards", "esp32:4", "--tcp-base", "0", "--no-pty",
+    "--fault", "0:noise=1", "--fault", "1:drop=1", "--fault", "2:rom-error=0x0a:0x09:2",
+    "--fault", "3:normal-boot"]);
+  try {
+    const [bn, bd, br, bb] = fs2.boards;
+    const golden = Buffer.concat(Array(8).fill(h("C0 01 08 04 00 07 07 12 20 00 00 00 00 C0")));
+    let c = await Conn.open(bn.tcp);
+    await c.take();
+    let r = await c.xfer(SYNC, 8 * 14);
+    check(r.length === 8 * 14 && !r.equals(golden), "noise=1: every reply byte arrives corrupted");
+    c.close();
+    c = await Conn.open(bd.tcp);
+    r = await c.xfer(SYNC);
+    check(r.length === 0, "drop=1: nothing at all arrives, banner included");
+    c.close();
+    c = await Conn.open(br.tcp);
+    await c.take();
+    await c.xfer(SYNC, 8 * 14);
+    const rd = h("C0 00 0A 04 00 00 00 00 00 00 10 00 40 C0");
+    r = await c.xfer(rd, 14);
+    check(F(r)[8] === 0, "rom-error=0x0a:0x09:2: first READ_REG fine");
+    r = await c.xfer(rd, 14);
+    check(F(r)[1] === 0x0a && F(r)[8] === 1 && F(r)[9] === 0x09, "rom-error: second READ_REG gets status 1 error 0x09");
+    r = await c.xfer(rd, 14);
+    check(F(r)[8] === 0, "rom-error: third READ_REG fine again");
+    c.close();
+    c = await Conn.open(bb.tcp);
+    const app = (await c.take(Infinity, 700)).toString("latin1");
+    check(/boot:0x13 \(SPI_FAST_FLASH_BOOT\)/.test(app) && !/waiting for download/.test(app),
+          "normal-boot: app boot log, no download mode");
+    r = await c.xfer(SYNC);
+    check(frames(r).length === 0, "normal-boot: SYNC is never answered");
+    c.close();
+  } finally {
+    await fs2.stop();
+  }
 }
 
 main().then(() => process.exit(summary()), (e) => {
