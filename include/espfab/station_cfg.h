@@ -13,6 +13,7 @@
  *   ; or a glob (*?[ ]) over /dev/serial/by-path, a device path, tcp://HOST:PORT
  *   before = no-reset             (optional, overrides the profile)
  *   baud = 921600                 (optional, overrides the profile)
+ *   profile = profiles/s3.ini     (optional: this slot flashes another product)
  *
  * A slot is a physical position on the hub, so it is best named by its
  * /dev/serial/by-path link (stable across replugs) rather than a ttyUSB
@@ -43,6 +44,7 @@ typedef struct espfab_slot_cfg {
     bool is_tcp;                  /* port starts with tcp:// */
     char before[20];              /* normalised like profile.h; "" = use the profile's */
     uint32_t baud;                /* 0 = use the profile's */
+    char profile[1024];           /* absolute; "" = the station's / --profile */
     int line;                     /* line of the [slot NAME] header */
 } espfab_slot_cfg_t;
 

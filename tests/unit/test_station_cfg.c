@@ -222,6 +222,31 @@ static void test_resolve(void)
     CHECK_STR(dev, "tcp://127.0.0.1:5555");
 }
 
+static void test_slot_profile(void)
+{
+    /* A jig that flashes two products: each slot may name its own profile. */
+    const char *ini = "[station]\nid = mixed\nprofile = default.ini\n"
+                      "[slot A]\nport = tcp://127.0.0.1:4000\n"
+                      "[slot B]\nport = tcp://127.0.0.1:4001\nprofile = ../p/s3.ini\n";
+    espfab_station_cfg_t c;
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    CHECK_EQ(espfab_station_cfg_parse(ini, strlen(ini), "st.ini", "/srv/st", &c, &f), 0);
+    CHECK_EQ(c.nslots, 2);
+    CHECK_STR(c.profile, "/srv/st/default.ini");
+    CHECK_STR(c.slots[0].profile, "");
+    CHECK_CONTAINS(c.slots[1].profile, "p/s3.ini");
+    CHECK(c.slots[1].profile[0] == '/');
+    espfab_station_cfg_free(&c);
+
+    const char *dup = "[station]\nid = x\n[slot A]\nport = /dev/ttyUSB0\nprofile = a.ini\nprofile = b.ini\n";
+    espfab_fault_clear(&f);
+    CHECK(espfab_station_cfg_parse(dup, strlen(dup), "st.ini", "/srv", &c, &f) != 0);
+    CHECK_EQ(f.code, ESPFAB_E_CONFIG_DUPLICATE);
+    CHECK_CONTAINS(f.detail, "st.ini:6:");
+    espfab_station_cfg_free(&c);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/espfab-test-station-XXXXXX");
@@ -234,6 +259,7 @@ int main(void)
     RUN(test_errors);
     RUN(test_many_slots);
     RUN(test_resolve);
+    RUN(test_slot_profile);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
