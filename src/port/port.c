@@ -124,6 +124,10 @@ static void free_writes(espfab_port_t *p)
 
 static void release_fd(espfab_port_t *p)
 {
+    /* TIOCEXCL outlives the fd on a pty (the tty stays while the master is
+     * open), so give it back explicitly. */
+    if (p->fd >= 0 && p->kind != ESPFAB_PORT_TCP && p->exclusive)
+        (void)ioctl(p->fd, TIOCNXCL);
     if (p->sp) {
         sp_close(p->sp);
         sp_free_port(p->sp);

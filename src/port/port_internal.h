@@ -29,6 +29,7 @@ struct espfab_port {
     uv_poll_t poll;
     int fd;
     struct sp_port *sp; /* libserialport handle (ESPFAB_PORT_SERIAL), else NULL */
+    bool exclusive;     /* this port set TIOCEXCL */
     bool attached;      /* poll handle initialised: free only from its close callback */
     espfab_port_kind_t kind;
     uint32_t baud;

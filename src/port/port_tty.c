@@ -73,8 +73,10 @@ static int open_errno_fault(const char *spec, const char *path, int e, espfab_fa
 /* Exclusive use: refuse a port someone else marked exclusive (root bypasses
  * TIOCEXCL on open, so ask), take an advisory lock (as pyserial's exclusive
  * mode does, which also stops two espfabs), then set TIOCEXCL ourselves. */
-static int take_exclusive(int fd, const char *spec, const char *path, espfab_fault_t *f)
+static int take_exclusive(espfab_port_t *p, const char *spec, const char *path,
+                          espfab_fault_t *f)
 {
+    int fd = p->fd;
     int excl = 0;
     if (ioctl(fd, TIOCGEXCL, &excl) == 0 && excl)
         return open_errno_fault(spec, path, EBUSY, f);
@@ -82,7 +84,7 @@ static int take_exclusive(int fd, const char *spec, const char *path, espfab_fau
         if (errno == EWOULDBLOCK)
             return open_errno_fault(spec, path, EBUSY, f);
     }
-    (void)ioctl(fd, TIOCEXCL);
+    p->exclusive = ioctl(fd, TIOCEXCL) == 0;
     return 0;
 }
 
@@ -155,7 +157,7 @@ static int open_termios(espfab_port_t *p, const char *spec, const char *path, es
                                     "%s is a character device but not a tty", spec);
         return espfab_fault_errno(f, ESPFAB_E_PORT_CONFIG, e, "%s: tcgetattr", spec);
     }
-    int r = take_exclusive(fd, spec, path, f);
+    int r = take_exclusive(p, spec, path, f);
     if (r < 0)
         return r;
     cfmakeraw(&t);
@@ -204,7 +206,7 @@ static int open_sp(espfab_port_t *p, const char *spec, const char *path, uint32_
     if (sp_get_port_handle(p->sp, &fd) != SP_OK || fd < 0)
         return espfab_fault_set(f, ESPFAB_E_PORT_OPEN_FAILED, "%s: libserialport gave no fd", spec);
     p->fd = fd;
-    int rr = take_exclusive(fd, spec, path, f);
+    int rr = take_exclusive(p, spec, path, f);
     if (rr < 0)
         return rr;
     if ((r = sp_set_bits(p->sp, 8)) != SP_OK || (r = sp_set_parity(p->sp, SP_PARITY_NONE)) != SP_OK ||
