@@ -1,0 +1,164 @@
+/*
+ * session.h - one bootloader session: one board on one port, from reset to
+ * verified firmware (or identified and stopped, with info_only), as a
+ * non-blocking state machine on a libuv loop.
+ *
+ * Ownership: the caller owns the options and everything they point to (port
+ * spec string, region names, blobs, blob cache, stub dir) and keeps them alive
+ * until the DONE event; the session takes its own blob references for the
+ * blobs it derives (patched headers).  The session owns its port, timers and
+ * the attempt record; the record pointer stays valid until
+ * espfab_session_free().
+ *
+ * Threading: one loop, its thread only.  Nothing blocks: bytes read from the
+ * port, write completions and uv timers move the state machine.  Callbacks
+ * fire on the loop thread, never re-entrantly from espfab_session_new() /
+ * espfab_session_start() / espfab_session_cancel() (even an immediate failure
+ * such as a missing port is reported from the loop).  Every event carries the
+ * session; DONE is the last event and fires exactly once; after DONE the
+ * session has closed its port and released its handles, and the caller may
+ * call espfab_session_free() (also from inside the DONE callback).
+ *
+ * Logging: every state change is logged at debug level with the port and
+ * "old -> new" (tag "session"); phase timings go into the record.
+ */
+#ifndef ESPFAB_SESSION_H
+#define ESPFAB_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "espfab/blob.h"
+#include "espfab/chip.h"
+#include "espfab/err.h"
+#include "espfab/image.h"
+#include "espfab/record.h"
+#include "espfab/reset.h"
+
+typedef struct espfab_session espfab_session_t;
+
+/* Reset into the application at the end. */
+typedef enum espfab_after {
+    ESPFAB_AFTER_HARD_RESET = 0, /* RTS pulse; without modem lines: "run user code" */
+    ESPFAB_AFTER_NO_RESET        /* leave the board in the loader */
+} espfab_after_t;
+
+/* What is erased before writing. */
+typedef enum espfab_erase {
+    ESPFAB_ERASE_NONE = 0,   /* only what is written (FLASH_BEGIN erases it) */
+    ESPFAB_ERASE_REGIONS,    /* ERASE_REGION each region first (stub only; ROM: as NONE) */
+    ESPFAB_ERASE_ALL         /* ERASE_FLASH (stub only) */
+} espfab_erase_t;
+
+/* One region to write.  blob holds the raw file bytes (interned in the cache;
+ * the caller keeps its reference until DONE). */
+typedef struct espfab_session_region {
+    uint32_t offset;
+    const char *name;        /* file name for messages and the record */
+    espfab_blob_t *blob;
+} espfab_session_region_t;
+
+typedef struct espfab_session_opts {
+    const char *port;             /* "/dev/ttyUSB0", a pty path, "tcp://host:port" */
+    uint32_t baud;                /* target baud; 0 = 460800 */
+    uint32_t initial_baud;        /* 0 = 115200 */
+    espfab_chip_id_t chip;        /* expected chip; ESPFAB_CHIP_UNKNOWN = auto */
+    espfab_reset_t before;        /* reset.h; ESPFAB_RESET_AUTO = esptool's order */
+    const char *custom_reset;     /* "D0|R1|W0.1|D1|R0|W0.05|D0" (before = CUSTOM) */
+    espfab_after_t after;
+    bool no_stub;                 /* stay with the ROM loader */
+    bool no_compress;             /* FLASH_BEGIN/DATA instead of FLASH_DEFL_* */
+    espfab_erase_t erase;
+    bool no_verify;               /* skip the SPI_FLASH_MD5 check */
+    espfab_flash_params_t flash;  /* mode/freq/size patched into the bootloader */
+    bool force;                   /* skip chip/revision/image/size checks */
+    int min_rev_full, max_rev_full; /* allowed chip revisions (major*100+minor);
+                                     * -1 = no bound */
+    int connect_attempts;         /* 0 = 7 */
+    const char *stub_dir;         /* NULL = stub.h's lookup order */
+    espfab_blob_cache_t *cache;   /* shared blob cache (compression, patched copies) */
+    const espfab_session_region_t *regions;
+    size_t nregions;              /* <= ESPFAB_MAX_REGIONS */
+    bool info_only;               /* identify (chip, MAC, flash) and stop */
+    /* Timeouts scale for slow test links: 0 = 1.0 (tests may shrink them). */
+    double timeout_scale;
+} espfab_session_opts_t;
+
+/* Fills defaults: baud 460800, initial 115200, chip UNKNOWN, before AUTO,
+ * after HARD_RESET, erase NONE, revisions unbounded, 7 connect attempts. */
+void espfab_session_opts_init(espfab_session_opts_t *o);
+
+/* States, in the order a passing session visits them (some are skipped). */
+#define ESPFAB_SESSION_STATES(XX)   \
+    XX(IDLE, "idle")                \
+    XX(OPEN, "open")                \
+    XX(RESET, "reset")              \
+    XX(SYNC, "sync")                \
+    XX(DETECT, "detect")            \
+    XX(READ_INFO, "read-info")      \
+    XX(FLASH_ID, "flash-id")        \
+    XX(CHECK, "check")              \
+    XX(STUB, "stub")                \
+    XX(BAUD, "baud")                \
+    XX(SPI_PARAMS, "spi-params")    \
+    XX(ERASE, "erase")              \
+    XX(PREPARE, "prepare")          \
+    XX(WRITE, "write")              \
+    XX(VERIFY, "verify")            \
+    XX(RUN, "run")                  \
+    XX(DONE, "done")
+
+typedef enum espfab_session_state {
+#define ESPFAB__SS_ENUM(name, str) ESPFAB_SS_##name,
+    ESPFAB_SESSION_STATES(ESPFAB__SS_ENUM)
+#undef ESPFAB__SS_ENUM
+    ESPFAB_SS_COUNT
+} espfab_session_state_t;
+
+typedef enum espfab_session_ev_kind {
+    ESPFAB_SESSION_EV_STATE = 0, /* old -> new */
+    ESPFAB_SESSION_EV_PROGRESS,  /* write phase progress */
+    ESPFAB_SESSION_EV_NOTE,      /* a human line */
+    ESPFAB_SESSION_EV_DONE       /* record complete */
+} espfab_session_ev_kind_t;
+
+typedef struct espfab_session_ev {
+    espfab_session_ev_kind_t kind;
+    espfab_session_state_t old_state, new_state; /* STATE */
+    int region;                   /* PROGRESS: region index */
+    uint64_t done, total;         /* PROGRESS: bytes of the image (uncompressed
+                                   * equivalent) written so far in this region / its size */
+    const char *note;             /* NOTE: valid during the callback */
+    espfab_outcome_t outcome;     /* DONE: PASS, FAIL or INTERRUPTED (cancelled) */
+    const espfab_fault_t *fault;  /* DONE: code 0 on pass */
+} espfab_session_ev_t;
+
+typedef void (*espfab_session_cb)(espfab_session_t *s, const espfab_session_ev_t *ev,
+                                  void *data);
+
+/* Creates a session (nothing is opened yet).  The options are copied (the
+ * pointed-to data is not).  NULL on allocation failure or bad options
+ * (NULL port, too many regions). */
+espfab_session_t *espfab_session_new(uv_loop_t *loop, const espfab_session_opts_t *o,
+                                     espfab_session_cb cb, void *data);
+/* Starts: the first work happens from the loop.  Returns 0, or an error if
+ * already started. */
+int espfab_session_start(espfab_session_t *s);
+/* Stops after the current command/block: the board is not passed; the
+ * record's outcome is INTERRUPTED with fault ESPFAB_E_CANCELLED.  DONE still
+ * fires (from the loop).  No effect after DONE. */
+void espfab_session_cancel(espfab_session_t *s);
+/* Frees; only before start or after DONE (also from the DONE callback). */
+void espfab_session_free(espfab_session_t *s);
+
+const espfab_attempt_t *espfab_session_record(const espfab_session_t *s);
+espfab_session_state_t espfab_session_state(const espfab_session_t *s);
+const char *espfab_session_state_name(espfab_session_state_t st); /* "write" */
+/* The chip detected (NULL until DETECT is done). */
+const espfab_chip_t *espfab_session_chip(const espfab_session_t *s);
+/* Chip details read (valid after READ_INFO); NULL before. */
+const espfab_chip_info_t *espfab_session_chip_info(const espfab_session_t *s);
+
+#endif
