@@ -39,9 +39,9 @@
 #define ESPFAB_PROFILE_PATH_MAX 1024
 
 typedef enum espfab_erase_policy {
-    ESPFAB_ERASE_NONE = 0,   /* erase only what FLASH_BEGIN erases */
-    ESPFAB_ERASE_REGIONS,    /* explicitly erase each region first */
-    ESPFAB_ERASE_ALL         /* ERASE_FLASH (whole chip) first */
+    ESPFAB_ERASE_POLICY_NONE = 0,   /* erase only what FLASH_BEGIN erases */
+    ESPFAB_ERASE_POLICY_REGIONS,    /* explicitly erase each region first */
+    ESPFAB_ERASE_POLICY_ALL         /* ERASE_FLASH (whole chip) first */
 } espfab_erase_policy_t;
 
 const char *espfab_erase_policy_name(espfab_erase_policy_t e); /* "none" "regions" "all" */

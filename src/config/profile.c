@@ -438,7 +438,7 @@ static void defaults(espfab_profile_t *p)
     snprintf(p->before, sizeof p->before, "default-reset");
     snprintf(p->after, sizeof p->after, "hard-reset");
     p->stub = p->compress = p->verify = true;
-    p->erase = ESPFAB_ERASE_NONE;
+    p->erase = ESPFAB_ERASE_POLICY_NONE;
     p->min_rev_full = p->max_rev_full = -1;
 }
 

@@ -112,7 +112,7 @@ static void test_full_profile(void)
     CHECK(!prof.stub);
     CHECK(!prof.compress);
     CHECK(prof.verify);
-    CHECK_EQ(prof.erase, ESPFAB_ERASE_ALL);
+    CHECK_EQ(prof.erase, ESPFAB_ERASE_POLICY_ALL);
     CHECK_EQ(prof.min_rev_full, 100);
     CHECK_EQ(prof.max_rev_full, 399);
     CHECK_EQ(prof.nimages, 3);
@@ -171,7 +171,7 @@ static void test_defaults_and_syntax_variants(void)
     CHECK_STR(prof.before, "default-reset");
     CHECK_STR(prof.after, "hard-reset");
     CHECK(prof.stub && prof.compress && prof.verify);
-    CHECK_EQ(prof.erase, ESPFAB_ERASE_NONE);
+    CHECK_EQ(prof.erase, ESPFAB_ERASE_POLICY_NONE);
     CHECK_EQ(prof.min_rev_full, -1);
     CHECK_EQ(prof.max_rev_full, -1);
     CHECK_EQ(prof.nimages, 1);
