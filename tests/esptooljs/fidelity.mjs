@@ -198,9 +198,16 @@ const scenarios = {
         identity(r, b, `${b.chip} paced write at 921600`);
         check(r.ok && r.baud === 921600 && r.verified === true, `${b.chip}: baud switched to ${r.baud}, verified`);
       }
+      // the ROM's own CHANGE_BAUDRATE (ESP32 path incl. the crystal fix-up)
+      const rr = await runJs(["write", "--port", sim.boards[1].tcp, "--file", f1, "--offset", "0x40000",
+                              "--baud", "921600", "--no-stub"]);
+      check(rr.ok && rr.isStub === false && rr.baud === 921600 && rr.verified === true,
+            `esp32: ROM baud change to 921600 and ROM write${rr.ok ? "" : ": " + rr.error}`);
       await sim.dump();
       for (const b of sim.boards) {
-        check(compareDump(path.join(dir, `board-${b.index}.bin`), [{ file: f1, offset: 0 }]) === "",
+        const writes = [{ file: f1, offset: 0 }];
+        if (b.index === 1) writes.push({ file: f1, offset: 0x40000 });
+        check(compareDump(path.join(dir, `board-${b.index}.bin`), writes) === "",
               `${b.chip}: paced flash dump`);
       }
     });

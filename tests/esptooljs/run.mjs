@@ -25,6 +25,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgDir = process.env.ESPTOOLJS_DIR ||
   path.resolve(here, "../../tools/npm/node_modules/esptool-js");
 
+// stdout is reserved for the one JSON line: esptool-js logs some trace
+// lines with console.log even when tracing is off.
+console.log = (...a) => process.stderr.write(a.join(" ") + "\n");
+
 function parseArgs(argv) {
   const o = { cmd: argv[0], baud: 115200, stub: true, compress: true };
   for (let i = 1; i < argv.length; i++) {
@@ -90,6 +94,12 @@ async function main() {
       res.chipDescription = await loader.chip.getChipDescription(loader);
       mark("connect");
       loader.FLASH_WRITE_SIZE = 0x400; // the ROM block size esptool uses
+      if (loader.chip.CHIP_NAME === "ESP8266") {
+        loader.baudrate = loader.romBaudrate; // its ROM cannot change baud
+      } else if (loader.baudrate !== loader.romBaudrate) {
+        await loader.changeBaud(); // ROM CHANGE_BAUDRATE
+        mark("baud");
+      }
     }
     res.chip = loader.chip.CHIP_NAME;
     res.mac = await loader.chip.readMac(loader);
