@@ -68,9 +68,10 @@ int espfab_port__open_tcp(uv_loop_t *loop, const char *spec, const char *host, i
         fd = connect_one(ai, &err);
     freeaddrinfo(res);
     if (fd < 0)
-        return espfab_fault_errno(f, ESPFAB_E_PORT_TCP_CONNECT, err, "%s: connect: %s%s", spec,
-                                  strerror(err),
-                                  err == ECONNREFUSED ? " (nothing listens on that port)" : "");
+        return espfab_fault_errno(f, ESPFAB_E_PORT_TCP_CONNECT, err, "%s: connect failed%s", spec,
+                                  err == ECONNREFUSED ? " (nothing listens on that port)"
+                                  : err == ETIMEDOUT  ? " (no answer within 3 s)"
+                                                      : "");
     espfab_port_t *p = espfab_port__new(loop, spec, spec, ESPFAB_PORT_TCP);
     if (!p) {
         close(fd);

@@ -124,20 +124,44 @@ static int termios_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f)
     return 0;
 }
 
+/* The rate the driver actually keeps (drivers round or silently keep the old
+ * rate, e.g. an 8250 whose clock tops out at 115200). */
+static uint32_t current_baud(int fd)
+{
+    struct termios t;
+    if (tcgetattr(fd, &t) != 0)
+        return 0;
+    speed_t code = cfgetospeed(&t);
+    for (size_t i = 0; i < sizeof(std_rates) / sizeof(std_rates[0]); i++)
+        if (std_rates[i].code && std_rates[i].code == code)
+            return std_rates[i].baud;
+    uint32_t actual = 0;
+    if (espfab_port__get_baud_other(fd, &actual) == 0)
+        return actual;
+    return 0;
+}
+
 int espfab_port__tty_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f)
 {
     if (p->sp) {
         enum sp_return r = sp_set_baudrate(p->sp, (int)baud);
         if (r != SP_OK) {
             int e = sp_last_error_code();
-            char *msg = sp_last_error_message();
-            espfab_fault_errno(f, e == EINVAL || r == SP_ERR_ARG ? ESPFAB_E_PORT_BAUD_UNSUPPORTED
-                                                                 : ESPFAB_E_PORT_CONFIG,
-                               r == SP_ERR_FAIL ? e : 0, "%s: baud %u: %s", p->name,
-                               (unsigned)baud, msg ? msg : "libserialport refused it");
-            sp_free_error_message(msg);
-            return f ? f->code : ESPFAB_E_PORT_CONFIG;
+            char *msg = r == SP_ERR_FAIL ? sp_last_error_message() : NULL;
+            int code = espfab_fault_errno(f, e == EINVAL || r == SP_ERR_ARG
+                                                 ? ESPFAB_E_PORT_BAUD_UNSUPPORTED
+                                                 : ESPFAB_E_PORT_CONFIG,
+                                          r == SP_ERR_FAIL ? e : 0, "%s: baud %u: %s", p->name,
+                                          (unsigned)baud, msg ? msg : "libserialport refused it");
+            if (msg)
+                sp_free_error_message(msg);
+            return code;
         }
+        uint32_t now = current_baud(p->fd);
+        if (now != baud)
+            return espfab_fault_set(f, ESPFAB_E_PORT_BAUD_UNSUPPORTED,
+                                    "%s: asked for baud %u, the driver kept %u", p->name,
+                                    (unsigned)baud, (unsigned)now);
         return 0;
     }
     return termios_set_baud(p, baud, f);

@@ -866,6 +866,72 @@ static void test_permission(void)
     close(pp.master);
 }
 
+/* The libserialport backend on a real UART, when the machine has one that
+ * libserialport knows (a VM's 8250 ttyS0): 8N1, baud, and both modem lines
+ * changed by one TIOCMSET, read back with TIOCMGET. */
+static void test_serial_backend(void)
+{
+    const char *dev = "/dev/ttyS0";
+    if (access("/sys/class/tty/ttyS0/device", F_OK) != 0 || access(dev, R_OK | W_OK) != 0) {
+        printf("test_serial_backend: SKIPPED: no UART at %s on this machine (nothing checked)\n",
+               dev);
+        return;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    espfab_port_t *p = NULL;
+    espfab_fault_t f;
+    int r = espfab_port_open(&loop, dev, 115200, &p, &f);
+    CHECK_EQ(r, 0);
+    if (r) {
+        fprintf(stderr, "%s: %s\n", dev, f.detail);
+        uv_loop_close(&loop);
+        return;
+    }
+    CHECK_EQ(espfab_port_kind(p), ESPFAB_PORT_SERIAL);
+    CHECK(espfab_port_has_modem_lines(p));
+    int fd = espfab_port_fd(p), bits = 0;
+    struct termios t;
+    CHECK_EQ(tcgetattr(fd, &t), 0);
+    CHECK_EQ(cfgetospeed(&t), B115200);
+    CHECK_EQ(t.c_cflag & CSIZE, CS8);
+    CHECK_EQ(t.c_cflag & (PARENB | CSTOPB | CRTSCTS), 0);
+    CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    static const int combos[][2] = {{1, 1}, {0, 1}, {1, 0}, {0, 0}};
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(espfab_port_set_lines(p, combos[i][0], combos[i][1]), 0);
+        CHECK_EQ(ioctl(fd, TIOCMGET, &bits), 0);
+        CHECK_EQ(!!(bits & TIOCM_DTR), combos[i][0]);
+        CHECK_EQ(!!(bits & TIOCM_RTS), combos[i][1]);
+    }
+    CHECK_EQ(espfab_port_set_lines(p, 1, -1), 0); /* DTR only, RTS left */
+    CHECK_EQ(ioctl(fd, TIOCMGET, &bits), 0);
+    CHECK(bits & TIOCM_DTR);
+    CHECK(!(bits & TIOCM_RTS));
+    CHECK_EQ(espfab_port_set_lines(p, 0, 0), 0);
+    CHECK_EQ(espfab_port_set_baud(p, 57600, &f), 0);
+    CHECK_EQ(tcgetattr(fd, &t), 0);
+    CHECK_EQ(cfgetospeed(&t), B57600);
+    CHECK_EQ(espfab_port_baud(p), 57600);
+    /* an 8250 with the PC clock (uartclk 1843200) cannot go above 115200 and
+     * the kernel keeps the old rate without an error: espfab must notice */
+    r = espfab_port_set_baud(p, 921600, &f);
+    CHECK_EQ(tcgetattr(fd, &t), 0);
+    if (r == 0) {
+        CHECK_EQ(cfgetospeed(&t), B921600);
+        CHECK_EQ(espfab_port_baud(p), 921600);
+    } else {
+        CHECK_EQ(r, ESPFAB_E_PORT_BAUD_UNSUPPORTED);
+        CHECK(cfgetospeed(&t) != B921600);
+        CHECK_EQ(espfab_port_baud(p), 57600);
+        CHECK_CONTAINS(f.detail, "921600");
+    }
+    espfab_port_t *q = NULL;
+    CHECK_EQ(espfab_port_open(&loop, dev, 115200, &q, &f), ESPFAB_E_PORT_BUSY);
+    close_port(&loop, p);
+    CHECK_EQ(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_port.XXXXXX");
@@ -884,6 +950,7 @@ int main(void)
     RUN(test_not_found_and_not_tty);
     RUN(test_busy);
     RUN(test_permission);
+    RUN(test_serial_backend);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
