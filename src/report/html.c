@@ -64,7 +64,8 @@ static const char CSS[] =
     "table#boards{border-collapse:collapse;width:100%;font-size:11px}"
     "#boards th,#boards td{border:1px solid #c8ced8;padding:3px 5px;vertical-align:top;"
     "text-align:left}#boards th{background:#e9edf3}#boards code{font-size:10px;"
-    "word-break:break-all}\n"
+    "word-break:break-all}#boards td.nw,#boards td.nw code{white-space:nowrap;word-break:normal}\n"
+    "table.summary td.cum{padding-left:14px;font-weight:normal}\n"
     "tr.pass td.outcome{color:#17692d;font-weight:bold}tr.fail td.outcome{color:#b3261e;"
     "font-weight:bold}tr.interrupted td.outcome{color:#a15c00;font-weight:bold}"
     "tr.running td.outcome{color:#555}\n"
@@ -358,17 +359,17 @@ static void boards(w_t *w, const espfab_report_stats_t *st)
     for (size_t i = 0; i < st->nboards; i++) {
         const espfab_report_board_t *b = &st->boards[i];
         const char *oc = espfab_outcome_name(b->outcome);
-        pf(w, "<tr class=\"board %s\" data-attempt=\"%" PRId64 "\"><td>%zu</td><td><code>", oc,
-           b->attempt_id, i + 1);
+        pf(w, "<tr class=\"board %s\" data-attempt=\"%" PRId64 "\"><td>%zu</td>"
+              "<td class=\"nw\"><code>", oc, b->attempt_id, i + 1);
         esc(w, b->mac);
-        pf(w, "</code></td><td>");
+        pf(w, "</code></td><td class=\"nw\">");
         esc(w, b->chip);
         pf(w, "</td><td>");
         if (b->rev_full >= 0)
             pf(w, "v%d.%d", b->rev_full / 100, b->rev_full % 100);
-        pf(w, "</td><td>");
+        pf(w, "</td><td class=\"nw\">");
         if (b->flash_jedec)
-            pf(w, "<code>0x%06" PRIX32 "</code>", b->flash_jedec);
+            pf(w, "<code>0x%06" PRIX32 "</code><br>", b->flash_jedec);
         if (b->flash_size) {
             if (b->flash_size >= 1024u * 1024u && b->flash_size % (1024u * 1024u) == 0)
                 pf(w, " %" PRIu32 " MB", b->flash_size / (1024u * 1024u));
@@ -404,7 +405,7 @@ static void boards(w_t *w, const espfab_report_stats_t *st)
         esc(w, b->slot);
         char t[32];
         iso(b->start_ms, t);
-        pf(w, "</td><td>%.19s</td></tr>\n", t);
+        pf(w, "</td><td class=\"nw\">%.10s<br>%.8s</td></tr>\n", t, t + 11);
     }
     pf(w, "</tbody></table></section>\n");
 }
