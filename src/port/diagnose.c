@@ -274,19 +274,19 @@ int espfab_portdiag_busy(espfab_fault_t *f, const char *spec, const espfab_portd
                                   spec, spec);
     char who[160] = "";
     size_t len = 0;
-    const char *advice = "";
+    bool mm = false, brl = false;
     for (size_t i = 0; i < n && len < sizeof(who); i++) {
         int w = snprintf(who + len, sizeof(who) - len, "%s%s (pid %d)", i ? ", " : "", h[i].comm,
                          h[i].pid);
         if (w < 0)
             break;
         len += (size_t)w;
-        if (!strcmp(h[i].comm, "ModemManager"))
-            advice = "; stop it: sudo systemctl disable --now ModemManager";
-        else if (!strncmp(h[i].comm, "brltty", 6))
-            advice = "; remove it: sudo apt remove brltty";
+        mm |= !strcmp(h[i].comm, "ModemManager");
+        brl |= !strncmp(h[i].comm, "brltty", 6);
     }
-    return espfab_fault_errno(f, ESPFAB_E_PORT_BUSY, EBUSY, "%s is held by %s%s", spec, who, advice);
+    return espfab_fault_errno(f, ESPFAB_E_PORT_BUSY, EBUSY, "%s is held by %s%s%s", spec, who,
+                              mm ? "; stop it: sudo systemctl disable --now ModemManager" : "",
+                              brl ? "; remove it: sudo apt remove brltty" : "");
 }
 
 static bool in_list(const espfab_portdiag_list_t *l, const char *name)
