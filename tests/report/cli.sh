@@ -46,9 +46,15 @@ rows=$(grep -c "" "$out/a.csv")
 jn=$(sqlite3 :memory: "SELECT json_array_length(readfile('$out/all.json'))")
 an=$(sqlite3 "$out/espfab.db" "SELECT count(*) FROM attempts")
 [ "$jn" = "$an" ] && echo "ok   json $jn attempts" || { echo "FAIL json $jn attempts, database $an"; fails=$((fails+1)); }
-# A read-only export does not change the database (no recovery, no migration).
-before=$(sqlite3 "$out/espfab.db" "SELECT count(*) FROM attempts WHERE outcome='running'")
-[ "$before" -ge 1 ] || { echo "FAIL: fill_db left no running attempt"; fails=$((fails+1)); }
+# A read-only export does not change the database (no recovery of the
+# running attempt, no migration): same content before and after.
+sum() { sqlite3 "$out/espfab.db" "SELECT count(*), sum(outcome='running'), total(length(message)) FROM attempts"; }
+running=$(sqlite3 "$out/espfab.db" "SELECT count(*) FROM attempts WHERE outcome='running'")
+[ "$running" -ge 1 ] || { echo "FAIL: fill_db left no running attempt"; fails=$((fails+1)); }
+before=$(sum)
+"$espfab" report --db "$out/espfab.db" --format html -o "$out/r.html" 2>/dev/null
+after=$(sum)
+[ "$before" = "$after" ] && echo "ok   database unchanged by the export ($after)" || { echo "FAIL: export changed the database: $before -> $after"; fails=$((fails+1)); }
 # Empty result: exit 0, header only, a note on stderr.
 "$espfab" report --db "$out/espfab.db" --format csv --lot NONE >"$out/empty.csv" 2>"$out/stderr"; rc=$?
 [ "$rc" -eq 0 ] && [ "$(grep -c "" "$out/empty.csv")" -eq 1 ] && grep -q "no attempts match" "$out/stderr" \
