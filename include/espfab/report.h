@@ -6,7 +6,7 @@
  *
  * Ownership: the caller owns the store handle, the output FILE and every
  * struct passed in; espfab_report_stats_t owns the memory it allocates until
- * espfab_report_stats_free().  Everything here is synchronous and runs on
+ * espfab_report_stats_free() (add all attempts, then finish once).  Everything here is synchronous and runs on
  * the calling thread; no callbacks are exposed (the store query callback is
  * internal and fires inside espfab_report_write()).  The serializers, the
  * date parser, the argument parser and the statistics are pure (no I/O apart
@@ -122,7 +122,8 @@ typedef struct espfab_report_board {
     uint32_t flash_jedec, flash_size;
     espfab_outcome_t outcome;
     int code;
-    char *reason;             /* "ERROR_NAME: message" ("" when passed) */
+    char *reason;             /* "ERROR_NAME: message" (fail/interrupted), the message when
+                                 passed, "still running: ..." when running */
     int64_t attempt_id, start_ms, end_ms;
     int nregions;
     espfab_report_board_region_t *regions;
