@@ -214,15 +214,42 @@ const scenarios = {
     fs.rmSync(dir, { recursive: true, force: true });
   },
 
+  // several esptool-js sessions at once over paced ptys, ROM and stub
+  async "pty-paced"() {
+    const dir = tmpDir("ptypaced");
+    const f1 = randomFile(dir, "a.bin", 40000, 9);
+    const links = path.join(dir, "links");
+    await withSim(["--boards", "esp32:2,esp32c3:1,esp8266:1", "--pace", "--links-dir", links,
+                   "--dump-dir", dir], async (sim) => {
+      const port = (b) => path.join(links, `board-${b.index}`);
+      const jobs = sim.boards.map((b) => runJs(["write", "--port", port(b), "--file", f1,
+        "--offset", "0x9000", "--baud", "921600", ...(b.index % 2 ? ["--no-stub"] : ["--verify"])]));
+      const res = await Promise.all(jobs);
+      res.forEach((r, i) => {
+        const b = sim.boards[i];
+        identity(r, b, `${b.chip} paced pty ${i % 2 ? "ROM" : "stub"} write`);
+        const wantBaud = b.chip === "esp8266" && i % 2 ? 115200 : 921600;
+        check(r.ok && r.baud === wantBaud, `${b.chip}: baud ${r.baud}`);
+      });
+      await sim.dump();
+      for (const b of sim.boards) {
+        check(compareDump(path.join(dir, `board-${b.index}.bin`), [{ file: f1, offset: 0x9000 }]) === "",
+              `${b.chip}: paced pty flash dump`);
+      }
+    });
+    fs.rmSync(dir, { recursive: true, force: true });
+  },
+
   // fault injection as esptool-js experiences it
   async faults() {
     const dir = tmpDir("faults");
     const f1 = randomFile(dir, "a.bin", 50000, 8);
-    await withSim(["--boards", "esp32:6,esp32c3:1", "--tcp-base", "0", "--links-dir",
+    await withSim(["--boards", "esp32:6,esp32c3:2", "--tcp-base", "0", "--links-dir",
                    path.join(dir, "links"), "--dump-dir", dir,
                    "--fault", "0:md5-stuck", "--fault", "1:normal-boot", "--fault", "2:no-sync",
                    "--fault", "3:rom-error=0x11:0xC1:2", "--fault", "4:unplug=20000",
-                   "--fault", "5:silent", "--fault", "6:baud-limit=460800"], async (sim) => {
+                   "--fault", "5:silent", "--fault", "6:baud-limit=460800",
+                   "--fault", "7:sync-miss=2"], async (sim) => {
       const b = sim.boards;
       let r = await runJs(["write", "--port", b[0].tcp, "--file", f1, "--offset", "0x1000", "--verify"], 60000, true);
       check(!r.ok && /MD5/.test(r.error), `md5-stuck: esptool-js reports an MD5 mismatch (${r.error})`);
@@ -244,6 +271,9 @@ const scenarios = {
       r = await runJs(["info", "--port", b[6].tcp, "--baud", "921600"]);
       check(r.ok && r.baud === 115200 && /stopped responding/.test(r.stderr),
             "baud-limit: garbage above 460800, esptool-js falls back to 115200");
+      r = await runJs(["info", "--port", b[7].tcp, "--trace"], 60000, true);
+      check(r.ok && (r.stderr.match(/Sync connect attempt/g) || []).length === 3,
+            "sync-miss=2: esptool-js needs a third SYNC, then connects");
       await sim.dump();
       check(compareDump(path.join(dir, "board-3.bin"), [{ file: f1, offset: 0x1000 }]) === "",
             "rom-error board: flash content still right after the retry");

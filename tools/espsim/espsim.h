@@ -89,6 +89,7 @@ typedef struct {
     int rom_err_op;              /* -1 = none */
     int rom_err_code;
     int rom_err_nth;             /* 1-based */
+    int sync_miss;               /* SYNCs ignored after each reset */
 } sim_faults_t;
 
 void sim_faults_init(sim_faults_t *f);
@@ -145,6 +146,7 @@ typedef struct sim_board {
 
     /* fault counters */
     int op_count[256];
+    int syncs_since_reset;
     long flash_bytes_rx;
     bool unplug_now;
 

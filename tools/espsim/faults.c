@@ -65,6 +65,12 @@ static int one(sim_faults_t *f, char *kind, char *msg, size_t n)
             return -1;
         }
         f->unplug_bytes = (long)v;
+    } else if (strcmp(kind, "sync-miss") == 0) {
+        if (num(arg, &v) || v < 0) {
+            snprintf(msg, n, "sync-miss needs a count");
+            return -1;
+        }
+        f->sync_miss = (int)v;
     } else if (strcmp(kind, "rom-error") == 0) {
         unsigned op, code, nth = 1;
         int k = arg ? sscanf(arg, "%i:%i:%i", (int *)&op, (int *)&code,

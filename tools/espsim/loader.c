@@ -385,6 +385,7 @@ void sim_board_reset(sim_board_t *b)
     b->deferred_err = 0;
     b->baud = 115200;
     b->busy_until = 0;
+    b->syncs_since_reset = 0;
     /* SPI engine registers back to idle; eFuses and magic stay. */
     sim_reg_set(b, b->chip->spi_base, 0);
     if (b->faults.silent) {
@@ -508,6 +509,12 @@ static void do_sync(sim_board_t *b, const uint8_t *d, size_t n)
             fail(b, OP_SYNC, n, is_stub(b) ? STUB_BAD_LEN : ROM_BAD_MSG);
             return;
         }
+    if (!is_stub(b) && b->syncs_since_reset++ < b->faults.sync_miss) {
+        if (b->verbose) /* still auto-bauding: no answer */
+            fprintf(stderr, "espsim: board %d SYNC ignored (auto-baud)\n",
+                    b->index);
+        return;
+    }
     trace(b, OP_SYNC, n, 0);
     for (int i = 0; i < 8; i++)
         reply(b, OP_SYNC, 0, NULL, 0, 0);
