@@ -62,8 +62,9 @@ size_t espfab_reset_for_attempt(espfab_reset_t r, int attempt, espfab_reset_step
 const char *espfab_reset_attempt_name(espfab_reset_t r, int attempt);
 
 /* Parses esptool's custom reset string "D0|R1|W0.1|D1|R0|W0.05|D0":
- * Dn / Rn set a line (n = 0/1), Uab sets DTR=a, RTS=b at once, Wsec waits
- * (seconds, decimal; added to the previous step's wait).  Whitespace around
+ * Dn / Rn set a line (n = 0/1), Ua,b sets DTR=a and RTS=b in one operation
+ * (esptool's syntax; "Uab" is accepted too), Wsec waits (seconds, decimal;
+ * added to the previous step's wait).  Whitespace around
  * commands is ignored.  Returns the step count, or a negative error
  * (ESPFAB_E_INVALID_ARG with f->detail naming the bad command and its
  * position; ESPFAB_E_BUFFER_TOO_SMALL).  f may be NULL. */
