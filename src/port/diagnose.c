@@ -230,9 +230,9 @@ size_t espfab_portdiag_find_holders(const char *proc_root, const char *dev,
         DIR *fdd = opendir(fddir);
         if (!fdd)
             continue;
-        bool holds = false;
+        int holds = 0;
         struct dirent *fe;
-        while (!holds && (fe = readdir(fdd)) != NULL) {
+        while ((fe = readdir(fdd)) != NULL) {
             if (fe->d_name[0] == '.')
                 continue;
             snprintf(link, sizeof(link), "%s/%s", fddir, fe->d_name);
@@ -240,7 +240,7 @@ size_t espfab_portdiag_find_holders(const char *proc_root, const char *dev,
             if (n <= 0)
                 continue;
             target[n] = '\0';
-            holds = strcmp(target, dev) == 0;
+            holds += strcmp(target, dev) == 0;
         }
         closedir(fdd);
         if (!holds)
@@ -248,6 +248,7 @@ size_t espfab_portdiag_find_holders(const char *proc_root, const char *dev,
         if (found < max) {
             espfab_portdiag_holder_t *h = &out[found];
             h->pid = (int)pid;
+            h->nfds = holds;
             snprintf(h->comm, sizeof(h->comm), "?");
             snprintf(link, sizeof(link), "%s/%s/comm", proc_root, e->d_name);
             FILE *cf = fopen(link, "r");

@@ -67,6 +67,7 @@ int espfab_portdiag_permission(espfab_fault_t *f, const char *spec,
 
 typedef struct espfab_portdiag_holder {
     int pid;
+    int nfds; /* how many of its fds point at the device */
     char comm[32];
 } espfab_portdiag_holder_t;
 

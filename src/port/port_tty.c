@@ -70,6 +70,22 @@ static int open_errno_fault(const char *spec, const char *path, int e, espfab_fa
     }
 }
 
+/* TIOCEXCL survives its fd on a pty (the tty lives while the master is open),
+ * so a process killed while holding a pty leaves it set.  Root (who gets past
+ * TIOCEXCL and sees every process in /proc) treats it as stale when the only
+ * fd open on the device is the one just opened. */
+static bool stale_exclusive(const char *path)
+{
+    if (geteuid() != 0)
+        return false;
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return false;
+    espfab_portdiag_holder_t h[8];
+    size_t n = espfab_portdiag_find_holders("/proc", real, h, 8);
+    return n == 1 && h[0].pid == (int)getpid() && h[0].nfds == 1;
+}
+
 /* Exclusive use: refuse a port someone else marked exclusive (root bypasses
  * TIOCEXCL on open, so ask), take an advisory lock (as pyserial's exclusive
  * mode does, which also stops two espfabs), then set TIOCEXCL ourselves. */
@@ -78,7 +94,7 @@ static int take_exclusive(espfab_port_t *p, const char *spec, const char *path,
 {
     int fd = p->fd;
     int excl = 0;
-    if (ioctl(fd, TIOCGEXCL, &excl) == 0 && excl)
+    if (ioctl(fd, TIOCGEXCL, &excl) == 0 && excl && !stale_exclusive(path))
         return open_errno_fault(spec, path, EBUSY, f);
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK)

@@ -795,6 +795,21 @@ static void test_busy(void)
     CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
     if (p)
         close_port(&loop, p);
+    /* a holder that died with TIOCEXCL set leaves the flag on the pty: with
+     * nobody holding the device it is stale, and root takes the port */
+    other = open(pp.slave, O_RDWR | O_NOCTTY);
+    CHECK_EQ(ioctl(other, TIOCEXCL), 0);
+    close(other);
+    int excl = 0;
+    other = open(pp.slave, O_RDWR | O_NOCTTY); /* root only: a user gets EBUSY */
+    if (other >= 0) {
+        CHECK_EQ(ioctl(other, TIOCGEXCL, &excl), 0);
+        CHECK_EQ(excl, 1);
+        close(other);
+        CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
+        if (p)
+            close_port(&loop, p);
+    }
     close(pp.master);
     CHECK_EQ(uv_loop_close(&loop), 0);
 }

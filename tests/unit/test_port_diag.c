@@ -179,6 +179,7 @@ static void test_holders(void)
     link_to("/dev/ttyUSB0", "proc/812/fd/7");
     link_to("/dev/ttyUSB1", "proc/900/fd/3");
     link_to("/dev/ttyUSB0", "proc/77/fd/4");
+    link_to("/dev/ttyUSB0", "proc/812/fd/8");
     link_to("/dev/ttyUSB0", "proc/self/fd/9"); /* not a pid: ignored */
     char proc[128];
     snprintf(proc, sizeof(proc), "%s/proc", root);
@@ -186,9 +187,11 @@ static void test_holders(void)
     size_t n = espfab_portdiag_find_holders(proc, "/dev/ttyUSB0", h, 4);
     CHECK_EQ(n, 2);
     CHECK_EQ(h[0].pid, 77);
+    CHECK_EQ(h[0].nfds, 1);
     CHECK_STR(h[0].comm, "brltty");
     CHECK_EQ(h[1].pid, 812);
     CHECK_STR(h[1].comm, "ModemManager");
+    CHECK_EQ(h[1].nfds, 2);
     espfab_fault_t f;
     espfab_fault_clear(&f);
     CHECK_EQ(espfab_portdiag_busy(&f, "/dev/ttyUSB0", &h[1], 1), ESPFAB_E_PORT_BUSY);
