@@ -102,24 +102,52 @@ static void join_list(char *buf, size_t len, const espfab_portdiag_list_t *l)
     }
 }
 
+bool espfab_portdiag_process_running(const char *proc_root, const char *name)
+{
+    DIR *d = opendir(proc_root);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    char path[PATH_MAX], comm[64];
+    while (!found && (e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0 || end == e->d_name)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/comm", proc_root, e->d_name);
+        FILE *fp = fopen(path, "r");
+        if (!fp)
+            continue;
+        if (fgets(comm, sizeof(comm), fp))
+            found = strncmp(comm, name, strlen(name)) == 0;
+        fclose(fp);
+    }
+    closedir(d);
+    return found;
+}
+
 int espfab_portdiag_not_found(espfab_fault_t *f, const char *spec, const char *path,
-                              const espfab_portdiag_list_t *c)
+                              const espfab_portdiag_list_t *c, bool brltty_running)
 {
     char list[200] = "";
     join_list(list, sizeof(list), c);
     const char *resolved = strcmp(spec, path) ? path : NULL;
+    const char *brl = brltty_running ? "; brltty is running and grabs CH340/CP210x adapters: "
+                                       "sudo apt remove brltty"
+                                     : "";
     if (c->n == 0) {
         if (looks_usb(path))
             return espfab_fault_errno(f, ESPFAB_E_PORT_NONE_PRESENT, ENOENT,
                                       "%s%s%s does not exist and no USB serial port (ttyUSB*/ttyACM*) "
-                                      "is present",
-                                      spec, resolved ? " -> " : "", resolved ? resolved : "");
+                                      "is present%s",
+                                      spec, resolved ? " -> " : "", resolved ? resolved : "", brl);
         return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, ENOENT,
-                                  "%s%s%s does not exist (no USB serial port is present either)", spec,
-                                  resolved ? " -> " : "", resolved ? resolved : "");
+                                  "%s%s%s does not exist (no USB serial port is present either)%s",
+                                  spec, resolved ? " -> " : "", resolved ? resolved : "", brl);
     }
-    return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, ENOENT, "%s does not exist; present: %s",
-                              spec, list);
+    return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, ENOENT, "%s does not exist; present: %s%s",
+                              spec, list, brl);
 }
 
 void espfab_portdiag_perm_gather(const char *path, espfab_portdiag_perm_t *out)

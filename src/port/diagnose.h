@@ -41,9 +41,13 @@ void espfab_portdiag_candidates(const char *path, const char *dev_dir,
 
 /* spec does not exist: PORT_NOT_FOUND listing the candidates, or
  * PORT_NONE_PRESENT when the user asked for a USB-looking name and no USB
- * serial device is present at all. */
+ * serial device is present at all.  brltty_running adds that brltty (which
+ * grabs CH340/CP210x adapters on Ubuntu) should be removed. */
 int espfab_portdiag_not_found(espfab_fault_t *f, const char *spec, const char *path,
-                              const espfab_portdiag_list_t *candidates);
+                              const espfab_portdiag_list_t *candidates, bool brltty_running);
+
+/* True when a process whose comm starts with name runs under proc_root. */
+bool espfab_portdiag_process_running(const char *proc_root, const char *name);
 
 /* Facts about a permission-denied device. */
 typedef struct espfab_portdiag_perm {

@@ -349,7 +349,7 @@ static int open_device(uv_loop_t *loop, const char *spec, const char *path0, uin
                 globfree(&g);
             espfab_portdiag_list_t c = {.n = 0};
             espfab_portdiag_candidates(path0, "/dev", &c);
-            return espfab_portdiag_not_found(f, spec, path0, &c);
+            return espfab_portdiag_not_found(f, spec, path0, &c, espfab_portdiag_process_running("/proc", "brltty"));
         }
         if (r != 0)
             return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC, "%s: bad pattern", spec);
@@ -373,7 +373,7 @@ static int open_device(uv_loop_t *loop, const char *spec, const char *path0, uin
             if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
                 return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, ENOENT,
                                           "%s is a dangling link (its device is gone)", spec);
-            return espfab_portdiag_not_found(f, spec, path, &c);
+            return espfab_portdiag_not_found(f, spec, path, &c, espfab_portdiag_process_running("/proc", "brltty"));
         }
         if (e == EACCES) {
             espfab_portdiag_perm_t perm;

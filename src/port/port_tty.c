@@ -42,7 +42,7 @@ static int open_errno_fault(const char *spec, const char *path, int e, espfab_fa
     case ENOENT: {
         espfab_portdiag_list_t c = {.n = 0};
         espfab_portdiag_candidates(path, "/dev", &c);
-        return espfab_portdiag_not_found(f, spec, path, &c);
+        return espfab_portdiag_not_found(f, spec, path, &c, espfab_portdiag_process_running("/proc", "brltty"));
     }
     case EACCES:
     case EPERM: {

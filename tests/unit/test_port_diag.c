@@ -71,7 +71,7 @@ static void test_not_found(void)
     CHECK_STR(c.name[0], want);
     espfab_fault_t f;
     espfab_fault_clear(&f);
-    CHECK_EQ(espfab_portdiag_not_found(&f, spec, spec, &c), ESPFAB_E_PORT_NOT_FOUND);
+    CHECK_EQ(espfab_portdiag_not_found(&f, spec, spec, &c, false), ESPFAB_E_PORT_NOT_FOUND);
     CHECK_CONTAINS(f.detail, spec);
     snprintf(want, sizeof(want), "present: %s/ttyACM0, %s/ttyUSB1", dev, dev);
     CHECK_CONTAINS(f.detail, want);
@@ -83,26 +83,31 @@ static void test_not_found(void)
     c.n = 0;
     espfab_portdiag_candidates(spec, dev, &c);
     CHECK_EQ(c.n, 3);
-    CHECK_EQ(espfab_portdiag_not_found(&f, spec, spec, &c), ESPFAB_E_PORT_NOT_FOUND);
+    CHECK_EQ(espfab_portdiag_not_found(&f, spec, spec, &c, false), ESPFAB_E_PORT_NOT_FOUND);
     CHECK_CONTAINS(f.detail, "usb-Espressif_USB_JTAG_serial_debug_unit_AA:BB-if00");
 
     /* no USB tty at all: NONE_PRESENT for USB-looking names, the hint says
      * driver or charge-only cable */
     espfab_portdiag_list_t none = {.n = 0};
-    CHECK_EQ(espfab_portdiag_not_found(&f, "/dev/ttyUSB0", "/dev/ttyUSB0", &none),
+    CHECK_EQ(espfab_portdiag_not_found(&f, "/dev/ttyUSB0", "/dev/ttyUSB0", &none, false),
              ESPFAB_E_PORT_NONE_PRESENT);
     CHECK_CONTAINS(f.detail, "/dev/ttyUSB0");
     CHECK_CONTAINS(espfab_err_hint(f.code), "charge-only");
-    CHECK_EQ(espfab_portdiag_not_found(&f, "/dev/pts/9", "/dev/pts/9", &none),
+    CHECK_EQ(espfab_portdiag_not_found(&f, "/dev/pts/9", "/dev/pts/9", &none, false),
              ESPFAB_E_PORT_NOT_FOUND);
     /* a list too long for the detail is cut with "..." and still names the port */
     espfab_portdiag_list_t many = {.n = PORTDIAG_MAX};
     for (size_t i = 0; i < many.n; i++)
         snprintf(many.name[i], sizeof(many.name[i]), "/dev/ttyUSB%zu", i);
-    CHECK_EQ(espfab_portdiag_not_found(&f, "/dev/ttyUSB99", "/dev/ttyUSB99", &many),
+    CHECK_EQ(espfab_portdiag_not_found(&f, "/dev/ttyUSB99", "/dev/ttyUSB99", &many, false),
              ESPFAB_E_PORT_NOT_FOUND);
     CHECK_CONTAINS(f.detail, "/dev/ttyUSB99 does not exist");
     CHECK_CONTAINS(f.detail, "...");
+    CHECK(strstr(f.detail, "brltty") == NULL);
+    /* brltty running: say so (Ubuntu's brltty takes CH340/CP210x ports away) */
+    CHECK_EQ(espfab_portdiag_not_found(&f, "/dev/ttyUSB0", "/dev/ttyUSB0", &none, true),
+             ESPFAB_E_PORT_NONE_PRESENT);
+    CHECK_CONTAINS(f.detail, "apt remove brltty");
 }
 
 static espfab_portdiag_perm_t perm(mode_t mode, const char *group, bool in_db, bool in_proc)
@@ -214,6 +219,9 @@ static void test_holders(void)
     /* max smaller than the holders: count is still right */
     CHECK_EQ(espfab_portdiag_find_holders(proc, "/dev/ttyUSB0", h, 1), 2);
     CHECK_EQ(espfab_portdiag_find_holders("/nonexistent-proc", "/dev/ttyUSB0", h, 4), 0);
+    CHECK(espfab_portdiag_process_running(proc, "brltty"));
+    CHECK(espfab_portdiag_process_running(proc, "ModemManager"));
+    CHECK(!espfab_portdiag_process_running(proc, "minicom"));
 }
 
 static void test_vanished(void)
