@@ -50,6 +50,10 @@ struct slot {
     uv_timer_t timer;                /* presence polling; deferred frees */
     bool paused;
     bool absent_once;
+    /* TCP presence probe (continuous mode): connect, note success, close. */
+    uv_tcp_t probe;
+    uv_connect_t probe_req;
+    bool probing, probe_ok, probe_done;
     /* progress rate */
     uint64_t rate_t0_ms, rate_b0;
     uint64_t last_emit_ms;
@@ -101,17 +105,75 @@ static void poll_presence(uv_timer_t *t);
 
 /* ---- presence ---- */
 
+static void probe_closed(uv_handle_t *h)
+{
+    slot *sl = h->data;
+    sl->probing = false;
+}
+
+static void probe_connected(uv_connect_t *req, int status)
+{
+    slot *sl = req->data;
+    sl->probe_ok = status == 0;
+    sl->probe_done = true;
+    if (!uv_is_closing((uv_handle_t *)&sl->probe))
+        uv_close((uv_handle_t *)&sl->probe, probe_closed);
+}
+
+/* Starts an asynchronous connect to a numeric tcp://HOST:PORT; the result is
+ * read by the next poll. */
+static void probe_tcp(slot *sl, const char *spec)
+{
+    char host[256];
+    struct sockaddr_storage sa;
+    const char *hp = spec + 6, *colon = strrchr(hp, ':');
+    if (sl->probing || !colon || (size_t)(colon - hp) >= sizeof(host))
+        return;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    int port = atoi(colon + 1);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
+        /* A host name: resolve synchronously (station files name hosts rarely). */
+        struct addrinfo hints = {0}, *ai = NULL;
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
+            return;
+        memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
+        freeaddrinfo(ai);
+    }
+    uv_tcp_init(sl->st->loop, &sl->probe);
+    sl->probe.data = sl;
+    sl->probe_req.data = sl;
+    sl->probing = true;
+    if (uv_tcp_connect(&sl->probe_req, &sl->probe, (const struct sockaddr *)&sa,
+                       probe_connected) != 0) {
+        sl->probe_ok = false;
+        sl->probe_done = true;
+        uv_close((uv_handle_t *)&sl->probe, probe_closed);
+    }
+}
+
 /* Is a board at this slot's port right now?  Device paths (and by-path
- * globs, and espsim's links) exist only while a board is attached; TCP
- * servers that model a jig accept connections only while a board is there. */
+ * globs, and espsim's links) exist only while a board is attached; a TCP
+ * server that models a jig position accepts connections only while a board
+ * is there (probed asynchronously: the answer comes from the previous poll;
+ * sync=true when the caller cannot wait, e.g. batch start: TCP counts as
+ * present and a refused connection fails the session). */
 static bool port_present(slot *sl, char *dev, size_t len)
 {
     espfab_fault_t f;
     espfab_fault_clear(&f);
     if (espfab_station_slot_resolve(sl->cfg, false, dev, len, &f) != 0)
         return false;
-    if (strncmp(dev, "tcp://", 6) == 0)
-        return true; /* probed by opening it: the session fails fast if refused */
+    if (strncmp(dev, "tcp://", 6) == 0) {
+        if (sl->st->o.mode != ESPFAB_STATION_CONTINUOUS)
+            return true;
+        bool known = sl->probe_done, ok = sl->probe_ok;
+        sl->probe_done = false;
+        probe_tcp(sl, dev);
+        return known && ok;
+    }
     struct stat sb;
     return stat(dev, &sb) == 0;
 }
@@ -607,6 +669,8 @@ void espfab_station_free(espfab_station_t *st)
                 espfab_blob_unref(st->blobs, sl->blob[k]);
         if (sl->timer.loop)
             uv_close((uv_handle_t *)&sl->timer, on_handle_closed);
+        if (sl->probing && !uv_is_closing((uv_handle_t *)&sl->probe))
+            uv_close((uv_handle_t *)&sl->probe, probe_closed);
     }
     if (st->grace.loop)
         uv_close((uv_handle_t *)&st->grace, on_handle_closed);
