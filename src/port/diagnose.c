@@ -68,8 +68,7 @@ static void dir_of(const char *path, char *dir, size_t len)
         *slash = '\0';
 }
 
-void espfab_portdiag_candidates(const char *path, const char *dev_dir,
-                                espfab_portdiag_list_t *out)
+void espfab_portdiag_candidates(const char *path, const char *dev_dir, espfab_portdiag_list_t *out)
 {
     char dir[PATH_MAX];
     out->n = 0;
@@ -138,16 +137,17 @@ int espfab_portdiag_not_found(espfab_fault_t *f, const char *spec, const char *p
                                      : "";
     if (c->n == 0) {
         if (looks_usb(path))
-            return espfab_fault_errno(f, ESPFAB_E_PORT_NONE_PRESENT, ENOENT,
-                                      "%s%s%s does not exist and no USB serial port (ttyUSB*/ttyACM*) "
-                                      "is present%s",
-                                      spec, resolved ? " -> " : "", resolved ? resolved : "", brl);
+            return espfab_fault_errno(
+                f, ESPFAB_E_PORT_NONE_PRESENT, ENOENT,
+                "%s%s%s does not exist and no USB serial port (ttyUSB*/ttyACM*) "
+                "is present%s",
+                spec, resolved ? " -> " : "", resolved ? resolved : "", brl);
         return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, ENOENT,
                                   "%s%s%s does not exist (no USB serial port is present either)%s",
                                   spec, resolved ? " -> " : "", resolved ? resolved : "", brl);
     }
-    return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, ENOENT, "%s does not exist; present: %s%s",
-                              spec, list, brl);
+    return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, ENOENT,
+                              "%s does not exist; present: %s%s", spec, list, brl);
 }
 
 void espfab_portdiag_perm_gather(const char *path, espfab_portdiag_perm_t *out)
@@ -213,11 +213,12 @@ int espfab_portdiag_permission(espfab_fault_t *f, const char *spec,
     unsigned perms = (unsigned)(in->mode & 0777);
     bool group_rw = (in->mode & S_IRGRP) && (in->mode & S_IWGRP);
     if (!group_rw)
-        return espfab_fault_errno(f, code, EACCES,
-                                  "%s is mode %03o owner %s group %s: the group cannot read+write it, "
-                                  "so joining it will not help; add a udev rule "
-                                  "(MODE=\"0660\", GROUP=\"%s\") or chmod 660 it",
-                                  spec, perms, in->owner_name[0] ? in->owner_name : "?", grp, grp);
+        return espfab_fault_errno(
+            f, code, EACCES,
+            "%s is mode %03o owner %s group %s: the group cannot read+write it, "
+            "so joining it will not help; add a udev rule "
+            "(MODE=\"0660\", GROUP=\"%s\") or chmod 660 it",
+            spec, perms, in->owner_name[0] ? in->owner_name : "?", grp, grp);
     if (in->process_in_group)
         return espfab_fault_errno(f, code, EACCES,
                                   "%s is group %s mode %03o and %s is in %s, yet access was denied "
@@ -333,13 +334,13 @@ int espfab_portdiag_vanished(espfab_fault_t *f, int code, int err, const char *s
 {
     char extra[200] = "";
     size_t n = 0;
-#define ADD(...)                                                                 \
-    do {                                                                         \
-        if (n < sizeof(extra)) {                                                 \
-            int w_ = snprintf(extra + n, sizeof(extra) - n, __VA_ARGS__);        \
-            if (w_ > 0)                                                          \
-                n += (size_t)w_;                                                 \
-        }                                                                        \
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (n < sizeof(extra)) {                                                                   \
+            int w_ = snprintf(extra + n, sizeof(extra) - n, __VA_ARGS__);                          \
+            if (w_ > 0)                                                                            \
+                n += (size_t)w_;                                                                   \
+        }                                                                                          \
     } while (0)
     if (node_gone)
         ADD("; the device node is gone");

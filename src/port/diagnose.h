@@ -36,8 +36,7 @@ void espfab_portdiag_list_dir(const char *dir, bool all, espfab_portdiag_list_t 
 /* The ports worth naming when path does not exist: USB ttys in path's
  * directory (or all entries of a /serial/by-* directory), plus USB ttys in
  * dev_dir when that is another directory.  dev_dir is "/dev" in real use. */
-void espfab_portdiag_candidates(const char *path, const char *dev_dir,
-                                espfab_portdiag_list_t *out);
+void espfab_portdiag_candidates(const char *path, const char *dev_dir, espfab_portdiag_list_t *out);
 
 /* spec does not exist: PORT_NOT_FOUND listing the candidates, or
  * PORT_NONE_PRESENT when the user asked for a USB-looking name and no USB
@@ -51,15 +50,15 @@ bool espfab_portdiag_process_running(const char *proc_root, const char *name);
 
 /* Facts about a permission-denied device. */
 typedef struct espfab_portdiag_perm {
-    mode_t mode;             /* st_mode of the node */
+    mode_t mode; /* st_mode of the node */
     uid_t owner;
     gid_t gid;
-    char owner_name[64];     /* "" when unknown */
-    char group_name[64];     /* "" when the gid has no name */
-    char user[64];           /* the user running espfab */
-    bool user_in_group_db;   /* /etc/group lists the user in gid (or it is their primary gid) */
-    bool process_in_group;   /* getgroups()/getegid() of this process include gid */
-    bool have_stat;          /* false when stat itself failed */
+    char owner_name[64];   /* "" when unknown */
+    char group_name[64];   /* "" when the gid has no name */
+    char user[64];         /* the user running espfab */
+    bool user_in_group_db; /* /etc/group lists the user in gid (or it is their primary gid) */
+    bool process_in_group; /* getgroups()/getegid() of this process include gid */
+    bool have_stat;        /* false when stat itself failed */
 } espfab_portdiag_perm_t;
 
 /* Gathers the facts for path from stat, getpwuid, getgrgid and getgroups. */
@@ -82,8 +81,8 @@ size_t espfab_portdiag_find_holders(const char *proc_root, const char *dev,
                                     espfab_portdiag_holder_t *out, size_t max);
 /* PORT_BUSY naming the holders ("held by ModemManager (pid 812)") with a
  * word on the known offenders. */
-int espfab_portdiag_busy(espfab_fault_t *f, const char *spec,
-                         const espfab_portdiag_holder_t *h, size_t n);
+int espfab_portdiag_busy(espfab_fault_t *f, const char *spec, const espfab_portdiag_holder_t *h,
+                         size_t n);
 
 /* The port failed while open.  code is PORT_VANISHED or PORT_CLOSED; what
  * says what failed ("read: Input/output error").  For a device, node_gone

@@ -84,8 +84,8 @@ static void scan_links(espfab_port_desc_t *d, size_t *n, size_t cap, const char 
     closedir(dd);
 }
 
-void espfab_port__fill_links(espfab_port_desc_t *d, size_t *n, size_t cap,
-                             const char *by_path_dir, const char *by_id_dir)
+void espfab_port__fill_links(espfab_port_desc_t *d, size_t *n, size_t cap, const char *by_path_dir,
+                             const char *by_id_dir)
 {
     if (by_path_dir)
         scan_links(d, n, cap, by_path_dir, false);
@@ -168,8 +168,8 @@ void espfab_port__format_text(FILE *out, const espfab_port_desc_t *d, size_t n)
         else if (x->usb_vid >= 0)
             fprintf(out, "  unknown USB serial device");
         if (x->manufacturer[0] || x->product[0])
-            fprintf(out, "  \"%s%s%s\"", x->manufacturer, x->manufacturer[0] && x->product[0] ? " " : "",
-                    x->product);
+            fprintf(out, "  \"%s%s%s\"", x->manufacturer,
+                    x->manufacturer[0] && x->product[0] ? " " : "", x->product);
         if (x->serial[0])
             fprintf(out, "  serial %s", x->serial);
         fputc('\n', out);

@@ -15,8 +15,8 @@
 /* For each desc whose path is the target of a link in by_path_dir / by_id_dir,
  * fills by_path / by_id with that link.  Links whose target matches no desc
  * are appended as new descs (not USB: vid/pid -1) while *n < cap. */
-void espfab_port__fill_links(espfab_port_desc_t *d, size_t *n, size_t cap,
-                             const char *by_path_dir, const char *by_id_dir);
+void espfab_port__fill_links(espfab_port_desc_t *d, size_t *n, size_t cap, const char *by_path_dir,
+                             const char *by_id_dir);
 /* Fills bridge from the VID:PID table (or "" when unknown / not USB). */
 void espfab_port__fill_bridge(espfab_port_desc_t *d);
 

@@ -30,8 +30,8 @@ int espfab_port__parse_spec(const char *spec, espfab_port_kind_t *kind, char *ou
         return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC, "empty port name");
     size_t len = strlen(spec);
     if (len >= outlen || len >= 250)
-        return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC, "port name of %zu characters is too long",
-                                len);
+        return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC,
+                                "port name of %zu characters is too long", len);
     for (const char *c = spec; *c; c++)
         if (iscntrl((unsigned char)*c))
             return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC,
@@ -42,8 +42,8 @@ int espfab_port__parse_spec(const char *spec, espfab_port_kind_t *kind, char *ou
         if (*h == '[') {
             const char *close = strchr(h, ']');
             if (!close || close[1] != ':')
-                return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC,
-                                        "%s: expected tcp://[IPv6]:PORT", spec);
+                return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC, "%s: expected tcp://[IPv6]:PORT",
+                                        spec);
             snprintf(host, sizeof(host), "%.*s", (int)(close - h - 1), h + 1);
             colon = close + 1;
         } else {
@@ -78,12 +78,13 @@ int espfab_port__parse_spec(const char *spec, espfab_port_kind_t *kind, char *ou
     const char *scheme = strstr(spec, "://");
     if (scheme)
         return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC,
-                                "%s: '%.*s://' ports are not supported (only tcp://HOST:PORT)", spec,
-                                (int)(scheme - spec), spec);
-    if (!strncasecmp(spec, "COM", 3) && spec[3] && strspn(spec + 3, "0123456789") == strlen(spec + 3))
-        return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC,
-                                "%s is a Windows port name; on Linux use /dev/ttyUSB0 or /dev/ttyACM0",
-                                spec);
+                                "%s: '%.*s://' ports are not supported (only tcp://HOST:PORT)",
+                                spec, (int)(scheme - spec), spec);
+    if (!strncasecmp(spec, "COM", 3) && spec[3] &&
+        strspn(spec + 3, "0123456789") == strlen(spec + 3))
+        return espfab_fault_set(
+            f, ESPFAB_E_PORT_BAD_SPEC,
+            "%s is a Windows port name; on Linux use /dev/ttyUSB0 or /dev/ttyACM0", spec);
     *kind = ESPFAB_PORT_TTY;
     *tcp_port = 0;
     if (!strchr(spec, '/'))
@@ -349,7 +350,8 @@ static int open_device(uv_loop_t *loop, const char *spec, const char *path0, uin
                 globfree(&g);
             espfab_portdiag_list_t c = {.n = 0};
             espfab_portdiag_candidates(path0, "/dev", &c);
-            return espfab_portdiag_not_found(f, spec, path0, &c, espfab_portdiag_process_running("/proc", "brltty"));
+            return espfab_portdiag_not_found(f, spec, path0, &c,
+                                             espfab_portdiag_process_running("/proc", "brltty"));
         }
         if (r != 0)
             return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC, "%s: bad pattern", spec);
@@ -373,7 +375,8 @@ static int open_device(uv_loop_t *loop, const char *spec, const char *path0, uin
             if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
                 return espfab_fault_errno(f, ESPFAB_E_PORT_NOT_FOUND, ENOENT,
                                           "%s is a dangling link (its device is gone)", spec);
-            return espfab_portdiag_not_found(f, spec, path, &c, espfab_portdiag_process_running("/proc", "brltty"));
+            return espfab_portdiag_not_found(f, spec, path, &c,
+                                             espfab_portdiag_process_running("/proc", "brltty"));
         }
         if (e == EACCES) {
             espfab_portdiag_perm_t perm;
@@ -540,7 +543,7 @@ int espfab_port_set_lines(espfab_port_t *p, int dtr, int rts)
     if (errno == ENOTTY || errno == EINVAL)
         return ESPFAB_E_PORT_NO_MODEM_LINES;
     return classify(p, errno, true) == ESPFAB_E_PORT_VANISHED ? ESPFAB_E_PORT_VANISHED
-                                                               : ESPFAB_E_PORT_CONFIG;
+                                                              : ESPFAB_E_PORT_CONFIG;
 }
 
 int espfab_port_flush_input(espfab_port_t *p)
@@ -565,7 +568,10 @@ int espfab_port_flush_input(espfab_port_t *p)
 
 const char *espfab_port_name(const espfab_port_t *p) { return p ? p->name : ""; }
 
-espfab_port_kind_t espfab_port_kind(const espfab_port_t *p) { return p ? p->kind : ESPFAB_PORT_TTY; }
+espfab_port_kind_t espfab_port_kind(const espfab_port_t *p)
+{
+    return p ? p->kind : ESPFAB_PORT_TTY;
+}
 
 int espfab_port_fd(const espfab_port_t *p) { return p ? p->fd : -1; }
 

@@ -34,8 +34,8 @@ struct espfab_port {
     espfab_port_kind_t kind;
     uint32_t baud;
     bool modem_lines;
-    char name[256]; /* the spec as given */
-    char path[256]; /* device path opened (after glob / by-path resolution) or host:port */
+    char name[256];  /* the spec as given */
+    char path[256];  /* device path opened (after glob / by-path resolution) or host:port */
     char real[4096]; /* realpath of the device node, "" for TCP */
     /* /dev tty names (ttyACM*, ttyUSB*) present at open, to name a re-enumerated one */
     espfab_portdiag_list_t ttys_at_open;
@@ -43,9 +43,9 @@ struct espfab_port {
     espfab_port_read_cb read_cb;
     void *read_data;
     bool reading;
-    bool failed;      /* the fd reported an error; fault holds it */
+    bool failed; /* the fd reported an error; fault holds it */
     bool closing;
-    int poll_events;  /* what the uv_poll is started with (0 = stopped) */
+    int poll_events; /* what the uv_poll is started with (0 = stopped) */
     espfab_fault_t fault;
 
     port_wreq *wq_head, *wq_tail;

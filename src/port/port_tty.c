@@ -42,7 +42,8 @@ static int open_errno_fault(const char *spec, const char *path, int e, espfab_fa
     case ENOENT: {
         espfab_portdiag_list_t c = {.n = 0};
         espfab_portdiag_candidates(path, "/dev", &c);
-        return espfab_portdiag_not_found(f, spec, path, &c, espfab_portdiag_process_running("/proc", "brltty"));
+        return espfab_portdiag_not_found(f, spec, path, &c,
+                                         espfab_portdiag_process_running("/proc", "brltty"));
     }
     case EACCES:
     case EPERM: {
@@ -89,8 +90,7 @@ static bool stale_exclusive(const char *path)
 /* Exclusive use: refuse a port someone else marked exclusive (root bypasses
  * TIOCEXCL on open, so ask), take an advisory lock (as pyserial's exclusive
  * mode does, which also stops two espfabs), then set TIOCEXCL ourselves. */
-static int take_exclusive(espfab_port_t *p, const char *spec, const char *path,
-                          espfab_fault_t *f)
+static int take_exclusive(espfab_port_t *p, const char *spec, const char *path, espfab_fault_t *f)
 {
     int fd = p->fd;
     int excl = 0;
@@ -116,9 +116,9 @@ static int termios_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f)
                                       p->name, (unsigned)baud);
         if (tcsetattr(p->fd, TCSANOW, &t) != 0) {
             int e = errno;
-            return espfab_fault_errno(f, e == EINVAL ? ESPFAB_E_PORT_BAUD_UNSUPPORTED
-                                                     : ESPFAB_E_PORT_CONFIG,
-                                      e, "%s: setting baud %u", p->name, (unsigned)baud);
+            return espfab_fault_errno(
+                f, e == EINVAL ? ESPFAB_E_PORT_BAUD_UNSUPPORTED : ESPFAB_E_PORT_CONFIG, e,
+                "%s: setting baud %u", p->name, (unsigned)baud);
         }
         struct termios back;
         if (tcgetattr(p->fd, &back) == 0 && cfgetospeed(&back) != code)
@@ -130,9 +130,9 @@ static int termios_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f)
     uint32_t actual = 0;
     int r = espfab_port__set_baud_other(p->fd, baud, &actual);
     if (r < 0)
-        return espfab_fault_errno(f, -r == EINVAL ? ESPFAB_E_PORT_BAUD_UNSUPPORTED
-                                                  : ESPFAB_E_PORT_CONFIG,
-                                  -r, "%s: setting baud %u (termios2)", p->name, (unsigned)baud);
+        return espfab_fault_errno(
+            f, -r == EINVAL ? ESPFAB_E_PORT_BAUD_UNSUPPORTED : ESPFAB_E_PORT_CONFIG, -r,
+            "%s: setting baud %u (termios2)", p->name, (unsigned)baud);
     if (actual != baud)
         return espfab_fault_set(f, ESPFAB_E_PORT_BAUD_UNSUPPORTED,
                                 "%s: asked for baud %u, the driver set %u", p->name, (unsigned)baud,
@@ -164,11 +164,12 @@ int espfab_port__tty_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f
         if (r != SP_OK) {
             int e = sp_last_error_code();
             char *msg = r == SP_ERR_FAIL ? sp_last_error_message() : NULL;
-            int code = espfab_fault_errno(f, e == EINVAL || r == SP_ERR_ARG
-                                                 ? ESPFAB_E_PORT_BAUD_UNSUPPORTED
-                                                 : ESPFAB_E_PORT_CONFIG,
-                                          r == SP_ERR_FAIL ? e : 0, "%s: baud %u: %s", p->name,
-                                          (unsigned)baud, msg ? msg : "libserialport refused it");
+            int code =
+                espfab_fault_errno(f,
+                                   e == EINVAL || r == SP_ERR_ARG ? ESPFAB_E_PORT_BAUD_UNSUPPORTED
+                                                                  : ESPFAB_E_PORT_CONFIG,
+                                   r == SP_ERR_FAIL ? e : 0, "%s: baud %u: %s", p->name,
+                                   (unsigned)baud, msg ? msg : "libserialport refused it");
             if (msg)
                 sp_free_error_message(msg);
             return code;
@@ -249,7 +250,8 @@ static int open_sp(espfab_port_t *p, const char *spec, const char *path, uint32_
     int rr = take_exclusive(p, spec, path, f);
     if (rr < 0)
         return rr;
-    if ((r = sp_set_bits(p->sp, 8)) != SP_OK || (r = sp_set_parity(p->sp, SP_PARITY_NONE)) != SP_OK ||
+    if ((r = sp_set_bits(p->sp, 8)) != SP_OK ||
+        (r = sp_set_parity(p->sp, SP_PARITY_NONE)) != SP_OK ||
         (r = sp_set_stopbits(p->sp, 1)) != SP_OK ||
         (r = sp_set_flowcontrol(p->sp, SP_FLOWCONTROL_NONE)) != SP_OK)
         return sp_fault(spec, path, "8N1 setup", r, f);
@@ -264,8 +266,8 @@ static int open_sp(espfab_port_t *p, const char *spec, const char *path, uint32_
 int espfab_port__open_tty(uv_loop_t *loop, const char *spec, const char *path, uint32_t baud,
                           bool use_libserialport, espfab_port_t **out, espfab_fault_t *f)
 {
-    espfab_port_t *p =
-        espfab_port__new(loop, spec, path, use_libserialport ? ESPFAB_PORT_SERIAL : ESPFAB_PORT_TTY);
+    espfab_port_t *p = espfab_port__new(loop, spec, path,
+                                        use_libserialport ? ESPFAB_PORT_SERIAL : ESPFAB_PORT_TTY);
     if (!p)
         return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: allocating the port", spec);
     int r = 1;

@@ -231,7 +231,8 @@ static void test_tty_transfer_both_ways(void)
     CHECK_EQ(wlog.n, 0);
     /* and the reverse direction at the same time */
     uint8_t *in = pattern(total, 2);
-    peer_t pe = {.fd = pp.master, .got = malloc(total + 1), .want = total, .out = in, .nout = total};
+    peer_t pe = {
+        .fd = pp.master, .got = malloc(total + 1), .want = total, .out = in, .nout = total};
     uv_poll_init(&loop, &pe.poll, pp.master);
     pe.poll.data = &pe;
     uv_poll_start(&pe.poll, UV_READABLE | UV_WRITABLE, peer_cb);
@@ -563,9 +564,9 @@ static void test_tcp_echo_and_peer_close(void)
     memset(&wlog, 0, sizeof(wlog));
     for (int i = 0; i < 3; i++) {
         write_ids[i] = i;
-        CHECK_EQ(espfab_port_write(p, out + (size_t)i * (total / 3), total / 3, on_write,
-                                   &write_ids[i]),
-                 0);
+        CHECK_EQ(
+            espfab_port_write(p, out + (size_t)i * (total / 3), total / 3, on_write, &write_ids[i]),
+            0);
     }
     rlog_t rl = {.buf = malloc(total), .cap = total, .want = total, .close_master_fd = -1};
     CHECK_EQ(espfab_port_read_start(p, on_read, &rl), 0);
@@ -627,8 +628,9 @@ static void test_bad_specs(void)
     uv_loop_t loop;
     uv_loop_init(&loop);
     static const char *const bad[] = {
-        "",           "tcp://",          "tcp://host",  "tcp://:80", "tcp://h:0", "tcp://h:70000",
-        "tcp://h:8a", "rfc2217://h:4000", "COM3",       "tcp://[::1]5000", "/dev/tty\nUSB0",
+        "",          "tcp://",          "tcp://host",     "tcp://:80",
+        "tcp://h:0", "tcp://h:70000",   "tcp://h:8a",     "rfc2217://h:4000",
+        "COM3",      "tcp://[::1]5000", "/dev/tty\nUSB0",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         espfab_port_t *p = NULL;

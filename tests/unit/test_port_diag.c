@@ -78,7 +78,8 @@ static void test_not_found(void)
     CHECK_EQ(f.sys_errno, ENOENT);
 
     /* a by-id name that is missing lists the other by-id links and /dev ttys */
-    link_to("../../ttyACM0", "dev/serial/by-id/usb-Espressif_USB_JTAG_serial_debug_unit_AA:BB-if00");
+    link_to("../../ttyACM0",
+            "dev/serial/by-id/usb-Espressif_USB_JTAG_serial_debug_unit_AA:BB-if00");
     snprintf(spec, sizeof(spec), "%s/serial/by-id/usb-1a86_USB_Single_Serial_5434-if00", dev);
     c.n = 0;
     espfab_portdiag_candidates(spec, dev, &c);
@@ -241,8 +242,8 @@ static void test_vanished(void)
     CHECK_CONTAINS(f.detail, "new port /dev/ttyACM1 appeared");
     CHECK_EQ(f.sys_errno, EIO);
     espfab_portdiag_vanished(&f, ESPFAB_E_PORT_VANISHED, EIO,
-                             "/dev/serial/by-path/pci-0000:00:14.0-usb-0:2:1.0-port0", "/dev/ttyUSB0",
-                             "read", false, &before, &before);
+                             "/dev/serial/by-path/pci-0000:00:14.0-usb-0:2:1.0-port0",
+                             "/dev/ttyUSB0", "read", false, &before, &before);
     CHECK_CONTAINS(f.detail, "by-path");
     CHECK(strstr(f.detail, "gone") == NULL);
     CHECK(strstr(f.detail, "new port") == NULL);
@@ -250,8 +251,8 @@ static void test_vanished(void)
     espfab_portdiag_list_t same = {.n = 1};
     snprintf(same.name[0], sizeof(same.name[0]), "/dev/ttyACM0");
     espfab_portdiag_list_t empty = {.n = 0};
-    espfab_portdiag_vanished(&f, ESPFAB_E_PORT_VANISHED, EIO, "/dev/ttyACM0", "/dev/ttyACM0", "read",
-                             false, &empty, &same);
+    espfab_portdiag_vanished(&f, ESPFAB_E_PORT_VANISHED, EIO, "/dev/ttyACM0", "/dev/ttyACM0",
+                             "read", false, &empty, &same);
     CHECK(strstr(f.detail, "new port") == NULL);
 }
 
@@ -324,8 +325,10 @@ static espfab_port_desc_t sample(int i)
     memset(&d, 0, sizeof(d));
     if (i == 0) {
         snprintf(d.path, sizeof(d.path), "/dev/ttyUSB0");
-        snprintf(d.by_path, sizeof(d.by_path), "/dev/serial/by-path/pci-0000:00:14.0-usb-0:2:1.0-port0");
-        snprintf(d.by_id, sizeof(d.by_id), "/dev/serial/by-id/usb-Silicon_Labs_CP2102_0001-if00-port0");
+        snprintf(d.by_path, sizeof(d.by_path),
+                 "/dev/serial/by-path/pci-0000:00:14.0-usb-0:2:1.0-port0");
+        snprintf(d.by_id, sizeof(d.by_id),
+                 "/dev/serial/by-id/usb-Silicon_Labs_CP2102_0001-if00-port0");
         d.usb_vid = 0x10c4;
         d.usb_pid = 0xea60;
         snprintf(d.serial, sizeof(d.serial), "0001");
