@@ -242,8 +242,13 @@ static void pareto(w_t *w, const espfab_report_stats_t *st)
               "fill=\"#c0392b\"><title>", cnt, x, T + ph - h, bw, h);
         esc(w, name);
         pf(w, ": %" PRId64 "</title></rect>\n", cnt);
-        pf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%" PRId64 "</text>\n", cx,
-           T + ph - h - 4, cnt);
+        /* The count inside the top of the bar when it fits, above it otherwise. */
+        if (h > 18)
+            pf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#fff\" "
+                  "style=\"fill:#fff\">%" PRId64 "</text>\n", cx, T + ph - h + 14, cnt);
+        else
+            pf(w, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%" PRId64 "</text>\n", cx,
+               T + ph - h - 4, cnt);
         pf(w, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"end\" transform=\"rotate(-35 %.1f %d)\">",
            cx, T + ph + 14, cx, T + ph + 14);
         esc(w, name);
@@ -263,7 +268,7 @@ static void pareto(w_t *w, const espfab_report_stats_t *st)
         double cy = T + ph - ph * pctv / 100.0;
         pf(w, "<circle class=\"cum\" data-percent=\"%.1f\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" "
               "fill=\"#1f4e8c\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-              "fill=\"#1f4e8c\">%.0f%%</text>\n", pctv, cx, cy, cx, cy - 8, pctv);
+              "style=\"fill:#1f4e8c\" stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">%.0f%%</text>\n", pctv, cx, cy, cx, cy - 8, pctv);
     }
     pf(w, "</svg>\n<div class=\"legend\"><span><i class=\"sw\" style=\"background:#c0392b\"></i>"
           "attempts per cause</span><span><i class=\"sw\" style=\"background:#1f4e8c\"></i>"
