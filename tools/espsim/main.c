@@ -50,6 +50,12 @@ typedef struct {
 static io_t *ios;
 static int nios;
 static const char *dump_dir, *links_dir;
+static bool control;          /* --control: plug/unplug/dump commands on stdin */
+static uint32_t g_seed, g_jedec;
+static long g_flash_size;
+static int g_revs[SIM_CHIP_COUNT];
+static bool g_no_pty, g_pace, g_verbose;
+static int g_tcp;              /* -1: no TCP */
 static volatile sig_atomic_t sig_dump, sig_quit;
 
 static void on_signal(int s)
@@ -90,6 +96,13 @@ static void usage(FILE *f)
 "                       md5-stuck, slow-flash=FACTOR, unplug=BYTES,\n"
 "                       sync-miss=N (first N SYNCs after a reset unanswered)\n"
 "  --verbose            command trace per board on stderr\n"
+"  --control            read commands on stdin, one per line: 'unplug N'\n"
+"                       (the board vanishes: pty removed, TCP closed and\n"
+"                       no longer accepting), 'plug N' (a NEW board is\n"
+"                       inserted at position N: fresh flash, next MAC,\n"
+"                       no faults; its board line is printed again),\n"
+"                       'dump' (like SIGUSR1).  Each command is answered\n"
+"                       with 'ok CMD' or 'error ...' on stdout.\n"
 "  --help               this text\n"
 "\n"
 "Output: one line per board\n"
@@ -464,6 +477,95 @@ typedef struct {
     int board; /* -1 = all */
 } fault_arg_t;
 
+static void print_board(const io_t *io)
+{
+    char tcp[40] = "-";
+    const uint8_t *m = io->b.mac;
+    if (io->lfd >= 0)
+        snprintf(tcp, sizeof tcp, "127.0.0.1:%d", io->port);
+    printf("board %d chip=%s mac=%02x:%02x:%02x:%02x:%02x:%02x pty=%s "
+           "tcp=%s\n", io->b.index, io->b.chip->name, m[0], m[1], m[2], m[3],
+           m[4], m[5], io->pty >= 0 ? io->pty_path : "-", tcp);
+}
+
+/* A jig operator swaps the board at position N for a new one. */
+static int plug(io_t *io)
+{
+    static uint32_t generation;
+    sim_chip_id_t chip = io->b.chip_id;
+    int index = io->b.index;
+    if (!io->gone)
+        unplug(io);
+    sim_board_free(&io->b);
+    generation++;
+    if (sim_board_init(&io->b, index, chip, g_revs[chip], g_seed + generation,
+                       (uint32_t)g_flash_size, g_jedec) < 0)
+        return -1;
+    io->b.pace = io->b.timing = g_pace;
+    io->b.verbose = g_verbose;
+    io->pty = io->lfd = io->cfd = -1;
+    io->pty_host = false;
+    io->link = LINK_NONE;
+    io->gone = false;
+    if (!g_no_pty && open_pty(io) < 0)
+        return -1;
+    if (g_tcp >= 0 && open_tcp(io, io->port) < 0)
+        return -1;
+    print_board(io);
+    return 0;
+}
+
+static void control_line(char *line)
+{
+    int n = -1;
+    char cmd[16] = "";
+    line[strcspn(line, "\r\n")] = '\0';
+    if (sscanf(line, "%15s %d", cmd, &n) < 1)
+        return;
+    if (!strcmp(cmd, "dump")) {
+        dump_all();
+    } else if ((!strcmp(cmd, "unplug") || !strcmp(cmd, "plug")) && n >= 0 &&
+               n < nios) {
+        if (cmd[0] == 'u') {
+            if (!ios[n].gone)
+                unplug(&ios[n]);
+        } else if (plug(&ios[n]) < 0) {
+            printf("error plug %d failed\n", n);
+            fflush(stdout);
+            return;
+        }
+    } else {
+        printf("error unknown command '%s' (unplug N, plug N, dump)\n", line);
+        fflush(stdout);
+        return;
+    }
+    printf("ok %s\n", line);
+    fflush(stdout);
+}
+
+static void read_control(void)
+{
+    static char buf[512];
+    static size_t len;
+    ssize_t r = read(STDIN_FILENO, buf + len, sizeof buf - 1 - len);
+    if (r <= 0) {
+        control = false; /* stdin closed: no more commands */
+        return;
+    }
+    len += (size_t)r;
+    buf[len] = '\0';
+    char *nl;
+    while ((nl = memchr(buf, '\n', len))) {
+        *nl = '\0';
+        control_line(buf);
+        size_t used = (size_t)(nl - buf) + 1;
+        memmove(buf, nl + 1, len - used);
+        len -= used;
+    }
+    if (len == sizeof buf - 1)
+        len = 0; /* an over-long line: drop it */
+}
+
 int main(int argc, char **argv)
 {
     const char *boards = NULL;
@@ -553,6 +655,8 @@ int main(int argc, char **argv)
             faults[nfaults].board = v[0] == '*' ? -1 : atoi(v);
             faults[nfaults].spec = colon + 1;
             nfaults++;
+        } else if (!strcmp(a, "--control")) {
+            control = true;
         } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
             verbose = true;
         } else {
@@ -571,6 +675,14 @@ int main(int argc, char **argv)
         jedec = 0x40EFu | (uint32_t)code << 16;
     }
 
+    g_seed = seed;
+    g_jedec = jedec;
+    g_flash_size = flash_size;
+    memcpy(g_revs, revs, sizeof g_revs);
+    g_no_pty = no_pty;
+    g_pace = pace;
+    g_verbose = verbose;
+    g_tcp = tcp_base;
     ios = calloc(MAX_BOARDS, sizeof *ios);
     if (!ios)
         return 1;
@@ -659,7 +771,7 @@ int main(int argc, char **argv)
     printf("espsim ready\n");
     fflush(stdout);
 
-    pfd = calloc((size_t)nios * 3, sizeof *pfd);
+    pfd = calloc((size_t)nios * 3 + 1, sizeof *pfd);
     while (!sig_quit) {
         double now = sim_now(), deadline = now + 1.0;
         int np = 0;
@@ -717,6 +829,8 @@ int main(int argc, char **argv)
                 pfd[np++] = (struct pollfd){.fd = io->cfd, .events = ev};
             }
         }
+        if (control)
+            pfd[np++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
         {
             double wait = deadline - now;
             if (wait < 0)
@@ -736,6 +850,10 @@ int main(int argc, char **argv)
         for (int k = 0; k < np; k++) {
             if (!pfd[k].revents)
                 continue;
+            if (control && pfd[k].fd == STDIN_FILENO) {
+                read_control();
+                continue;
+            }
             for (int i = 0; i < nios; i++) {
                 io_t *io = &ios[i];
                 if (io->gone)
