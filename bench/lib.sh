@@ -1,0 +1,96 @@
+# bench/lib.sh - shared helpers of the benchmark scripts (sourced by bash).
+# Sets ROOT, BUILD (from --build), the tool paths, a work dir W, and
+# provides: kv, start_sim/stop_sim, check_dump, fmt helpers.
+# Every process a script starts is tracked and ended by its own pid on exit.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+KEEP=0
+PIDS=()
+
+# bench_tools: resolve binaries after option parsing.
+bench_tools() {
+    ESPFAB=$BUILD/espfab
+    ESPSIM=$BUILD/tools/espsim/espsim
+    MKIMAGE=$BUILD/tools/mkimage/espfab-mkimage
+    BRUN=$BUILD/bench/espfab-benchrun
+    RELAY=$BUILD/bench/espfab-benchrelay
+    FLOOR=$BUILD/bench/espfab-benchfloor
+    PEER=$ROOT/bench/esptooljs_flash.mjs
+    local b
+    for b in "$ESPFAB" "$ESPSIM" "$MKIMAGE" "$BRUN" "$RELAY" "$FLOOR"; do
+        [ -x "$b" ] || die "missing $b: build first (cmake --build $BUILD -j2) or give --build DIR"
+    done
+    command -v node >/dev/null || die "node is not installed (tools/setup.sh)"
+    [ -f "$ROOT/tools/npm/node_modules/esptool-js/package.json" ] ||
+        die "esptool-js is not installed in tools/npm: run tools/setup.sh"
+    W=$(mktemp -d /tmp/espfab-bench-XXXXXX)
+}
+
+die() { echo "bench: $*" >&2; exit 2; }
+
+bench_cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    if [ "$KEEP" = 1 ]; then echo "bench: work files kept in $W" >&2
+    elif [ -n "${W:-}" ]; then rm -rf "$W"; fi
+}
+trap bench_cleanup EXIT
+
+# kv FILE KEY [LINE]: value of KEY= in line LINE (default: the last line).
+kv() {
+    local line
+    if [ -n "${3:-}" ]; then line=$(sed -n "${3}p" "$1"); else line=$(tail -n 1 "$1"); fi
+    sed -n "s/^\(.* \)\{0,1\}$2=\([^ ]*\).*/\2/p" <<< "$line"
+}
+
+# calc EXPR: floating point arithmetic (awk), 3 decimals unless EXPR formats.
+calc() { awk "BEGIN { printf \"%.3f\", $1 }"; }
+
+# start_sim TAG NBOARDS PACE(0|1): espsim under benchrun (its own CPU is
+# accounted in $W/sim-TAG.cost); fills SIM_PORTS[] with TCP ports.
+start_sim() {
+    local tag=$1 n=$2 pace=$3 pa=--no-pace
+    [ "$pace" = 1 ] && pa=--pace
+    mkdir -p "$W/dump-$tag"
+    "$BRUN" --tag "espsim-$tag" --out "$W/sim-$tag.cost" -- \
+        "$ESPSIM" --boards "esp32:$n" --tcp-base 0 --no-pty $pa --dump-dir "$W/dump-$tag" \
+        > "$W/sim-$tag.out" 2> "$W/sim-$tag.err" &
+    SIM_PID=$!
+    PIDS+=("$SIM_PID")
+    local i
+    for i in $(seq 100); do
+        grep -q "espsim ready" "$W/sim-$tag.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q "espsim ready" "$W/sim-$tag.out" || die "espsim did not start: $(cat "$W/sim-$tag.err")"
+    mapfile -t SIM_PORTS < <(sed -n 's/^board .* tcp=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$W/sim-$tag.out")
+    [ "${#SIM_PORTS[@]}" = "$n" ] || die "espsim printed ${#SIM_PORTS[@]} TCP ports, expected $n"
+}
+
+# stop_sim TAG: SIGTERM through benchrun (espsim dumps every board's flash
+# and exits); waits.  Sets SIM_CPU (s) from the cost line.
+stop_sim() {
+    local tag=$1
+    kill -TERM "$SIM_PID" 2>/dev/null
+    wait "$SIM_PID" 2>/dev/null
+    local p keep=()
+    for p in "${PIDS[@]}"; do [ "$p" != "$SIM_PID" ] && keep+=("$p"); done
+    PIDS=("${keep[@]}")
+    SIM_CPU=$(calc "$(kv "$W/sim-$tag.cost" user_s) + $(kv "$W/sim-$tag.cost" sys_s)")
+}
+
+# check_dump TAG BOARD IMAGE OFFSET: prints nothing and returns 0 when the
+# board's flash holds IMAGE at OFFSET; otherwise prints the reason.
+check_dump() {
+    local d=$W/dump-$1/board-$2.bin size
+    [ -f "$d" ] || { echo "espsim wrote no flash dump for board $2"; return 1; }
+    size=$(stat -c %s "$3")
+    cmp -s -n "$size" "$3" <(tail -c +$(( $4 + 1 )) "$d") ||
+        { echo "board $2: flash at $4 differs from $(basename "$3") (the write did not land)"; return 1; }
+}
+
+mib() { calc "$1 / 1024"; }
