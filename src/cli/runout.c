@@ -92,11 +92,12 @@ void espfab_runout_event(espfab_runout_t *o, const espfab_station_event_t *ev)
         stamp(ts, sizeof(ts));
         switch (ev->type) {
         case ESPFAB_STATION_EV_BOARD_DONE: {
+            /* A passed board's message already starts with PASS. */
             const espfab_attempt_t *a = ev->attempt;
-            printf("[%s] %-8s %-28s %s  %s\n", ts, s->name, s->port,
-                   a->outcome == ESPFAB_OUTCOME_PASS ? "PASS" :
-                   a->outcome == ESPFAB_OUTCOME_INTERRUPTED ? "INTERRUPTED" : "FAIL",
-                   a->message);
+            const char *tag = a->outcome == ESPFAB_OUTCOME_PASS ? ""
+                              : a->outcome == ESPFAB_OUTCOME_INTERRUPTED ? "INTERRUPTED "
+                                                                         : "FAIL ";
+            printf("[%s] %-8s %-28s %s%s\n", ts, s->name, s->port, tag, a->message);
             break;
         }
         case ESPFAB_STATION_EV_NOTE:
