@@ -401,7 +401,7 @@ static void build_items(const espfab_console_view_t *v, int idx, int w, cell_ite
             outcome_word(a->outcome), a->mac[0] ? a->mac : a->message);
     }
     if (s->passed || s->failed)
-        add(c, IT_TEXT, 6, st->dim, "boards %u ok %u failed", s->passed, s->failed);
+        add(c, IT_TEXT, 6, st->dim, "ok %u  failed %u", s->passed, s->failed);
 }
 
 /* Picks items by priority into at most h lines; returns lines used. */
@@ -537,24 +537,24 @@ static char *header1(const espfab_console_view_t *v, const style_t *st)
             strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
     }
     int reserve = clock[0] ? (int)strlen(clock) + 1 : 0;
-    const char *keys[] = {"station", "line", "profile", "lot", "operator", "mode"};
-    const char *vals[] = {v->station, v->line, v->profile, v->lot, v->operator_name, v->mode};
-    espfab__lb_text(&b, " ESPFAB", -1);
+    const char *keys[] = {"station", "profile", "lot", "operator", "line", "mode"};
+    const char *vals[] = {v->station, v->profile, v->lot, v->operator_name, v->line, v->mode};
     for (int i = 0; i < 6; i++) {
         if (!vals[i] || !vals[i][0])
             continue;
-        int need = 2 + (int)strlen(keys[i]) + 1 + espfab__text_width(vals[i], v->utf8);
+        int gap = b.width ? 2 : 1;
+        int need = gap + (int)strlen(keys[i]) + 1 + espfab__text_width(vals[i], v->utf8);
         if (b.width + need > v->cols - reserve) {
             /* the station and profile are worth a cut value */
-            if (i <= 2 && b.width + (int)strlen(keys[i]) + 6 < v->cols - reserve) {
-                espfab__lb_text(&b, "  ", -1);
+            if (i <= 1 && b.width + (int)strlen(keys[i]) + 6 < v->cols - reserve) {
+                espfab__lb_text(&b, gap == 2 ? "  " : " ", -1);
                 espfab__lb_text(&b, keys[i], -1);
                 espfab__lb_text(&b, " ", -1);
                 espfab__lb_field(&b, vals[i], v->cols - reserve - b.width, false);
             }
             break;
         }
-        espfab__lb_text(&b, "  ", -1);
+        espfab__lb_text(&b, gap == 2 ? "  " : " ", -1);
         espfab__lb_text(&b, keys[i], -1);
         espfab__lb_esc(&b, "\033[1m");
         espfab__lb_text(&b, " ", -1);
@@ -622,7 +622,7 @@ static char *header2(const espfab_console_view_t *v, const style_t *st)
 static const char *state_word(const espfab_slot_status_t *s)
 {
     const espfab_attempt_t *r = shown_result(s);
-    if (r && s->state != ESPFAB_SLOT_REMOVE)
+    if (r)
         return r->outcome == ESPFAB_OUTCOME_PASS ? "PASS"
                : r->outcome == ESPFAB_OUTCOME_FAIL ? "FAIL" : "INTR";
     switch (s->state) {
@@ -721,17 +721,19 @@ static char *table_row(const espfab_console_view_t *v, int idx, int nw, const st
     char why[700];
     if (r && r->outcome != ESPFAB_OUTCOME_PASS) {
         espfab__lb_esc(&b, st->bad);
-        snprintf(why, sizeof(why), "%s%s", s->state == ESPFAB_SLOT_REMOVE ? "REMOVE: " : "",
+        snprintf(why, sizeof(why), "%s%s", s->state == ESPFAB_SLOT_REMOVE ? "remove: " : "",
                  r->message[0] ? r->message : str(espfab_err_name(r->fault.code)));
     } else if (r) {
-        snprintf(why, sizeof(why), "%s%s", s->state == ESPFAB_SLOT_REMOVE ? "PASS, REMOVE: " : "",
+        snprintf(why, sizeof(why), "%s%s", s->state == ESPFAB_SLOT_REMOVE ? "remove: " : "",
                  r->message);
     } else if (s->state == ESPFAB_SLOT_FLASHING) {
         snprintf(why, sizeof(why), "%s  %s", str(s->phase), str(s->port));
     } else {
-        snprintf(why, sizeof(why), "%s", str(s->port));
+        snprintf(why, sizeof(why), "%s%s", s->state == ESPFAB_SLOT_PAUSED ? "paused  " : "",
+                 str(s->port));
     }
-    espfab__lb_field(&b, why, cols - b.width, false);
+    /* a bare port is cut from the left: its end names the hub position */
+    espfab__lb_field(&b, why, cols - b.width, !r && s->state != ESPFAB_SLOT_FLASHING);
     espfab__lb_esc(&b, SGR_RESET);
     return espfab__lb_take(&b);
 }
