@@ -5,7 +5,8 @@
 // after("hard_reset"), then disconnect.  The serial port is the project's
 // Web Serial look-alike (tests/esptooljs/adapter.mjs) over TCP.
 //
-// usage: node esptooljs_flash.mjs --port tcp://127.0.0.1:P --baud B --offset O --file F
+// usage: node esptooljs_flash.mjs --port tcp://127.0.0.1:P --baud B --offset O --file F [--verify 0]
+// (--verify 0: no MD5 check, to compare with `espfab flash --no-verify`)
 // Prints ONE JSON line on stdout: {"ok":true,"timings":{...ms},"bytes":{...}}
 // or {"ok":false,"error":"..."} with exit status 1.  esptool-js's messages
 // go to stderr (discarded by the benchmark scripts unless they fail).
@@ -62,7 +63,8 @@ async function main() {
       fileArray: [{ data, address: o.offset }],
       flashMode: "keep", flashFreq: "keep", flashSize: "keep",
       eraseAll: false, compress: true,
-      calculateMD5Hash: (img) => crypto.createHash("md5").update(img).digest("hex"),
+      calculateMD5Hash: o.verify === "0" ? undefined
+        : (img) => crypto.createHash("md5").update(img).digest("hex"),
       reportProgress: () => {},
     });
     mark("write_verify");
