@@ -203,6 +203,9 @@ static void close_handles(espfab_console_t *c)
     if (c->reading)
         uv_read_stop((uv_stream_t *)&c->tin);
     c->reading = false;
+    /* back to the mode the terminal had, while libuv's fd is still open */
+    if (c->raw)
+        uv_tty_set_mode(&c->tin, UV_TTY_MODE_NORMAL);
     uv_timer_stop(&c->timer);
     uv_signal_stop(&c->winch);
     uv_close((uv_handle_t *)&c->timer, on_closed);
@@ -290,6 +293,7 @@ static void do_action(espfab_console_t *c, const espfab_console_action_t *a)
             close_handles(c);
             return;
         }
+        c->quit_requested = true; /* the operator wants out: no hold */
         if (c->o.interrupt_cb)
             c->o.interrupt_cb(c->o.data);
         else
@@ -501,12 +505,15 @@ void espfab_console_free(espfab_console_t *c)
         espfab_console_frame_t fr = {0};
         fill_view(c, &v);
         v.force_table = true;
-        v.rows = (int)c->nslots + 5;
+        v.rows = (int)c->nslots + 5 < 10 ? 10 : (int)c->nslots + 5;
         v.selected = -1;
         v.prompt = NULL;
         v.help = false;
+        /* totals, the table and the last status line; no title bar, no keys */
         if (espfab_console_render(&v, &fr) == 0) {
             for (int i = 1; i < fr.rows - 1; i++) {
+                if (espfab_console_visible_width(fr.line[i]) == 0)
+                    continue;
                 out_all(fr.line[i], strlen(fr.line[i]));
                 out_all("\033[0m\n", 5);
             }
