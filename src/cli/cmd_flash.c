@@ -22,8 +22,10 @@
 #include "cli/opts.h"
 #include "espfab/cli.h"
 #include "espfab/image.h"
+#include "espfab/log.h"
 #include "espfab/profile.h"
 #include "espfab/record.h"
+#include "espfab/session.h"
 
 /* One file to write, loaded and parsed. */
 typedef struct flashjob_image {
@@ -42,6 +44,7 @@ typedef struct flashjob {
     size_t n;
     flashjob_image_t img[ESPFAB_MAX_REGIONS];
     espfab_flash_params_t params;
+    int min_rev_full, max_rev_full;   /* profile's allowed revisions, -1 = any */
 } flashjob_t;
 
 static void flashjob_free(flashjob_t *j)
@@ -112,6 +115,8 @@ static int from_profile(flashjob_t *j, espfab_fault_t *f)
     }
     snprintf(j->profile_name, sizeof(j->profile_name), "%s", p->name);
     snprintf(j->profile_sha256, sizeof(j->profile_sha256), "%s", p->sha256);
+    j->min_rev_full = p->min_rev_full;
+    j->max_rev_full = p->max_rev_full;
     /* The profile's settings; options given on the command line win where
      * they differ from the default. */
     const espfab_chip_t *chip = espfab_chip_get(p->chip);
@@ -168,6 +173,7 @@ static int flashjob_prepare(flashjob_t *j, const espfab_cli_opts_t *o, espfab_fa
 {
     memset(j, 0, sizeof(*j));
     j->o = *o;
+    j->min_rev_full = j->max_rev_full = -1;
     int rc;
     if (o->profile) {
         if (o->npos > 0)
@@ -274,11 +280,178 @@ static int flashjob_check_board(const flashjob_t *j, const char *port,
 
 /* ---- one board ---------------------------------------------------------- */
 
+typedef struct flash_ctx {
+    flashjob_t *j;
+    espfab_progress_t prog;
+    bool identified;             /* identity line printed, board checks done */
+    bool refused;                /* our own check refused the board: cancelled */
+    espfab_fault_t refusal;
+    char labels[ESPFAB_MAX_REGIONS][96];
+} flash_ctx_t;
+
+/* Runs our own board checks once the chip (and flash size) are known, before
+ * the session's CHECK state lets any flash command out: if they refuse, the
+ * session is cancelled and our fault is reported (exit 2). */
+static void on_flash_event(espfab_session_t *s, const espfab_session_ev_t *ev, void *data)
+{
+    flash_ctx_t *c = data;
+    switch (ev->kind) {
+    case ESPFAB_SESSION_EV_STATE:
+        if (!c->identified && ev->new_state >= ESPFAB_SS_CHECK && ev->new_state != ESPFAB_SS_DONE) {
+            c->identified = true;
+            const espfab_chip_t *chip = espfab_session_chip(s);
+            const espfab_attempt_t *a = espfab_session_record(s);
+            espfab_fault_clear(&c->refusal);
+            if (chip && a &&
+                flashjob_check_board(c->j, c->j->o.port, chip, a->rev_full, a->flash_size, &c->refusal) != 0) {
+                c->refused = true;
+                espfab_session_cancel(s);
+            }
+        }
+        break;
+    case ESPFAB_SESSION_EV_PROGRESS:
+        if (ev->region >= 0 && (size_t)ev->region < c->j->n)
+            espfab_progress_update(&c->prog, ev->region, c->labels[ev->region], ev->done, ev->total);
+        break;
+    case ESPFAB_SESSION_EV_NOTE:
+        if (ev->note) {
+            espfab_progress_break(&c->prog);
+            fprintf(stderr, "%s: %s\n", c->j->o.port, ev->note);
+        }
+        break;
+    case ESPFAB_SESSION_EV_DONE:
+        espfab_progress_break(&c->prog);
+        break;
+    }
+}
+
+static espfab_reset_t before_value(const char *name)
+{
+    if (!strcmp(name, "classic"))
+        return ESPFAB_RESET_CLASSIC;
+    if (!strcmp(name, "tight"))
+        return ESPFAB_RESET_TIGHT;
+    if (!strcmp(name, "usb-jtag"))
+        return ESPFAB_RESET_USB_JTAG;
+    if (!strcmp(name, "none"))
+        return ESPFAB_RESET_NONE;
+    return ESPFAB_RESET_AUTO;
+}
+
+/* Faults that mean "the input was wrong for this board" (exit 2) rather
+ * than "the board failed" (exit 1). */
+static bool is_input_fault(int code)
+{
+    int n = espfab_err_number(code);
+    return (n >= 400 && n < 500) || code == ESPFAB_E_USAGE;
+}
+
 static int flash_board(flashjob_t *j)
 {
-    (void)flashjob_check_board; /* used once the session lands */
-    fprintf(stderr, "espfab flash: %s: the bootloader session is not in this build yet\n", j->o.port);
-    return 1;
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+        fprintf(stderr, "espfab flash: could not create the event loop\n");
+        return 1;
+    }
+    espfab_blob_cache_t *cache = espfab_blob_cache_new(&loop);
+    espfab_session_region_t regions[ESPFAB_MAX_REGIONS];
+    flash_ctx_t *c = calloc(1, sizeof(*c));
+    espfab_attempt_t *rec = calloc(1, sizeof(*rec));
+    int status = 1;
+    if (!cache || !c || !rec) {
+        fprintf(stderr, "espfab flash: out of memory\n");
+        goto out;
+    }
+    c->j = j;
+    espfab_progress_init(&c->prog, stderr);
+    uint64_t total = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        regions[i].offset = j->img[i].offset;
+        regions[i].name = j->img[i].file;
+        regions[i].blob = espfab_blob_intern(cache, j->img[i].data, j->img[i].len);
+        j->img[i].data = NULL; /* the cache owns the bytes now */
+        if (!regions[i].blob) {
+            fprintf(stderr, "espfab flash: out of memory\n");
+            for (size_t k = 0; k < i; k++)
+                espfab_blob_unref(cache, regions[k].blob);
+            goto out;
+        }
+        const char *base = strrchr(j->img[i].file, '/');
+        snprintf(c->labels[i], sizeof(c->labels[i]), "0x%05X %.80s", j->img[i].offset,
+                 base ? base + 1 : j->img[i].file);
+        total += j->img[i].len;
+    }
+
+    espfab_session_opts_t so;
+    espfab_session_opts_init(&so);
+    so.port = j->o.port;
+    if (j->o.baud)
+        so.baud = j->o.baud;
+    so.chip = j->o.chip_p ? j->o.chip_p->id : ESPFAB_CHIP_UNKNOWN;
+    so.before = before_value(j->o.before);
+    so.after = !strcmp(j->o.after, "no-reset") ? ESPFAB_AFTER_NO_RESET : ESPFAB_AFTER_HARD_RESET;
+    so.no_stub = j->o.no_stub;
+    so.no_compress = j->o.no_compress;
+    so.erase = !strcmp(j->o.erase, "all") ? ESPFAB_ERASE_ALL
+               : !strcmp(j->o.erase, "regions") ? ESPFAB_ERASE_REGIONS : ESPFAB_ERASE_NONE;
+    so.no_verify = j->o.no_verify;
+    so.flash = j->params;
+    so.force = j->o.force;
+    so.min_rev_full = j->min_rev_full;
+    so.max_rev_full = j->max_rev_full;
+    so.stub_dir = j->o.stub_dir;
+    so.cache = cache;
+    so.regions = regions;
+    so.nregions = j->n;
+
+    fprintf(stderr, "%s: writing %zu file%s (%llu bytes)%s%s\n", j->o.port, j->n, j->n == 1 ? "" : "s",
+            (unsigned long long)total, j->o.no_stub ? ", ROM loader" : "",
+            j->o.no_compress ? ", uncompressed" : "");
+    int outcome = espfab_cli_session_run(&loop, &so, on_flash_event, c, rec);
+    for (size_t i = 0; i < j->n; i++)
+        espfab_blob_unref(cache, regions[i].blob);
+
+    char line[1024];
+    if (c->refused) {
+        fprintf(stderr, "espfab flash: FAIL %s: %s (nothing was written)\n", j->o.port,
+                espfab_fault_format(&c->refusal, line, sizeof(line)));
+        status = 2;
+    } else if (outcome == ESPFAB_OUTCOME_PASS) {
+        int verified = 0;
+        for (int i = 0; i < rec->nregions; i++)
+            verified += rec->regions[i].verified;
+        if (!j->o.no_verify && verified != (int)j->n) {
+            /* Written, but the loader could not check it (ESP8266 ROM, secure
+             * download mode): not a pass. */
+            fprintf(stderr,
+                    "espfab flash: UNVERIFIED %s: %s %s, %zu region%s written but not verified (%d of them were): this "
+                    "loader cannot compute MD5 (ESP8266 ROM or secure download mode); flash with the stub, "
+                    "or pass --no-verify to accept unverified writes\n",
+                    j->o.port, rec->chip, rec->mac, j->n, j->n == 1 ? "" : "s", verified);
+            status = 1;
+        } else {
+            fprintf(stdout, "espfab flash: PASS %s: %s %s, %zu region%s written%s (%llu bytes)\n", j->o.port,
+                    rec->chip, rec->mac, j->n, j->n == 1 ? "" : "s",
+                    j->o.no_verify ? ", NOT verified (--no-verify)" : " and verified", (unsigned long long)total);
+            status = 0;
+        }
+    } else {
+        int written = 0;
+        for (int i = 0; i < rec->nregions; i++)
+            written += rec->regions[i].written;
+        fprintf(stderr, "espfab flash: %s %s%s%s: %s (%d of %zu regions written)\n",
+                outcome == ESPFAB_OUTCOME_INTERRUPTED ? "INTERRUPTED" : "FAIL", j->o.port,
+                rec->mac[0] ? " " : "", rec->mac, espfab_fault_format(&rec->fault, line, sizeof(line)), written,
+                j->n);
+        status = is_input_fault(rec->fault.code) && written == 0 ? 2 : 1;
+    }
+out:
+    free(rec);
+    free(c);
+    espfab_blob_cache_free(cache);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return status;
 }
 
 /* ---- the command --------------------------------------------------------- */
@@ -308,6 +481,9 @@ static int report_input_fault(const espfab_fault_t *f)
 
 int espfab_cli_flash(int argc, char **argv)
 {
+    /* The final line says what failed; the session's own warnings would repeat it. */
+    if (!getenv("ESPFAB_LOG"))
+        espfab_log_set_level(ESPFAB_LOG_ERROR);
     espfab_cli_opts_t o;
     char err[512];
     if (espfab_cli_opts_parse(argc, argv, ESPFAB_OPT_FLASH, &o, err, sizeof(err)) != 0) {

@@ -15,7 +15,10 @@
 #include "cli/opts.h"
 #include "espfab/chip.h"
 #include "espfab/cli.h"
+#include "espfab/log.h"
 #include "espfab/record.h"
+#include "espfab/reset.h"
+#include "espfab/session.h"
 
 static void usage(FILE *out)
 {
@@ -164,6 +167,8 @@ static int identify(const espfab_cli_opts_t *o, espfab_attempt_t *a, char *featu
 
 int espfab_cli_info(int argc, char **argv)
 {
+    if (!getenv("ESPFAB_LOG"))
+        espfab_log_set_level(ESPFAB_LOG_ERROR);
     espfab_cli_opts_t o;
     char err[512];
     if (espfab_cli_opts_parse(argc, argv, ESPFAB_OPT_INFO, &o, err, sizeof(err)) != 0) {
@@ -207,12 +212,52 @@ int espfab_cli_info(int argc, char **argv)
 
 /* ---- the session --------------------------------------------------------- */
 
+static espfab_reset_t before_value(const char *name)
+{
+    espfab_reset_t r = ESPFAB_RESET_AUTO;
+    if (espfab_reset_from_name(name, &r) != 0)
+        r = ESPFAB_RESET_AUTO;
+    return r;
+}
+
+static void on_info_event(espfab_session_t *s, const espfab_session_ev_t *ev, void *data)
+{
+    char *features = data;
+    (void)features;
+    if (ev->kind == ESPFAB_SESSION_EV_NOTE && ev->note && espfab_log_enabled(ESPFAB_LOG_INFO))
+        fprintf(stderr, "%s\n", ev->note);
+    (void)s;
+}
+
 static int identify(const espfab_cli_opts_t *o, espfab_attempt_t *a, char *features, size_t flen,
                     espfab_fault_t *f)
 {
-    (void)a;
-    (void)features;
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0)
+        return espfab_fault_set(f, ESPFAB_E_NOMEM, "could not create the event loop");
+    espfab_blob_cache_t *cache = espfab_blob_cache_new(&loop);
+    espfab_session_opts_t so;
+    espfab_session_opts_init(&so);
+    so.port = o->port;
+    /* Nothing to transfer: stay at the ROM's speed unless asked. */
+    so.baud = o->baud ? o->baud : 115200;
+    so.chip = o->chip_p ? o->chip_p->id : ESPFAB_CHIP_UNKNOWN;
+    so.before = before_value(o->before);
+    so.after = ESPFAB_AFTER_NO_RESET;
+    so.no_stub = o->no_stub;
+    so.stub_dir = o->stub_dir;
+    so.cache = cache;
+    so.info_only = true;
     (void)flen;
-    return espfab_fault_set(f, ESPFAB_E_NOT_SUPPORTED, "%s: the bootloader session is not in this build yet",
-                            o->port);
+    features[0] = '\0';
+    int outcome = espfab_cli_session_run(&loop, &so, on_info_event, features, a);
+    espfab_blob_cache_free(cache);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    if (outcome == ESPFAB_OUTCOME_PASS)
+        return 0;
+    *f = a->fault;
+    if (f->code == 0)
+        espfab_fault_set(f, ESPFAB_E_INTERRUPTED, "%s: identification did not finish", o->port);
+    return f->code;
 }

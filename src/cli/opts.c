@@ -10,7 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include "espfab/record.h"
+#include "espfab/session.h"
 
 int espfab_cli_parse_u32(const char *s, uint32_t *out)
 {
@@ -340,4 +344,89 @@ void espfab_progress_update(espfab_progress_t *p, int i, const char *label, uint
     fprintf(p->out, "%s: %3d%% (%llu/%llu bytes)\n", label, decile * 10, (unsigned long long)done,
             (unsigned long long)total);
     fflush(p->out);
+}
+
+/* ---- running one session ------------------------------------------------ */
+
+typedef struct run_ctx {
+    espfab_cli_session_cb cb;
+    void *data;
+    espfab_attempt_t *rec;
+    int outcome;
+    bool done;
+    uv_signal_t sigint, sigterm;
+    espfab_session_t *s;
+} run_ctx_t;
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    run_ctx_t *r = h->data;
+    if (r->s && !r->done) {
+        fprintf(stderr, "\nespfab: %s: stopping the board after the current block\n",
+                signum == SIGINT ? "interrupted" : "terminated");
+        espfab_session_cancel(r->s);
+    }
+}
+
+static void on_session(espfab_session_t *s, const espfab_session_ev_t *ev, void *data)
+{
+    run_ctx_t *r = data;
+    if (r->cb)
+        r->cb(s, ev, r->data);
+    if (ev->kind != ESPFAB_SESSION_EV_DONE)
+        return;
+    const espfab_attempt_t *a = espfab_session_record(s);
+    if (a)
+        *r->rec = *a;
+    if (ev->fault && ev->fault->code != 0)
+        r->rec->fault = *ev->fault;
+    r->outcome = ev->outcome;
+    r->done = true;
+    uv_signal_stop(&r->sigint);
+    uv_signal_stop(&r->sigterm);
+    uv_close((uv_handle_t *)&r->sigint, NULL);
+    uv_close((uv_handle_t *)&r->sigterm, NULL);
+    r->s = NULL;
+    espfab_session_free(s);
+}
+
+int espfab_cli_session_run(uv_loop_t *loop, const espfab_session_opts_t *so, espfab_cli_session_cb cb,
+                           void *data, espfab_attempt_t *rec)
+{
+    run_ctx_t r;
+    memset(&r, 0, sizeof(r));
+    r.cb = cb;
+    r.data = data;
+    r.rec = rec;
+    r.outcome = ESPFAB_OUTCOME_FAIL;
+    r.s = espfab_session_new(loop, so, on_session, &r);
+    if (!r.s) {
+        espfab_fault_set(&rec->fault, ESPFAB_E_INVALID_ARG, "%s: could not create the session",
+                         so->port ? so->port : "(no port)");
+        return ESPFAB_OUTCOME_FAIL;
+    }
+    uv_signal_init(loop, &r.sigint);
+    uv_signal_init(loop, &r.sigterm);
+    r.sigint.data = r.sigterm.data = &r;
+    uv_signal_start(&r.sigint, on_signal, SIGINT);
+    uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+    if (espfab_session_start(r.s) != 0) {
+        espfab_fault_set(&rec->fault, ESPFAB_E_INVALID_ARG, "%s: could not start the session", so->port);
+        espfab_session_free(r.s);
+        uv_close((uv_handle_t *)&r.sigint, NULL);
+        uv_close((uv_handle_t *)&r.sigterm, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return ESPFAB_OUTCOME_FAIL;
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    if (!r.done) {
+        /* The loop ran dry without DONE: a session bug, reported as such. */
+        espfab_fault_set(&rec->fault, ESPFAB_E_INTERRUPTED, "%s: the session stopped without finishing",
+                         so->port);
+        uv_close((uv_handle_t *)&r.sigint, NULL);
+        uv_close((uv_handle_t *)&r.sigterm, NULL);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return ESPFAB_OUTCOME_INTERRUPTED;
+    }
+    return r.outcome;
 }

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <uv.h>
+
 #include "espfab/chip.h"
 
 /* Which options a command accepts (others are "not an option of <cmd>"). */
@@ -77,5 +79,21 @@ void espfab_progress_update(espfab_progress_t *p, int i, const char *label, uint
                             uint64_t total);
 /* Ends an unfinished bar line (before printing something else). */
 void espfab_progress_break(espfab_progress_t *p);
+
+/*
+ * Runs one session on loop until DONE: SIGINT/SIGTERM cancel it (the board
+ * is recorded interrupted), every event is passed to cb first (may be NULL;
+ * cb may call espfab_session_cancel()), and the final record is copied to
+ * *rec.  Returns the outcome (ESPFAB_OUTCOME_PASS / FAIL / INTERRUPTED);
+ * rec->fault says why.  The loop is left with no handles of ours.
+ */
+struct espfab_session_opts;
+struct espfab_session;
+struct espfab_session_ev;
+struct espfab_attempt;
+typedef void (*espfab_cli_session_cb)(struct espfab_session *s, const struct espfab_session_ev *ev,
+                                      void *data);
+int espfab_cli_session_run(uv_loop_t *loop, const struct espfab_session_opts *so,
+                           espfab_cli_session_cb cb, void *data, struct espfab_attempt *rec);
 
 #endif

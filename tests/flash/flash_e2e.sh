@@ -10,7 +10,8 @@
 # board: 0 esp8266 (pty, ROM)   1 esp8266 (tcp, stub)
 #        2 esp32 (pty, stub+deflate, patched header)  3 esp32 (tcp, ROM, no compression)
 #        4 esp32s3 (pty, stub, no compression, patched)  5 esp32c3 (tcp, ROM + deflate)
-start_sim --boards esp8266:2,esp32:2,esp32s3:1,esp32c3:1
+#        6 esp32 (pty, --profile: patched, no compression, erase regions)
+start_sim --boards esp8266:2,esp32:2,esp32s3:1,esp32c3:1,esp32:1
 cd "$WORK" || exit 1
 FLASH_BYTES=$((4 * 1024 * 1024))
 M=$MKIMAGE
@@ -55,12 +56,15 @@ flash_case() {
 }
 declare -a EXP_CHIP
 
-flash_case "esp8266 pty ROM" 0 esp8266 --port "${PTY[0]}" --no-stub \
+# The ESP8266 ROM cannot compute MD5: without --no-verify that is not a pass.
+expect_status 1 "esp8266 ROM without --no-verify" "$ESPFAB" flash --port "${PTY[0]}" --no-stub 0x0 e8_v1.bin 0x10000 e8_irom.bin
+expect_out "esp8266 ROM without --no-verify" "not verified"
+flash_case "esp8266 pty ROM, --no-verify" 0 esp8266 --port "${PTY[0]}" --no-stub --no-verify \
     -- 0x0 e8_v1.bin 0x10000 e8_irom.bin
 flash_case "esp8266 tcp stub+deflate, --chip, patched" 1 esp8266 --port "$(tcp 1)" --chip esp8266 \
     --flash-mode dout --flash-size 1MB -- 0x0 e8_v2.bin
 flash_case "esp32 pty stub+deflate, patched header" 2 esp32 --port "${PTY[2]}" \
-    --flash-mode dio --flash-freq 40m --flash-size 4MB \
+    --flash-mode qout --flash-freq 80m --flash-size 2MB \
     -- 0x1000 e32_boot.bin 0x8000 e32_pt.bin 0x10000 e32_app.bin
 flash_case "esp32 tcp ROM, no compression" 3 esp32 --port "$(tcp 3)" --no-stub --no-compress \
     -- 0x10000 e32_app2.bin 0x1000 e32_boot.bin
@@ -68,6 +72,39 @@ flash_case "esp32s3 pty stub, no compression, patched" 4 esp32s3 --port "${PTY[4
     --flash-mode qio --flash-freq 80m -- 0x0 s3_boot.bin 0x10000 s3_app.bin
 flash_case "esp32c3 tcp ROM+deflate, erase regions" 5 esp32c3 --port "$(tcp 5)" --no-stub --erase regions \
     -- 0 c3_boot.bin 65536 c3_app.bin
+
+# A profile (chip, flash settings, options and images from the INI).
+mkdir -p prof/build
+cp e32_boot.bin prof/build/boot.bin && cp e32_app2.bin prof/build/app.bin && cp e32_pt.bin prof/build/pt.bin
+cat >prof/p.ini <<EOF
+[profile]
+name = e2e-esp32
+chip = esp32
+baud = 460800
+flash_mode = dout
+flash_freq = 26m
+flash_size = 2MB
+compress = no
+erase = regions
+[image bootloader]
+file = build/boot.bin
+offset = 0x1000
+[image pt]
+file = build/pt.bin
+offset = 0x8000
+[image app]
+file = build/app.bin
+offset = 0x10000
+EOF
+if expect_status 0 "esp32 --profile" "$ESPFAB" flash --port "${PTY[6]}" --profile prof/p.ini; then
+    expect_out "esp32 --profile" "${MAC[6]}"
+fi
+EXP_ARGS[6]="0x1000 e32_boot.bin 0x8000 e32_pt.bin 0x10000 e32_app2.bin"
+EXP_PATCH[6]="--mode dout --freq 26m --size 2MB"
+EXP_CHIP[6]=esp32
+expect_status 2 "--profile with files too" "$ESPFAB" flash --port "${PTY[6]}" --profile prof/p.ini 0x10000 e32_app2.bin
+expect_status 2 "--profile missing" "$ESPFAB" flash --port "${PTY[6]}" --profile prof/nope.ini
+expect_out "--profile missing" "nope.ini"
 
 # Writing the same app twice to board 3 (ROM, compressed this time) must not change the result.
 expect_status 0 "esp32 tcp ROM rewrite, deflate" "$ESPFAB" flash --port "$(tcp 3)" --no-stub 0x10000 e32_app2.bin
@@ -78,6 +115,7 @@ plain() { trace_ops "$1" | grep -c ' 0x02$'; }
 [ "$(defl 2)" -ge 3 ] && [ "$(plain 2)" -eq 0 ] && pass "board 2 used FLASH_DEFL_BEGIN" || fail "board 2: defl=$(defl 2) plain=$(plain 2)"
 [ "$(plain 4)" -ge 2 ] && [ "$(defl 4)" -eq 0 ] && pass "board 4 used FLASH_BEGIN" || fail "board 4: defl=$(defl 4) plain=$(plain 4)"
 [ "$(defl 5)" -ge 2 ] && pass "board 5 (C3 ROM) used FLASH_DEFL_BEGIN" || fail "board 5: defl=$(defl 5)"
+[ "$(plain 6)" -ge 3 ] && [ "$(defl 6)" -eq 0 ] && pass "board 6 (profile compress = no) sent uncompressed" || fail "board 6: defl=$(defl 6) plain=$(plain 6)"
 # The ESP8266 ROM has no deflate: uncompressed even though compression is the default.
 [ "$(plain 0)" -ge 2 ] && [ "$(defl 0)" -eq 0 ] && pass "board 0 (ESP8266 ROM) sent uncompressed" || fail "board 0: defl=$(defl 0) plain=$(plain 0)"
 # Stub vs ROM: the trace says which loader answered the flash commands.
@@ -86,7 +124,7 @@ trace_ops 3 | grep -q '^stub' && fail "board 3 (--no-stub) talked to a stub" || 
 trace_ops 1 | grep -q '^stub 0x10' && pass "board 1 (ESP8266) flashed through the stub" || fail "board 1 never used the stub"
 
 dump_flash
-for b in 0 1 2 3 4 5; do
+for b in 0 1 2 3 4 5 6; do
     # shellcheck disable=SC2086
     "$FLASHEXP" --chip "${EXP_CHIP[$b]}" --flash-bytes $FLASH_BYTES ${EXP_PATCH[$b]} -o "exp-$b.bin" ${EXP_ARGS[$b]} ||
         { fail "flashexp for board $b"; continue; }
@@ -96,8 +134,8 @@ done
 # The patched headers really differ from the files (the check above is not vacuous).
 cmp -s <(head -c 4 e32_boot.bin) <(dd if=dump/board-2.bin bs=1 skip=4096 count=4 2>/dev/null) &&
     fail "board 2 bootloader header was not patched" || pass "board 2 bootloader header was patched"
-[ "$(dd if=dump/board-2.bin bs=1 skip=$((4096 + 2)) count=2 2>/dev/null | od -An -tx1 | tr -d ' ')" = "0220" ] &&
-    pass "board 2 header bytes 2-3 = 02 20 (dio, 4MB, 40m)" || fail "board 2 header bytes 2-3"
+[ "$(dd if=dump/board-2.bin bs=1 skip=$((4096 + 2)) count=2 2>/dev/null | od -An -tx1 | tr -d ' ')" = "011f" ] &&
+    pass "board 2 header bytes 2-3 = 01 1f (qout, 2MB, 80m)" || fail "board 2 header bytes 2-3"
 # Independent SHA-256 check of the patched ESP32 bootloader: the digest after
 # the checksum byte covers the patched bytes.
 len=$(stat -c %s e32_boot.bin)
