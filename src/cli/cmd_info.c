@@ -140,7 +140,8 @@ static void print_json(const espfab_attempt_t *a, const char *port, const char *
         uint8_t manu = (uint8_t)(a->flash_jedec & 0xFF);
         printf(",\"flash\":{\"jedec\":\"0x%06x\",\"manufacturer\":\"0x%02x\",\"vendor\":", a->flash_jedec, manu);
         json_str(stdout, espfab_flash_vendor(manu));
-        printf(",\"device\":\"0x%04x\",\"size\":%u}", (a->flash_jedec >> 8) & 0xFFFF, a->flash_size);
+        printf(",\"device\":\"0x%02x%02x\",\"size\":%u}", (a->flash_jedec >> 8) & 0xFF, (a->flash_jedec >> 16) & 0xFF,
+               a->flash_size);
     } else {
         printf(",\"flash\":null");
     }
@@ -210,6 +211,31 @@ int espfab_cli_info(int argc, char **argv)
     return 0;
 }
 
+/* Radio and core features every chip of a family has (public datasheets).
+ * Variant features (core count of single-core ESP32s, embedded flash or
+ * PSRAM) live in eFuse words the session does not read, so they are not
+ * claimed here. */
+static const char *family_features(const char *chip)
+{
+    static const struct {
+        const char *chip, *features;
+    } t[] = {
+        {"ESP8266", "Wi-Fi"},
+        {"ESP32", "Wi-Fi, Bluetooth Classic + LE"},
+        {"ESP32-S2", "Wi-Fi, single core"},
+        {"ESP32-S3", "Wi-Fi, Bluetooth LE, dual core"},
+        {"ESP32-C2", "Wi-Fi, Bluetooth LE, single core"},
+        {"ESP32-C3", "Wi-Fi, Bluetooth LE, single core"},
+        {"ESP32-C6", "Wi-Fi 6, Bluetooth LE, IEEE 802.15.4, single core + LP core"},
+        {"ESP32-H2", "Bluetooth LE, IEEE 802.15.4, single core"},
+        {"ESP32-P4", "no radio, dual core + LP core"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (!strcmp(chip, t[i].chip))
+            return t[i].features;
+    return "";
+}
+
 /* ---- the session --------------------------------------------------------- */
 
 static espfab_reset_t before_value(const char *name)
@@ -248,9 +274,9 @@ static int identify(const espfab_cli_opts_t *o, espfab_attempt_t *a, char *featu
     so.stub_dir = o->stub_dir;
     so.cache = cache;
     so.info_only = true;
-    (void)flen;
     features[0] = '\0';
     int outcome = espfab_cli_session_run(&loop, &so, on_info_event, features, a);
+    snprintf(features, flen, "%s", family_features(a->chip));
     espfab_blob_cache_free(cache);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);

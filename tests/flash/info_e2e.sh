@@ -40,6 +40,7 @@ for b in 0 1 2 3; do
 done
 expect_status 0 "info C3 revision" "$ESPFAB" info --port "${PTY[3]}"
 expect_out "info C3 revision" "v0.3"
+expect_out "info C3 revision" "security     flags 0x"
 
 # --json: one object; read it back with sqlite3's JSON functions.
 if expect_status 0 "info --json" "$ESPFAB" info --port "${PTY[1]}" --json; then
@@ -50,6 +51,9 @@ if expect_status 0 "info --json" "$ESPFAB" info --port "${PTY[1]}" --json; then
     [ "$(q '$.flash.jedec')" = "0x1640ef" ] && pass "json flash.jedec" || fail "json flash.jedec: $(q '$.flash.jedec')"
     [ "$(q '$.flash.size')" = "4194304" ] && pass "json flash.size" || fail "json flash.size: $(q '$.flash.size')"
     [ "$(q '$.flash.manufacturer')" = "0xef" ] && pass "json flash.manufacturer" || fail "json manufacturer: $(q '$.flash.manufacturer')"
+    [ "$(q '$.flash.device')" = "0x4016" ] && pass "json flash.device" || fail "json flash.device: $(q '$.flash.device')"
+    [ "$(q '$.security')" = "" ] && pass "json security null on ESP32 (no GET_SECURITY_INFO)" || fail "json security on ESP32: $(q '$.security')"
+    q '$.features' | grep -q "Wi-Fi" && pass "json features" || fail "json features: $(q '$.features')"
 fi
 
 # Another flash chip: GigaDevice 16 MB.
