@@ -475,11 +475,9 @@ void espfab_console_note(espfab_console_t *c, const char *text)
 {
     if (!c)
         return;
-    set_status(c, NULL, text);
-    if (strstr(text, "interrupt"))
+    set_status(c, NULL, text); /* drawn by the next timer tick */
+    if (text && strstr(text, "interrupt"))
         c->stopping = true;
-    if (!c->closed)
-        draw(c);
 }
 
 bool espfab_console_closed(const espfab_console_t *c) { return !c || c->closed; }
