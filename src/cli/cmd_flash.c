@@ -283,7 +283,7 @@ static int flashjob_check_board(const flashjob_t *j, const char *port,
 typedef struct flash_ctx {
     flashjob_t *j;
     espfab_progress_t prog;
-    bool identified;             /* identity line printed, board checks done */
+    bool identified;             /* chip known: our board checks have run */
     bool refused;                /* our own check refused the board: cancelled */
     espfab_fault_t refusal;
     char labels[ESPFAB_MAX_REGIONS][96];
