@@ -269,6 +269,7 @@ typedef struct item {
     const char *style;
     char text[600];
     bool left_cut;
+    bool continued;     /* the next item holds the rest of this text */
     int lines;          /* banner: 3 or 1 (decided when picking) */
 } item_t;
 
@@ -364,12 +365,16 @@ static void build_items(const espfab_console_view_t *v, int idx, int w, cell_ite
                 add(c, IT_TEXT, 3, st->flash, "REMOVE board");
             if (res->outcome != ESPFAB_OUTCOME_PASS) {
                 const char *nm = res->fault.code ? espfab_err_name(res->fault.code) : NULL;
-                add(c, IT_TEXT, 2, st->bad, "%s", res->message[0] ? res->message
-                                                  : nm ? nm : "failed");
+                item_t *first = add(c, IT_TEXT, 2, st->bad, "%s",
+                                    res->message[0] ? res->message : nm ? nm : "failed");
                 /* the rest of a long reason on the next line */
-                if (espfab__text_width(res->message, v->utf8) > w && w > 1)
-                    add(c, IT_TEXT, 5, st->bad, "%s",
-                        espfab__text_skip(res->message, w - 1, v->utf8));
+                if (first && espfab__text_width(res->message, v->utf8) > w && w > 1) {
+                    const char *rest = espfab__text_skip(res->message, w, v->utf8);
+                    while (*rest == ' ')
+                        rest++;
+                    if (add(c, IT_TEXT, 5, st->bad, "%s", rest))
+                        first->continued = true;
+                }
             } else {
                 add(c, IT_TEXT, 4, st->good, "%s", res->message[0] ? res->message : "passed");
             }
@@ -503,7 +508,13 @@ static int cell_render(const espfab_console_view_t *v, int idx, int w, int h, ch
         default:
             if (it->style)
                 espfab__lb_esc(&b, it->style);
-            espfab__lb_field(&b, it->text, w, false);
+            if (it->continued && i + 1 < c.n && keep[i + 1]) {
+                /* exactly w characters: the next line goes on */
+                espfab__lb_text(&b, it->text, w);
+                espfab__lb_spaces(&b, w - b.width);
+            } else {
+                espfab__lb_field(&b, it->text, w, false);
+            }
             espfab__lb_esc(&b, SGR_RESET);
             out[row++] = espfab__lb_take(&b);
             break;
