@@ -166,6 +166,8 @@ static void test_80x24_ascii(void)
     CHECK_EQ(count(t, "P A S S"), 2);
     CHECK_CONTAINS(t, "flash write fail"); /* the failure reason starts */
     CHECK_CONTAINS(t, "  at 0x00010000");  /* and goes on at the start of the next line */
+    CHECK(strstr(t, "flash write failed~") == NULL); /* not cut where it continues */
+    CHECK(strstr(t, "   at 0x00010000") == NULL);    /* no leading space */
     CHECK_CONTAINS(t, "PAUSED");
     CHECK_CONTAINS(t, "waiting");
     CHECK_CONTAINS(t, "REMOVE");
