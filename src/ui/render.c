@@ -755,7 +755,8 @@ static const char *help_text[] = {
     "  q          stop taking boards, let in-flight boards finish, quit",
     "  p          pause / resume the selected slot (or type its name)",
     "  r          retry the selected failed slot (or type its name)",
-    "  arrows Tab select a slot; Esc clears the selection",
+    "  arrows Tab select a slot (its last result shows in full at the",
+    "             bottom); Esc clears the selection",
     "  Ctrl-C     stop (twice: abort, in-flight boards are interrupted)",
     "  Ctrl-L     redraw the screen",
     "  ?          close this help",
@@ -767,7 +768,21 @@ static char *footer_status(const espfab_console_view_t *v, const style_t *st)
 {
     lb_t b;
     espfab__lb_init(&b, v->cols, v->utf8);
-    if (v->status && v->status[0]) {
+    const espfab_slot_status_t *sel =
+        v->selected >= 0 && (size_t)v->selected < v->nslots ? &v->slots[v->selected] : NULL;
+    const espfab_attempt_t *a = sel ? sel->attempt : NULL;
+    if (a && a->outcome != ESPFAB_OUTCOME_RUNNING) {
+        /* the selected slot's last result in full (cells cut it) */
+        char line[800];
+        const char *nm = a->fault.code ? espfab_err_name(a->fault.code) : NULL;
+        snprintf(line, sizeof(line), "%s %s %s %s: %s%s%s%s", str(sel->name),
+                 outcome_word(a->outcome), a->chip[0] ? a->chip : "-", a->mac[0] ? a->mac : "-",
+                 a->message, nm ? " [" : "", nm ? nm : "", nm ? "]" : "");
+        espfab__lb_esc(&b, a->outcome == ESPFAB_OUTCOME_PASS ? st->good : st->bad);
+        espfab__lb_text(&b, " ", -1);
+        espfab__lb_field(&b, line, v->cols - 1, false);
+        espfab__lb_esc(&b, SGR_RESET);
+    } else if (v->status && v->status[0]) {
         espfab__lb_esc(&b, "\033[0;1m");
         espfab__lb_text(&b, " ", -1);
         espfab__lb_field(&b, v->status, v->cols - 1, false);

@@ -221,6 +221,9 @@ static void test_120x40_utf8(void)
     CHECK_CONTAINS(t, "flash write failed at 0x00010000");
     CHECK_CONTAINS(t, "bad checksum");
     CHECK_CONTAINS(t, ">J04");          /* the selected slot is marked */
+    /* its full reason is on the status line */
+    CHECK_CONTAINS(t, " J04 FAIL ESP32-S3 24:6f:28:00:00:04: flash write failed at "
+                      "0x00010000: ROM error 0x07 (bad checksum) after 3 retries;");
     free(t);
     espfab_console_frame_free(&fr);
 }
