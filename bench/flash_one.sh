@@ -97,6 +97,8 @@ run_tool() {
     R[$tag,cpu]=$(calc "$(kv "$cost" user_s) + $(kv "$cost" sys_s)")
     R[$tag,rss]=$(mib "$(kv "$cost" maxrss_kib)")
     R[$tag,simcpu]=$SIM_CPU
+    R[$tag,ops]=$(kv "$relay_out" ops)
+    R[$tag,phases]="connect+stub+baud $(calc "($b - $o) / 1000") s, write $(calc "($we - $b) / 1000") s, after write $(calc "($c - $we) / 1000") s"
 }
 
 echo "bench/flash_one: ESP32, image $IMGSIZE bytes at $OFFSET, $([ "$PACE" = 1 ] && echo "paced espsim" || echo "UNPACED espsim (smoke)"), bauds $BAUDS"
@@ -139,10 +141,24 @@ echo "cycle = relay connection open -> close (port open .. reset into the app); 
 echo "request -> first non-DATA reply after the last DATA; wall/cpu/rss = the tool's process (wait4)."
 
 echo
+echo "per tool and baud: cycle split at the relay; decoded bytes per opcode (hex op:requests:up:down)"
+for baud in $BAUDS; do
+    for tool in $TOOLS; do
+        t=$tool-$baud
+        [ "${R[$t,ok]:-0}" = 1 ] || continue
+        printf '  %-10s %8s %s\n  %19s ops %s\n' "$tool" "$baud" "${R[$t,phases]}" "" "${R[$t,ops]}"
+    done
+done
+
+echo
 echo "SUMMARY (targets)"
 met=0; missed=0
 for baud in $BAUDS; do
     e=espfab-$baud; j=esptooljs-$baud
+    if [[ " $TOOLS " != *" espfab "* ]]; then
+        echo "  $baud: espfab not run (--tools $TOOLS)"
+        continue
+    fi
     if [ "${R[$e,ok]:-0}" = 1 ]; then
         r=$(calc "${R[$e,write]} / ${FL[$baud,floor]}")
         if awk "BEGIN{exit !($r <= 1.05)}"; then s=met; met=$((met+1)); else s="NOT met"; missed=$((missed+1)); fi
@@ -155,7 +171,7 @@ for baud in $BAUDS; do
         if awk "BEGIN{exit !($r <= 0.8)}"; then s=met; met=$((met+1)); else s="NOT met"; missed=$((missed+1)); fi
         echo "  $baud: espfab cycle / esptool-js cycle = $r (target <= 0.80): $s"
     else
-        echo "  $baud: espfab cycle / esptool-js cycle: not measured (a tool did not flash)"
+        echo "  $baud: espfab cycle / esptool-js cycle: not measured (a tool did not flash or was not run)"
     fi
 done
 echo "  targets met: $met, NOT met: $missed"

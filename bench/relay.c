@@ -28,6 +28,8 @@
  *   last_frame_ms  last SLIP frame either way
  *   data_frames data_payload  DATA requests and their payload bytes (the
  *                  compressed stream for DEFL)
+ *   ops=OP:N:UP:DOWN,...  per opcode (hex): requests, and the decoded bytes
+ *                  of its requests and replies (SLIP escapes not counted)
  *
  * The SLIP parser only decodes the first 24 bytes of each frame (direction,
  * opcode, size, first data word); text outside frames (boot banners) is
@@ -65,6 +67,7 @@ typedef struct stats {
         last_frame_ms;
     unsigned long long up, down, data_frames, data_payload;
     bool data_pending; /* a DATA request was seen since the last non-DATA reply */
+    unsigned long long op_n[256], op_up[256], op_down[256];
     const char *closed_by;
 } stats_t;
 
@@ -98,6 +101,12 @@ static void frame(stats_t *st, bool up, const slip_t *f, double t)
     if ((up && dir != 0) || (!up && dir != 1))
         return;
     st->last_frame_ms = t;
+    if (up) {
+        st->op_n[op]++;
+        st->op_up[op] += f->len;
+    } else {
+        st->op_down[op] += f->len;
+    }
     if (up) {
         if (op == OP_SYNC && st->sync_ms < 0)
             st->sync_ms = t;
@@ -266,7 +275,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "espfab-benchrelay: accept: %s\n", strerror(errno));
         return 1;
     }
-    stats_t st = {.open_ms = now_ms(), .close_ms = -1, .sync_ms = -1, .stub_ms = -1, .baud_ms = -1,
+    static stats_t st;
+    st = (stats_t){.open_ms = now_ms(), .close_ms = -1, .sync_ms = -1, .stub_ms = -1, .baud_ms = -1,
                   .begin_ms = -1, .data_last_ms = -1, .write_end_ms = -1, .md5_ms = -1, .last_frame_ms = -1,
                   .closed_by = "?"};
     int board = connect_to(tport);
@@ -326,9 +336,18 @@ int main(int argc, char **argv)
     fprintf(f,
             "open_ms=%.3f close_ms=%.3f closed_by=%s up_bytes=%llu down_bytes=%llu sync_ms=%.3f stub_ms=%.3f "
             "baud_ms=%.3f begin_ms=%.3f data_last_ms=%.3f write_end_ms=%.3f md5_ms=%.3f last_frame_ms=%.3f "
-            "data_frames=%llu data_payload=%llu\n",
+            "data_frames=%llu data_payload=%llu ",
             st.open_ms, st.close_ms, st.closed_by, st.up, st.down, st.sync_ms, st.stub_ms, st.baud_ms, st.begin_ms,
             st.data_last_ms, st.write_end_ms, st.md5_ms, st.last_frame_ms, st.data_frames, st.data_payload);
+    fprintf(f, "ops=");
+    const char *sep = "";
+    for (int op = 0; op < 256; op++) {
+        if (st.op_n[op] || st.op_down[op]) {
+            fprintf(f, "%s%02x:%llu:%llu:%llu", sep, op, st.op_n[op], st.op_up[op], st.op_down[op]);
+            sep = ",";
+        }
+    }
+    fprintf(f, "\n");
     if (f != stdout)
         fclose(f);
     return 0;
