@@ -1,21 +1,23 @@
-/* runout.c - `espfab run` output: text lines, JSON lines, or the console. */
+/* runout.c - `espfab run` output: the console (include/espfab/console.h) on
+ * a terminal, JSON or text lines (include/espfab/eventlog.h) otherwise. */
 #include "cli/runout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "espfab/report.h"
+#include "espfab/console.h"
+#include "espfab/eventlog.h"
 
 struct espfab_runout {
     espfab_runout_mode_t mode;
     espfab_station_t *st;
-    const espfab_station_cfg_t *cfg;
-    const espfab_profile_t *profile;
+    espfab_console_t *con;      /* CONSOLE */
+    espfab_eventlog_t *log;     /* JSON / TEXT, and CONSOLE after the console is gone */
     char db[1024];
     int64_t run_id;
+    char station[64];
 };
 
 int espfab_runout_mode_parse(const char *s, espfab_runout_mode_t *m)
@@ -35,123 +37,66 @@ espfab_runout_t *espfab_runout_new(uv_loop_t *loop, espfab_runout_mode_t mode,
     espfab_runout_t *o = calloc(1, sizeof(*o));
     if (!o)
         return NULL;
-    if (mode == ESPFAB_RUNOUT_AUTO)
-        mode = isatty(STDOUT_FILENO) ? ESPFAB_RUNOUT_TEXT : ESPFAB_RUNOUT_JSON;
-    if (mode == ESPFAB_RUNOUT_CONSOLE)
-        mode = ESPFAB_RUNOUT_TEXT; /* until the console lands */
-    o->mode = mode;
     o->st = st;
-    o->cfg = cfg;
-    o->profile = profile;
     snprintf(o->db, sizeof(o->db), "%s", db_path);
+    snprintf(o->station, sizeof(o->station), "%s", cfg->id);
     o->run_id = run_id;
-    (void)loop;
+    if (mode == ESPFAB_RUNOUT_AUTO)
+        mode = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) ? ESPFAB_RUNOUT_CONSOLE
+                                                            : ESPFAB_RUNOUT_JSON;
+    if (mode == ESPFAB_RUNOUT_CONSOLE) {
+        espfab_console_opts_t co;
+        espfab_fault_t f;
+        memset(&co, 0, sizeof(co));
+        co.station = cfg->id;
+        co.line = cfg->line;
+        co.operator_name = cfg->operator_name;
+        co.lot = cfg->lot;
+        co.profile = profile ? profile->name : NULL;
+        co.mode = espfab_station_mode_name(cfg->mode);
+        const char *hold = getenv("ESPFAB_CONSOLE_HOLD");
+        co.hold = hold && !strcmp(hold, "1");
+        espfab_fault_clear(&f);
+        if (espfab_console_new(loop, st, &co, &o->con, &f) != 0) {
+            char line[768];
+            fprintf(stderr, "espfab run: %s; using text lines\n",
+                    espfab_fault_format(&f, line, sizeof(line)));
+            mode = ESPFAB_RUNOUT_TEXT;
+        }
+    }
+    o->mode = mode;
+    espfab_eventlog_opts_t lo;
+    memset(&lo, 0, sizeof(lo));
+    lo.format = mode == ESPFAB_RUNOUT_JSON ? ESPFAB_EVENTLOG_JSON : ESPFAB_EVENTLOG_TEXT;
+    lo.station = o->station;
+    lo.run_id = run_id;
+    o->log = espfab_eventlog_new(&lo);
+    if (!o->log) {
+        espfab_console_free(o->con);
+        free(o);
+        return NULL;
+    }
     return o;
-}
-
-static void stamp(char *buf, size_t len)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, len, "%H:%M:%S", &tm);
-}
-
-static void json_kv(const char *k, const char *v, int *first)
-{
-    printf("%s\"%s\":", *first ? "" : ",", k);
-    espfab_report_json_string(stdout, v);
-    *first = 0;
 }
 
 void espfab_runout_note(espfab_runout_t *o, const char *text)
 {
-    char ts[16];
     if (!o)
         return;
-    if (o->mode == ESPFAB_RUNOUT_JSON) {
-        int first = 1;
-        printf("{");
-        json_kv("event", "note", &first);
-        json_kv("text", text, &first);
-        printf("}\n");
-    } else {
-        stamp(ts, sizeof(ts));
-        printf("[%s] %s\n", ts, text);
-    }
-    fflush(stdout);
+    if (o->con)
+        espfab_console_note(o->con, text);
+    else
+        espfab_eventlog_note(o->log, NULL, text);
 }
 
 void espfab_runout_event(espfab_runout_t *o, const espfab_station_event_t *ev)
 {
-    char ts[16];
     if (!o)
         return;
-    const espfab_slot_status_t *s = ev->status;
-    if (o->mode == ESPFAB_RUNOUT_TEXT) {
-        stamp(ts, sizeof(ts));
-        switch (ev->type) {
-        case ESPFAB_STATION_EV_BOARD_DONE: {
-            /* A passed board's message already starts with PASS. */
-            const espfab_attempt_t *a = ev->attempt;
-            const char *tag = a->outcome == ESPFAB_OUTCOME_PASS ? ""
-                              : a->outcome == ESPFAB_OUTCOME_INTERRUPTED ? "INTERRUPTED "
-                                                                         : "FAIL ";
-            printf("[%s] %-8s %-28s %s%s\n", ts, s->name, s->port, tag, a->message);
-            break;
-        }
-        case ESPFAB_STATION_EV_NOTE:
-            if (s)
-                printf("[%s] %-8s %s\n", ts, s->name, ev->text ? ev->text : "");
-            else
-                printf("[%s] %s\n", ts, ev->text ? ev->text : "");
-            break;
-        default:
-            break;
-        }
-        fflush(stdout);
-        return;
-    }
-    /* JSON lines */
-    int first = 1;
-    switch (ev->type) {
-    case ESPFAB_STATION_EV_SLOT:
-    case ESPFAB_STATION_EV_PROGRESS:
-        printf("{");
-        json_kv("event", ev->type == ESPFAB_STATION_EV_SLOT ? "slot" : "progress", &first);
-        json_kv("slot", s->name, &first);
-        json_kv("port", s->port, &first);
-        json_kv("state", espfab_slot_state_name(s->state), &first);
-        json_kv("phase", s->phase ? s->phase : "", &first);
-        printf(",\"done\":%llu,\"total\":%llu}\n", (unsigned long long)s->done,
-               (unsigned long long)s->total);
-        break;
-    case ESPFAB_STATION_EV_BOARD_DONE: {
-        const espfab_attempt_t *a = ev->attempt;
-        printf("{");
-        json_kv("event", "board", &first);
-        printf(",\"attempt_id\":%lld", (long long)a->id);
-        json_kv("slot", a->slot, &first);
-        json_kv("port", a->port, &first);
-        json_kv("outcome", espfab_outcome_name(a->outcome), &first);
-        json_kv("chip", a->chip, &first);
-        json_kv("mac", a->mac, &first);
-        printf(",\"error_code\":%d", espfab_err_number(a->fault.code));
-        json_kv("message", a->message, &first);
-        printf("}\n");
-        break;
-    }
-    case ESPFAB_STATION_EV_NOTE:
-        printf("{");
-        json_kv("event", "note", &first);
-        json_kv("slot", s ? s->name : "", &first);
-        json_kv("text", ev->text ? ev->text : "", &first);
-        printf("}\n");
-        break;
-    case ESPFAB_STATION_EV_FINISHED:
-        break;
-    }
-    fflush(stdout);
+    if (o->con)
+        espfab_console_event(o->con, ev);
+    else
+        espfab_eventlog_event(o->log, ev);
 }
 
 void espfab_runout_summary(espfab_runout_t *o)
@@ -159,19 +104,15 @@ void espfab_runout_summary(espfab_runout_t *o)
     espfab_station_totals_t t;
     if (!o)
         return;
-    espfab_station_totals(o->st, &t);
-    double secs = (double)(espfab_store_now_ms() - t.start_ms) / 1000.0;
-    if (o->mode == ESPFAB_RUNOUT_JSON) {
-        printf("{\"event\":\"summary\",\"attempts\":%u,\"passed\":%u,\"failed\":%u,"
-               "\"interrupted\":%u,\"yield\":%.4f,\"seconds\":%.1f,\"run_id\":%lld,\"db\":",
-               t.attempts, t.passed, t.failed, t.interrupted, t.yield, secs, (long long)o->run_id);
-        espfab_report_json_string(stdout, o->db);
-        printf("}\n");
-        fflush(stdout);
-        return;
+    /* leave the console first: the summary goes to the normal screen */
+    if (o->con) {
+        espfab_console_free(o->con);
+        o->con = NULL;
     }
-    printf("\nespfab run: %u board(s): %u passed, %u failed, %u interrupted; yield %.1f%%; %.1f s\n",
-           t.attempts, t.passed, t.failed, t.interrupted, t.yield * 100.0, secs);
+    espfab_station_totals(o->st, &t);
+    espfab_eventlog_summary(o->log, &t, o->db);
+    if (o->mode == ESPFAB_RUNOUT_JSON)
+        return;
     size_t n = espfab_station_slot_count(o->st);
     for (size_t i = 0; i < n; i++) {
         const espfab_slot_status_t *s = espfab_station_slot(o->st, (int)i);
@@ -185,4 +126,11 @@ void espfab_runout_summary(espfab_runout_t *o)
     fflush(stdout);
 }
 
-void espfab_runout_free(espfab_runout_t *o) { free(o); }
+void espfab_runout_free(espfab_runout_t *o)
+{
+    if (!o)
+        return;
+    espfab_console_free(o->con);
+    espfab_eventlog_free(o->log);
+    free(o);
+}
