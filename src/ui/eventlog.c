@@ -313,6 +313,12 @@ static void text_board(espfab_eventlog_t *l, const espfab_station_event_t *ev)
     const char *word = a->outcome == ESPFAB_OUTCOME_PASS ? "PASS"
                        : a->outcome == ESPFAB_OUTCOME_FAIL ? "FAIL"
                        : a->outcome == ESPFAB_OUTCOME_INTERRUPTED ? "INTERRUPTED" : "RUNNING";
+    /* A session's pass line already says "PASS chip mac ...": don't say it twice. */
+    size_t wl = strlen(word);
+    if (!strncmp(a->message, word, wl) && a->message[wl] == ' ') {
+        text_line(l, "%s %s %s%s", a->slot, a->port, a->message, code);
+        return;
+    }
     text_line(l, "%s %s %s %s %s %s %.1f s: %s%s", a->slot, a->port, word,
               a->chip[0] ? a->chip : "-", a->mac[0] ? a->mac : "-", sz, secs,
               a->message[0] ? a->message : espfab_outcome_name(a->outcome), code);
