@@ -357,7 +357,7 @@ int espfab_console_new(uv_loop_t *loop, espfab_station_t *st, const espfab_conso
                                 "the console needs a terminal on %s; use --log json or --log text",
                                 !isatty(STDIN_FILENO) ? "stdin" : "stdout");
     if (g_active)
-        return espfab_fault_set(f, ESPFAB_E_CONSOLE_NO_TTY, "a console is already running");
+        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "a console is already running");
     espfab_console_t *c = calloc(1, sizeof(*c));
     if (!c)
         return espfab_fault_set(f, ESPFAB_E_NOMEM, "console");
