@@ -26,6 +26,13 @@ bench_tools() {
     [ -f "$ROOT/tools/npm/node_modules/esptool-js/package.json" ] ||
         die "esptool-js is not installed in tools/npm: run tools/setup.sh"
     W=$(mktemp -d /tmp/espfab-bench-XXXXXX)
+    # Real boards use no host CPU: when allowed (root), espsim runs at
+    # nice -10 so that it is not starved by the tools it measures.
+    SIM_NICE=""
+    if nice -n -10 true 2>/dev/null && [ "$(nice -n -10 nice)" -lt "$(nice)" ]; then
+        SIM_NICE="nice -n -10"
+    fi
+    echo "bench: espsim runs at ${SIM_NICE:-the same priority as the tools (nice -10 not permitted)}" >&2
 }
 
 die() { echo "bench: $*" >&2; exit 2; }
@@ -56,7 +63,7 @@ start_sim() {
     local tag=$1 n=$2 pace=$3 pa=--no-pace
     [ "$pace" = 1 ] && pa=--pace
     mkdir -p "$W/dump-$tag"
-    "$BRUN" --tag "espsim-$tag" --out "$W/sim-$tag.cost" -- \
+    "$BRUN" --tag "espsim-$tag" --out "$W/sim-$tag.cost" -- $SIM_NICE \
         "$ESPSIM" --boards "esp32:$n" --tcp-base 0 --no-pty $pa --dump-dir "$W/dump-$tag" \
         > "$W/sim-$tag.out" 2> "$W/sim-$tag.err" &
     SIM_PID=$!

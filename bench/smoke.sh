@@ -26,7 +26,7 @@ bash "$here/station.sh" --build "$2" --no-pace --size 64k --boards "1 2" > "$out
     fail "station.sh exited $?"
 for tool in espfab esptooljs; do
     for k in 1 2; do
-        grep -Eq "^$tool +$k +$num +$num +$num " "$out" || fail "station.sh printed no measured row for $tool, K=$k"
+        grep -Eq "^$tool +$k +0 +$num +$num +$num " "$out" || fail "station.sh printed no measured row for $tool, K=$k"
     done
 done
 grep -q "espfab CPU per board / esptool-js CPU per process" "$out" || fail "station.sh printed no CPU ratio"
