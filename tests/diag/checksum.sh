@@ -23,6 +23,8 @@ expect_run_pass "${TCP[1]}"
 expect_run_pass "${TCP[3]}"
 expect_run_pass "${TCP[4]}"
 expect_run_fail "bad checksum every time (stub)" "${TCP[0]}" DATA_CHECKSUM "after 3 attempts" 193
+expect_col "${TCP[0]}" stub_error 1
+expect_col "${TCP[0]}" retries 3
 r=$(q "select retries from attempts where port='${TCP[1]}'")
 [ "$r" -ge 1 ] 2>/dev/null && pass "the board that survived one bad checksum records $r retry" ||
     fail "the board that survived one bad checksum records retries='$r'"

@@ -51,6 +51,7 @@ run_boards host p "${TCP[2]}" "$T/links/board-7" "${PTY[1]}"
 expect_run_rc 1
 expect_run_pass "${TCP[2]}"
 expect_run_fail "port busy" "${PTY[1]}" PORT_BUSY "held by|flock" ""
+expect_col "${PTY[1]}" sys_errno 16
 n=$(q "select count(*) from attempts where port='$T/links/board-7'")
 [ "$n" = 0 ] && pass "run: the missing port has no attempt row" || fail "run: the missing port has $n attempt rows"
 grep -F "no board at $T/links/board-7" "$T/run.out" | grep -q '"event":"note"' &&

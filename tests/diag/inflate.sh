@@ -21,4 +21,5 @@ run_boards infl p "${TCP[1]}" "${TCP[2]}"
 expect_run_rc 1
 expect_run_pass "${TCP[1]}"
 expect_run_fail "inflate error (stub)" "${TCP[2]}" INFLATE_ERROR "stub error 0xC7" 199
+expect_col "${TCP[2]}" stub_error 1
 finish

@@ -236,3 +236,14 @@ expect_run_rc() {
         tail -20 "$T/run.out" "$T/run.err" | sed 's/^/    /' >&2
     fi
 }
+
+# expect_col PORT COLUMN VALUE: the newest attempt row on PORT has COLUMN = VALUE.
+expect_col() {
+    local got
+    got=$(q "select ifnull($2, 'NULL') from attempts where port='$1' order by id desc limit 1")
+    if [ "$got" = "$3" ]; then
+        pass "run: $1 $2 = $3"
+    else
+        fail "run: $1 $2 is '$got', expected '$3'"
+    fi
+}

@@ -18,6 +18,7 @@ expect_run_rc 1
 expect_run_pass "${TCP[0]}"
 expect_run_pass "${TCP[2]}"
 expect_run_fail "stuck bit" "${TCP[1]}" MD5_MISMATCH "expected $want" ""
+expect_col "${TCP[1]}" retries 2
 md5dev=$(q "select r.md5_device from attempt_regions r join attempts a on a.id = r.attempt_id where a.port='${TCP[1]}'")
 if [ -n "$md5dev" ] && [ "$md5dev" != "$want" ]; then
     pass "the region row records the device MD5 $md5dev (expected $want)"

@@ -16,4 +16,5 @@ expect_run_rc 1
 expect_run_pass "${TCP[1]}"
 expect_run_pass "${TCP[2]}"
 expect_run_fail "flash read error (stub)" "${TCP[0]}" FLASH_READ_ERROR "stub error 0xC4" 196
+expect_col "${TCP[0]}" stub_error 1
 finish

@@ -14,4 +14,6 @@ expect_run_rc 1
 expect_run_pass "${TCP[0]}"
 expect_run_pass "${TCP[2]}"
 expect_run_fail "silent board" "${TCP[1]}" NO_SERIAL_DATA "not one byte came back|after 7 attempts" ""
+expect_col "${TCP[1]}" retries 7
+expect_col "${TCP[1]}" rom_status NULL
 finish

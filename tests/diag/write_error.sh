@@ -17,4 +17,6 @@ expect_run_rc 1
 expect_run_pass "${TCP[0]}"
 expect_run_pass "${TCP[2]}"
 expect_run_fail "flash write error (stub)" "${TCP[1]}" FLASH_WRITE_ERROR "stub error 0xC4" 196
+expect_col "${TCP[1]}" stub_error 1
+expect_col "${TCP[1]}" rom_status 1
 finish
