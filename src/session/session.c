@@ -934,8 +934,8 @@ static void diagnose_no_sync(espfab_session_t *s)
     int n = s->attempt;
     s->fault.retries = n;
     if (s->rx_total == 0)
-        fail(s, ESPFAB_E_NO_SERIAL_DATA, "nothing received after %d SYNC attempts (reset: %s)",
-             n, espfab_reset_name(s->o.before));
+        fail(s, ESPFAB_E_NO_SERIAL_DATA, "not one byte received (%d SYNCs per attempt, reset: %s)",
+             SYNC_TRIES, espfab_reset_name(s->o.before));
     else if (s->saw_download)
         fail(s, ESPFAB_E_NO_SYNC_REPLY,
              "the board printed its download-mode banner but never answered SYNC (%" PRIu64 " bytes received)",

@@ -1,0 +1,687 @@
+/*
+ * test_session.c - drives real sessions over a pty against a scripted fake
+ * board written here (its own SLIP codec, golden reply bytes, a flash array
+ * with zlib inflate and OpenSSL MD5), not espsim.  Each test asserts the
+ * record, the fault and the state sequence.
+ */
+#include "check.h"
+
+#include <fcntl.h>
+#include <pty.h>
+#include <stdlib.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <uv.h>
+#include <zlib.h>
+
+#include "espfab/session.h"
+
+#define FLASH_SIZE (4u << 20)
+
+/* ---- the fake board ---------------------------------------------------- */
+
+typedef struct board {
+    int mfd, sfd;
+    char path[64];
+    uv_poll_t poll;
+    bool poll_open;
+    uint8_t rx[0x4000 + 256];
+    size_t rxlen;
+    bool inframe, esc;
+    /* persona */
+    int status_len;          /* 4 = ESP32-family ROM, 2 = ESP8266 ROM */
+    uint32_t chip_id;        /* GET_SECURITY_INFO chip id */
+    int sync_ignore;         /* SYNCs left unanswered */
+    const char *banner;      /* printed at the first SYNC instead of answering */
+    bool silent;
+    /* scripted faults on data blocks (-1 = none) */
+    int corrupt_seq;         /* answer this seq once with a broken frame */
+    int err_seq;             /* answer this seq with ROM error err_code */
+    uint8_t err_code;
+    int vanish_seq;          /* hang up when this seq arrives */
+    /* what it saw */
+    int nsync;
+    int ops[256];
+    int data_seqs[256];
+    int ndata;
+    /* flash */
+    uint8_t *flash;
+    bool defl;
+    uint32_t w_off, w_pos;
+    z_stream zs;
+    bool zinit;
+} board_t;
+
+static void board_send(board_t *b, const uint8_t *p, size_t n)
+{
+    uint8_t out[512];
+    size_t o = 0;
+    out[o++] = 0xC0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == 0xC0) {
+            out[o++] = 0xDB;
+            out[o++] = 0xDC;
+        } else if (p[i] == 0xDB) {
+            out[o++] = 0xDB;
+            out[o++] = 0xDD;
+        } else {
+            out[o++] = p[i];
+        }
+    }
+    out[o++] = 0xC0;
+    if (write(b->mfd, out, o) != (ssize_t)o)
+        fprintf(stderr, "board: short write\n");
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* 01 op size value data status[status_len] */
+static void board_reply(board_t *b, uint8_t op, uint32_t value, const uint8_t *data, size_t dlen,
+                        uint8_t status, uint8_t err)
+{
+    uint8_t f[128];
+    size_t sl = (size_t)b->status_len;
+    f[0] = 0x01;
+    f[1] = op;
+    f[2] = (uint8_t)(dlen + sl);
+    f[3] = 0;
+    put32(f + 4, value);
+    if (dlen)
+        memcpy(f + 8, data, dlen);
+    memset(f + 8 + dlen, 0, sl);
+    f[8 + dlen] = status;
+    f[9 + dlen] = err;
+    board_send(b, f, 8 + dlen + sl);
+}
+
+static uint32_t board_reg(board_t *b, uint32_t addr)
+{
+    switch (addr) {
+    case 0x40001000: return 0x00000009;       /* ESP32-S3 magic (unused: chip id) */
+    case 0x60007044: return 0x28000003;       /* MAC w0 */
+    case 0x60007048: return 0x0000246f;       /* MAC w1 */
+    case 0x60002000 + 0x58: return 0x001640EF; /* SPI W0 after RDID: Winbond 4 MB */
+    default: return 0;
+    }
+}
+
+static void board_hangup(board_t *b)
+{
+    if (b->poll_open) {
+        uv_close((uv_handle_t *)&b->poll, NULL);
+        b->poll_open = false;
+    }
+    close(b->mfd);
+    b->mfd = -1;
+}
+
+static void board_data(board_t *b, uint8_t op, const uint8_t *pay, size_t len, uint32_t chk)
+{
+    uint32_t dlen = get32(pay), seq = get32(pay + 4);
+    if (b->ndata < 256)
+        b->data_seqs[b->ndata++] = (int)seq;
+    if ((int)seq == b->vanish_seq) {
+        board_hangup(b);
+        return;
+    }
+    if ((int)seq == b->corrupt_seq) {
+        b->corrupt_seq = -1;
+        static const uint8_t junk[] = {0x01, 0x03}; /* a truncated frame: skipped */
+        board_send(b, junk, sizeof(junk));
+        return;
+    }
+    uint8_t c = 0xEF;
+    for (size_t i = 16; i < len; i++)
+        c ^= pay[i];
+    if (c != (uint8_t)chk || dlen != len - 16) {
+        board_reply(b, op, 0, NULL, 0, 1, 0x07);
+        return;
+    }
+    if ((int)seq == b->err_seq) {
+        board_reply(b, op, 0, NULL, 0, 1, b->err_code);
+        return;
+    }
+    if (op == 0x11) {
+        b->zs.next_in = (uint8_t *)pay + 16;
+        b->zs.avail_in = dlen;
+        while (b->zs.avail_in) {
+            b->zs.next_out = b->flash + b->w_pos;
+            b->zs.avail_out = FLASH_SIZE - b->w_pos;
+            int zr = inflate(&b->zs, Z_NO_FLUSH);
+            b->w_pos = (uint32_t)(FLASH_SIZE - b->zs.avail_out);
+            if (zr == Z_STREAM_END)
+                break;
+            if (zr != Z_OK) {
+                board_reply(b, op, 0, NULL, 0, 1, 0x0B);
+                return;
+            }
+        }
+    } else {
+        memcpy(b->flash + b->w_pos, pay + 16, dlen);
+        b->w_pos += dlen;
+    }
+    board_reply(b, op, 0, NULL, 0, 0, 0);
+}
+
+static void board_frame(board_t *b, const uint8_t *f, size_t n)
+{
+    if (n < 8 || f[0] != 0)
+        return;
+    uint8_t op = f[1];
+    const uint8_t *pay = f + 8;
+    size_t len = n - 8;
+    b->ops[op]++;
+    switch (op) {
+    case 0x08: /* SYNC */
+        b->nsync++;
+        if (b->banner) {
+            if (b->nsync == 1 && write(b->mfd, b->banner, strlen(b->banner)) < 0)
+                fprintf(stderr, "board: write\n");
+            return;
+        }
+        if (b->silent || b->sync_ignore-- > 0)
+            return;
+        for (int i = 0; i < 8; i++)
+            board_reply(b, op, 0x20120707, NULL, 0, 0, 0);
+        return;
+    case 0x14: { /* GET_SECURITY_INFO: 20 bytes */
+        uint8_t d[20] = {0};
+        put32(d + 12, b->chip_id);
+        board_reply(b, op, 0, d, 20, 0, 0);
+        return;
+    }
+    case 0x0A:
+        board_reply(b, op, board_reg(b, get32(pay)), NULL, 0, 0, 0);
+        return;
+    case 0x10: /* FLASH_DEFL_BEGIN */
+    case 0x02: /* FLASH_BEGIN */
+        b->defl = op == 0x10;
+        b->w_off = b->w_pos = get32(pay + 12);
+        if (b->defl) {
+            if (b->zinit)
+                inflateEnd(&b->zs);
+            memset(&b->zs, 0, sizeof(b->zs));
+            inflateInit(&b->zs);
+            b->zinit = true;
+        }
+        board_reply(b, op, 0, NULL, 0, 0, 0);
+        return;
+    case 0x03:
+    case 0x11:
+        board_data(b, op, pay, len, get32(f + 4));
+        return;
+    case 0x13: { /* SPI_FLASH_MD5: ROM form, 32 hex chars */
+        uint32_t addr = get32(pay), size = get32(pay + 4);
+        uint8_t md[16];
+        unsigned mdlen = 0;
+        EVP_Digest(b->flash + addr, size, md, &mdlen, EVP_md5(), NULL);
+        char hex[33];
+        for (int i = 0; i < 16; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        board_reply(b, op, 0, (const uint8_t *)hex, 32, 0, 0);
+        return;
+    }
+    default: /* SPI_ATTACH, WRITE_REG, SPI_SET_PARAMS, CHANGE_BAUDRATE, FLASH_END */
+        board_reply(b, op, 0, NULL, 0, 0, 0);
+        return;
+    }
+}
+
+static void board_on_poll(uv_poll_t *h, int status, int events)
+{
+    board_t *b = h->data;
+    uint8_t buf[4096];
+    if (status < 0)
+        return;
+    ssize_t n = read(b->mfd, buf, sizeof(buf));
+    for (ssize_t i = 0; i < n && b->mfd >= 0; i++) {
+        uint8_t c = buf[i];
+        if (!b->inframe) {
+            if (c == 0xC0) {
+                b->inframe = true;
+                b->rxlen = 0;
+            }
+            continue;
+        }
+        if (c == 0xC0) {
+            if (b->rxlen)
+                board_frame(b, b->rx, b->rxlen);
+            b->inframe = b->rxlen == 0;
+            b->rxlen = 0;
+            continue;
+        }
+        if (b->esc) {
+            c = c == 0xDC ? 0xC0 : 0xDB;
+            b->esc = false;
+        } else if (c == 0xDB) {
+            b->esc = true;
+            continue;
+        }
+        if (b->rxlen < sizeof(b->rx))
+            b->rx[b->rxlen++] = c;
+    }
+}
+
+static void board_init(board_t *b, uv_loop_t *loop)
+{
+    memset(b, 0, sizeof(*b));
+    b->status_len = 4;
+    b->chip_id = 9; /* ESP32-S3 */
+    b->corrupt_seq = b->err_seq = b->vanish_seq = -1;
+    CHECK(openpty(&b->mfd, &b->sfd, b->path, NULL, NULL) == 0);
+    struct termios t;
+    tcgetattr(b->sfd, &t);
+    cfmakeraw(&t);
+    tcsetattr(b->sfd, TCSANOW, &t);
+    fcntl(b->mfd, F_SETFL, fcntl(b->mfd, F_GETFL) | O_NONBLOCK);
+    b->flash = malloc(FLASH_SIZE);
+    memset(b->flash, 0xFF, FLASH_SIZE);
+    uv_poll_init(loop, &b->poll, b->mfd);
+    b->poll.data = b;
+    uv_poll_start(&b->poll, UV_READABLE, board_on_poll);
+    b->poll_open = true;
+}
+
+static void board_free(board_t *b)
+{
+    if (b->mfd >= 0)
+        close(b->mfd);
+    close(b->sfd);
+    if (b->zinit)
+        inflateEnd(&b->zs);
+    free(b->flash);
+}
+
+/* ---- running a session --------------------------------------------------- */
+
+typedef struct run {
+    board_t *b;
+    espfab_attempt_t rec;
+    int states[64];
+    int nstates;
+    char notes[2048];
+    int progress;
+    int done;
+    uv_timer_t guard;
+} run_t;
+
+static void on_ev(espfab_session_t *s, const espfab_session_ev_t *ev, void *data)
+{
+    run_t *r = data;
+    switch (ev->kind) {
+    case ESPFAB_SESSION_EV_STATE:
+        if (r->nstates < 64)
+            r->states[r->nstates++] = ev->new_state;
+        break;
+    case ESPFAB_SESSION_EV_NOTE:
+        strncat(r->notes, ev->note, sizeof(r->notes) - strlen(r->notes) - 2);
+        strcat(r->notes, "\n");
+        break;
+    case ESPFAB_SESSION_EV_PROGRESS:
+        r->progress++;
+        CHECK(ev->done <= ev->total);
+        break;
+    case ESPFAB_SESSION_EV_DONE:
+        r->done++;
+        r->rec = *espfab_session_record(s);
+        CHECK_EQ(ev->outcome, r->rec.outcome);
+        espfab_session_free(s);
+        if (r->b->poll_open) {
+            uv_close((uv_handle_t *)&r->b->poll, NULL);
+            r->b->poll_open = false;
+        }
+        uv_close((uv_handle_t *)&r->guard, NULL);
+        break;
+    }
+}
+
+static void on_guard(uv_timer_t *t)
+{
+    fprintf(stderr, "session did not finish in time\n");
+    abort();
+}
+
+static uint8_t image[20000];
+
+/* Runs one session against a fresh board; script(b) sets the board's
+ * behaviour after it is set up.  The board's flash is checked by check(b). */
+static void run_session(board_t *b, espfab_session_opts_t *o, run_t *r, bool with_region,
+                        void (*script)(board_t *), void (*check)(board_t *))
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    board_init(b, &loop);
+    if (script)
+        script(b);
+    memset(r, 0, sizeof(*r));
+    r->b = b;
+    espfab_blob_cache_t *cache = espfab_blob_cache_new(&loop);
+    for (size_t i = 0; i < sizeof(image); i++) /* partly compressible, not trivially */
+        image[i] = (uint8_t)((i * 7) ^ (i >> 5) ^ (i % 251 == 0 ? 0x5A : 0));
+    espfab_blob_t *blob = espfab_blob_intern_copy(cache, image, sizeof(image));
+    espfab_session_region_t reg = {0x10000, "app.bin", blob};
+    o->port = b->path;
+    o->cache = cache;
+    if (with_region) {
+        o->regions = &reg;
+        o->nregions = 1;
+    }
+    uv_timer_init(&loop, &r->guard);
+    uv_timer_start(&r->guard, on_guard, 30000, 0);
+    espfab_session_t *s = espfab_session_new(&loop, o, on_ev, r);
+    CHECK(s != NULL);
+    CHECK_EQ(espfab_session_start(s), 0);
+    CHECK_EQ(r->nstates, 0); /* nothing fires from start() */
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ(r->done, 1);
+    if (check)
+        check(b);
+    o->regions = NULL;
+    o->nregions = 0;
+    espfab_blob_unref(cache, blob);
+    espfab_blob_cache_free(cache);
+    board_free(b);
+    CHECK_EQ(uv_loop_close(&loop), 0);
+    if (r->rec.outcome != ESPFAB_OUTCOME_PASS)
+        fprintf(stderr, "  [%s] %s\n", check_cur_name, r->rec.message);
+}
+
+static void base_opts(espfab_session_opts_t *o)
+{
+    espfab_session_opts_init(o);
+    o->no_stub = true;
+    o->timeout_scale = 0.1;
+    o->connect_attempts = 2;
+    o->baud = 460800;
+}
+
+static bool saw_state(const run_t *r, espfab_session_state_t st)
+{
+    for (int i = 0; i < r->nstates; i++)
+        if (r->states[i] == (int)st)
+            return true;
+    return false;
+}
+
+static board_t B; /* large: keep it off the stack */
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void script_sync_retry(board_t *b) { b->sync_ignore = 2; }
+static void check_flash_image(board_t *b) { CHECK_MEM(b->flash + 0x10000, image, sizeof(image)); }
+
+static void test_pass_rom_deflate(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.chip = ESPFAB_CHIP_ESP32S3;
+    run_session(&B, &o, &r, true, script_sync_retry, check_flash_image);
+    const espfab_attempt_t *a = &r.rec;
+    CHECK_EQ(a->outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(a->fault.code, 0);
+    CHECK_EQ(B.nsync, 3); /* two unanswered, the third answered */
+    CHECK_STR(a->chip, "ESP32-S3");
+    CHECK_STR(a->mac, "24:6f:28:00:00:03");
+    CHECK_EQ(a->flash_jedec, 0x1640EF);
+    CHECK_EQ(a->flash_size, 4u << 20);
+    CHECK_STR(a->loader, "ROM");
+    CHECK_EQ(a->baud, 460800);
+    CHECK_EQ(a->nregions, 1);
+    CHECK(a->regions[0].written);
+    CHECK(a->regions[0].verified);
+    CHECK(a->regions[0].compressed);
+    CHECK_EQ(a->regions[0].size, sizeof(image));
+    CHECK_EQ(a->regions[0].offset, 0x10000);
+    CHECK_STR(a->regions[0].file, "app.bin");
+    CHECK_STR(a->regions[0].md5_device, a->regions[0].md5_expected);
+    CHECK(a->regions[0].wire_size > 0 && a->regions[0].wire_size < sizeof(image));
+    CHECK(a->bytes_sent > a->regions[0].wire_size);
+    CHECK(a->bytes_received > 0);
+    CHECK(a->end_ms >= a->start_ms && a->start_ms > 0);
+    CHECK_CONTAINS(a->message, "PASS ESP32-S3 24:6f:28:00:00:03 1 region verified");
+    CHECK_CONTAINS(r.notes, "no DTR/RTS");
+    CHECK_CONTAINS(r.notes, "chip is ESP32-S3");
+    CHECK_EQ(B.ops[0x10], 1); /* FLASH_DEFL_BEGIN */
+    CHECK_EQ(B.ops[0x02], 1); /* FLASH_BEGIN(0,0) of the run request only */
+    CHECK_EQ(B.ops[0x0F], 1); /* CHANGE_BAUDRATE */
+    CHECK_EQ(B.ops[0x0D], 1); /* SPI_ATTACH (ROM) */
+    CHECK_EQ(B.ops[0x13], 1); /* SPI_FLASH_MD5 */
+    CHECK(r.progress >= 1);
+    const int want[] = {ESPFAB_SS_OPEN, ESPFAB_SS_RESET, ESPFAB_SS_SYNC, ESPFAB_SS_DETECT,
+                        ESPFAB_SS_READ_INFO, ESPFAB_SS_FLASH_ID, ESPFAB_SS_CHECK, ESPFAB_SS_BAUD,
+                        ESPFAB_SS_SPI_PARAMS, ESPFAB_SS_PREPARE, ESPFAB_SS_WRITE, ESPFAB_SS_VERIFY,
+                        ESPFAB_SS_RUN, ESPFAB_SS_DONE};
+    int nwant = (int)(sizeof(want) / sizeof(want[0]));
+    CHECK_EQ(r.nstates, nwant);
+    for (int i = 0; i < r.nstates && i < nwant; i++) {
+        if (r.states[i] != want[i])
+            fprintf(stderr, "state %d: %s, want %s\n", i, espfab_session_state_name(r.states[i]),
+                    espfab_session_state_name(want[i]));
+        CHECK_EQ(r.states[i], want[i]);
+    }
+}
+
+static void script_silent(board_t *b) { b->silent = true; }
+
+static void test_silent(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    run_session(&B, &o, &r, true, script_silent, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_NO_SERIAL_DATA);
+    CHECK_EQ(r.rec.fault.retries, 2);
+    CHECK_EQ(B.nsync, 10); /* 2 attempts x 5 SYNCs */
+    CHECK_CONTAINS(r.rec.message, B.path);
+    CHECK_CONTAINS(r.rec.message, "after 2 attempts");
+    CHECK(!saw_state(&r, ESPFAB_SS_DETECT));
+}
+
+static void script_normal_boot(board_t *b)
+{
+    b->banner = "ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n"
+                "configsip: 0, SPIWP:0xee\r\n";
+}
+
+static void test_wrong_boot_mode(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    run_session(&B, &o, &r, true, script_normal_boot, NULL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_WRONG_BOOT_MODE);
+    CHECK_CONTAINS(r.rec.fault.detail, "rst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)");
+    CHECK_EQ(r.rec.fault.retries, 2);
+}
+
+static void script_download_banner(board_t *b)
+{
+    b->banner = "ESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\nrst:0x15 (USB_UART_CHIP_RESET),"
+                "boot:0x0 (DOWNLOAD(USB/UART0))\r\nSaved PC:0x40034f40\r\nwaiting for download\r\n";
+}
+
+static void test_no_sync_reply(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    run_session(&B, &o, &r, true, script_download_banner, NULL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_NO_SYNC_REPLY);
+    CHECK_CONTAINS(r.rec.message, "never answered SYNC");
+}
+
+static void script_noise(board_t *b) { b->banner = "\x13\x99\x7f\xfe garbage \x01\x02"; }
+
+static void test_sync_failed_noise(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    run_session(&B, &o, &r, true, script_noise, NULL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_SYNC_FAILED);
+}
+
+static void test_chip_mismatch(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.chip = ESPFAB_CHIP_ESP32; /* the board is an ESP32-S3 */
+    run_session(&B, &o, &r, true, NULL, NULL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_CHIP_MISMATCH);
+    CHECK_CONTAINS(r.rec.fault.detail, "this board is ESP32-S3, the profile is for ESP32");
+    CHECK_STR(r.rec.chip, "ESP32-S3");
+    CHECK_EQ(B.ops[0x02] + B.ops[0x10] + B.ops[0x03] + B.ops[0x11], 0); /* nothing written */
+    CHECK(!saw_state(&r, ESPFAB_SS_WRITE));
+}
+
+static void script_write_error(board_t *b)
+{
+    b->err_seq = 3;
+    b->err_code = 0x08;
+}
+
+static void test_rom_error_decoded(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.no_compress = true; /* FLASH_BEGIN/DATA with 1 KiB blocks */
+    run_session(&B, &o, &r, true, script_write_error, NULL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_FLASH_WRITE_ERROR);
+    CHECK_EQ(r.rec.fault.rom_status, 1);
+    CHECK_EQ(r.rec.fault.rom_error, 0x08);
+    CHECK_EQ(r.rec.fault.stub_error, 0);
+    CHECK_CONTAINS(r.rec.fault.detail, "FLASH_DATA");
+    CHECK_CONTAINS(r.rec.fault.detail, "seq 3");
+    CHECK_CONTAINS(r.rec.message, "ROM error 0x08");
+    CHECK(!r.rec.regions[0].written);
+    CHECK(!r.rec.regions[0].verified);
+    CHECK_EQ(B.ops[0x13], 0); /* no verify after a failed write */
+}
+
+static void script_corrupt(board_t *b) { b->corrupt_seq = 2; }
+
+static void test_retry_after_corrupt_reply(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.no_compress = true;
+    run_session(&B, &o, &r, true, script_corrupt, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK(r.rec.regions[0].verified);
+    /* seq 2 was sent twice, then the rest in order */
+    int n2 = 0;
+    for (int i = 0; i < B.ndata; i++)
+        n2 += B.data_seqs[i] == 2;
+    CHECK_EQ(n2, 2);
+    CHECK_EQ(B.ndata, (int)((sizeof(image) + 1023) / 1024) + 1);
+}
+
+static void script_vanish(board_t *b) { b->vanish_seq = 2; }
+
+static void test_port_vanished(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    run_session(&B, &o, &r, true, script_vanish, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_PORT_VANISHED);
+    CHECK(!r.rec.regions[0].written);
+}
+
+static void test_info_only(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.info_only = true;
+    run_session(&B, &o, &r, false, NULL, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_CONTAINS(r.rec.message, "24:6f:28:00:00:03");
+    CHECK_CONTAINS(r.rec.message, "1640ef");
+    CHECK(!saw_state(&r, ESPFAB_SS_WRITE));
+    CHECK_EQ(B.ops[0x0F], 0); /* no baud change for an identification */
+}
+
+static void test_cancel(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    /* cancel before start: the session stops at its first step */
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    board_init(&B, &loop);
+    memset(&r, 0, sizeof(r));
+    r.b = &B;
+    o.port = B.path;
+    uv_timer_init(&loop, &r.guard);
+    uv_timer_start(&r.guard, on_guard, 30000, 0);
+    espfab_session_t *s = espfab_session_new(&loop, &o, on_ev, &r);
+    CHECK_EQ(espfab_session_start(s), 0);
+    espfab_session_cancel(s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    board_free(&B);
+    CHECK_EQ(uv_loop_close(&loop), 0);
+    CHECK_EQ(r.done, 1);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_INTERRUPTED);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_CANCELLED);
+    CHECK_EQ(B.nsync, 0);
+}
+
+static void test_bad_port(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    memset(&r, 0, sizeof(r));
+    memset(&B, 0, sizeof(B));
+    r.b = &B;
+    o.port = "/dev/ttyESPFAB_NOPE";
+    uv_timer_init(&loop, &r.guard);
+    uv_timer_start(&r.guard, on_guard, 30000, 0);
+    espfab_session_t *s = espfab_session_new(&loop, &o, on_ev, &r);
+    CHECK_EQ(espfab_session_start(s), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_EQ(uv_loop_close(&loop), 0);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_PORT_NOT_FOUND);
+    CHECK_STR(espfab_session_state_name(ESPFAB_SS_READ_INFO), "read-info");
+}
+
+int main(void)
+{
+    RUN(test_pass_rom_deflate);
+    RUN(test_silent);
+    RUN(test_wrong_boot_mode);
+    RUN(test_no_sync_reply);
+    RUN(test_sync_failed_noise);
+    RUN(test_chip_mismatch);
+    RUN(test_rom_error_decoded);
+    RUN(test_retry_after_corrupt_reply);
+    RUN(test_port_vanished);
+    RUN(test_info_only);
+    RUN(test_cancel);
+    RUN(test_bad_port);
+    return check_summary();
+}
