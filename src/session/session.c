@@ -549,6 +549,7 @@ static void on_slip_error(void *data, int err)
 }
 
 static void proceed_after_sync(espfab_session_t *s);
+static void stub_started(espfab_session_t *s);
 
 static void on_frame(void *data, const uint8_t *frame, size_t len)
 {
@@ -560,7 +561,7 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
         if (s->waiting_ohai) {
             s->waiting_ohai = false;
             disarm(s);
-            start_baud(s);
+            stub_started(s);
         }
         return;
     }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pty.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -41,6 +42,9 @@ typedef struct board {
     int err_seq;             /* answer this seq with ROM error err_code */
     uint8_t err_code;
     int vanish_seq;          /* hang up when this seq arrives */
+    bool stub;               /* the fake stub runs (after MEM_END) */
+    uint32_t baud_words[2];  /* last CHANGE_BAUDRATE payload */
+    uint32_t mem_bytes;      /* MEM_DATA payload received */
     /* what it saw */
     int nsync;
     int ops[256];
@@ -102,8 +106,8 @@ static void board_reply(board_t *b, uint8_t op, uint32_t value, const uint8_t *d
     if (dlen)
         memcpy(f + 8, data, dlen);
     memset(f + 8 + dlen, 0, sl);
-    f[8 + dlen] = status;
-    f[9 + dlen] = err;
+    f[8 + dlen] = b->stub ? err : status; /* stub: [error, 0] */
+    f[9 + dlen] = b->stub ? 0 : err;
     board_send(b, f, 8 + dlen + sl);
 }
 
@@ -223,7 +227,24 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
     case 0x11:
         board_data(b, op, pay, len, get32(f + 4));
         return;
-    case 0x13: { /* SPI_FLASH_MD5: ROM form, 32 hex chars */
+    case 0x07: /* MEM_DATA */
+        b->mem_bytes += get32(pay);
+        board_reply(b, op, 0, NULL, 0, 0, 0);
+        return;
+    case 0x06: { /* MEM_END: reply as the ROM, then the stub says OHAI */
+        board_reply(b, op, 0, NULL, 0, 0, 0);
+        static const uint8_t ohai[] = {'O', 'H', 'A', 'I'};
+        board_send(b, ohai, 4);
+        b->stub = true;
+        b->status_len = 2;
+        return;
+    }
+    case 0x0F:
+        b->baud_words[0] = get32(pay);
+        b->baud_words[1] = get32(pay + 4);
+        board_reply(b, op, 0, NULL, 0, 0, 0);
+        return;
+    case 0x13: { /* SPI_FLASH_MD5: ROM form, 32 hex chars; stub: 16 raw bytes */
         uint32_t addr = get32(pay), size = get32(pay + 4);
         uint8_t md[16];
         unsigned mdlen = 0;
@@ -231,7 +252,10 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
         char hex[33];
         for (int i = 0; i < 16; i++)
             snprintf(hex + 2 * i, 3, "%02x", md[i]);
-        board_reply(b, op, 0, (const uint8_t *)hex, 32, 0, 0);
+        if (b->stub)
+            board_reply(b, op, 0, md, 16, 0, 0);
+        else
+            board_reply(b, op, 0, (const uint8_t *)hex, 32, 0, 0);
         return;
     }
     default: /* SPI_ATTACH, WRITE_REG, SPI_SET_PARAMS, CHANGE_BAUDRATE, FLASH_END */
@@ -607,6 +631,58 @@ static void test_port_vanished(void)
     CHECK(!r.rec.regions[0].written);
 }
 
+/* A fake stub JSON (not a real stub: the fake board only counts its bytes). */
+static char stub_dir[64];
+
+static void make_fake_stub(void)
+{
+    snprintf(stub_dir, sizeof(stub_dir), "/tmp/espfab-test-stub-XXXXXX");
+    CHECK(mkdtemp(stub_dir) != NULL);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", stub_dir, espfab_chip_get(ESPFAB_CHIP_ESP32S3)->stub_file);
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    /* text = 12 bytes, data = 8 bytes */
+    fprintf(fp, "{\"entry\": %u, \"text\": \"AAECAwQFBgcICQoL\", \"text_start\": %u, "
+                "\"data\": \"ZGF0YWRhdGE=\", \"data_start\": %u}\n",
+            0x40378004u, 0x40378000u, 0x3FCB2C00u);
+    fclose(fp);
+}
+
+static void remove_fake_stub(void)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", stub_dir, espfab_chip_get(ESPFAB_CHIP_ESP32S3)->stub_file);
+    unlink(path);
+    rmdir(stub_dir);
+}
+
+static void test_stub_deflate_erase(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    make_fake_stub();
+    o.no_stub = false;
+    o.stub_dir = stub_dir;
+    o.erase = ESPFAB_ERASE_REGIONS;
+    run_session(&B, &o, &r, true, NULL, check_flash_image);
+    remove_fake_stub();
+    const espfab_attempt_t *a = &r.rec;
+    CHECK_EQ(a->outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_STR(a->loader, "stub");
+    CHECK_EQ(B.mem_bytes, 20);
+    CHECK_EQ(B.ops[0x05], 2); /* MEM_BEGIN text + data */
+    CHECK_EQ(B.ops[0x06], 1);
+    CHECK_EQ(B.ops[0xD1], 1); /* ERASE_REGION */
+    CHECK_EQ(B.ops[0x12], 1); /* FLASH_DEFL_END(1) after the region */
+    CHECK_EQ(B.baud_words[0], 460800);
+    CHECK_EQ(B.baud_words[1], 115200); /* the stub gets the old baud */
+    CHECK(a->regions[0].verified);
+    CHECK(saw_state(&r, ESPFAB_SS_STUB));
+    CHECK(saw_state(&r, ESPFAB_SS_ERASE));
+}
+
 static void test_info_only(void)
 {
     run_t r;
@@ -680,6 +756,7 @@ int main(void)
     RUN(test_rom_error_decoded);
     RUN(test_retry_after_corrupt_reply);
     RUN(test_port_vanished);
+    RUN(test_stub_deflate_erase);
     RUN(test_info_only);
     RUN(test_cancel);
     RUN(test_bad_port);
