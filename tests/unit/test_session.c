@@ -43,6 +43,9 @@ typedef struct board {
     uint8_t err_code;
     int vanish_seq;          /* hang up when this seq arrives */
     bool stub;               /* the fake stub runs (after MEM_END) */
+    bool esp8266;            /* ESP8266 ROM persona (2 status bytes) */
+    bool junk;               /* a broken-direction frame before every reply */
+    uint32_t begin_words[4]; /* last FLASH_BEGIN payload */
     uint32_t baud_words[2];  /* last CHANGE_BAUDRATE payload */
     uint32_t mem_bytes;      /* MEM_DATA payload received */
     /* what it saw */
@@ -98,6 +101,10 @@ static void board_reply(board_t *b, uint8_t op, uint32_t value, const uint8_t *d
 {
     uint8_t f[128];
     size_t sl = (size_t)b->status_len;
+    if (b->junk) {
+        static const uint8_t bad[] = {0x02, 0x0A, 0x02, 0x00, 0, 0, 0, 0, 0, 0};
+        board_send(b, bad, sizeof(bad));
+    }
     f[0] = 0x01;
     f[1] = op;
     f[2] = (uint8_t)(dlen + sl);
@@ -113,6 +120,15 @@ static void board_reply(board_t *b, uint8_t op, uint32_t value, const uint8_t *d
 
 static uint32_t board_reg(board_t *b, uint32_t addr)
 {
+    if (b->esp8266) {
+        switch (addr) {
+        case 0x40001000: return 0xFFF0C101;        /* ESP8266 magic */
+        case 0x3FF00050: return 0x56000000;        /* OTP m0 */
+        case 0x3FF00054: return 0x00001234;        /* OTP m1: OUI 18:fe:34 */
+        case 0x60000200 + 0x40: return 0x001540C8; /* SPI W0: GigaDevice 2 MB */
+        default: return 0;
+        }
+    }
     switch (addr) {
     case 0x40001000: return 0x00000009;       /* ESP32-S3 magic (unused: chip id) */
     case 0x60007044: return 0x28000003;       /* MAC w0 */
@@ -213,6 +229,12 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
     case 0x10: /* FLASH_DEFL_BEGIN */
     case 0x02: /* FLASH_BEGIN */
         b->defl = op == 0x10;
+        if (get32(pay + 4) == 0) { /* FLASH_BEGIN(0, 0): attach / run request */
+            board_reply(b, op, 0, NULL, 0, 0, 0);
+            return;
+        }
+        for (int i = 0; i < 4; i++)
+            b->begin_words[i] = get32(pay + 4 * i);
         b->w_off = b->w_pos = get32(pay + 12);
         if (b->defl) {
             if (b->zinit)
@@ -683,6 +705,55 @@ static void test_stub_deflate_erase(void)
     CHECK(saw_state(&r, ESPFAB_SS_ERASE));
 }
 
+static void script_esp8266(board_t *b)
+{
+    b->esp8266 = true;
+    b->status_len = 2;
+}
+
+static void test_esp8266_rom_unverified(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.chip = ESPFAB_CHIP_ESP8266;
+    run_session(&B, &o, &r, true, script_esp8266, check_flash_image);
+    const espfab_attempt_t *a = &r.rec;
+    CHECK_EQ(a->outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_STR(a->chip, "ESP8266");
+    CHECK_STR(a->mac, "18:fe:34:12:34:56");
+    CHECK_EQ(a->flash_jedec, 0x1540C8);
+    CHECK_EQ(a->baud, 115200); /* the ESP8266 ROM cannot change baud */
+    CHECK(a->regions[0].written);
+    CHECK(!a->regions[0].verified);
+    CHECK(!a->regions[0].compressed);
+    CHECK_CONTAINS(a->message, "written, NOT verified (ESP8266 ROM has no MD5; use the stub)");
+    CHECK_CONTAINS(r.notes, "cannot change the baud rate");
+    CHECK_EQ(B.ops[0x14], 0); /* no GET_SECURITY_INFO to a 2-byte-status ROM */
+    CHECK_EQ(B.ops[0x0F] + B.ops[0x0B] + B.ops[0x0D] + B.ops[0x13] + B.ops[0x10], 0);
+    /* the last FLASH_BEGIN is the run request; the write used the erase-size
+     * workaround: 20000 bytes at 0x10000 = 5 sectors, head 16 -> 3 sectors */
+    CHECK_EQ(B.ops[0x02], 3); /* attach, write, run */
+    CHECK_EQ(B.begin_words[0], 3 * 4096);
+    CHECK_EQ(B.begin_words[1], 20);   /* 1 KiB blocks */
+    CHECK_EQ(B.begin_words[2], 1024);
+    CHECK_EQ(B.begin_words[3], 0x10000);
+    CHECK(!saw_state(&r, ESPFAB_SS_VERIFY));
+}
+
+static void script_junk(board_t *b) { b->junk = true; }
+
+static void test_link_unreliable(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.no_compress = true;
+    run_session(&B, &o, &r, true, script_junk, NULL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_LINK_UNRELIABLE);
+    CHECK_CONTAINS(r.rec.message, "lower the baud");
+}
+
 static void test_info_only(void)
 {
     run_t r;
@@ -757,6 +828,8 @@ int main(void)
     RUN(test_retry_after_corrupt_reply);
     RUN(test_port_vanished);
     RUN(test_stub_deflate_erase);
+    RUN(test_esp8266_rom_unverified);
+    RUN(test_link_unreliable);
     RUN(test_info_only);
     RUN(test_cancel);
     RUN(test_bad_port);
