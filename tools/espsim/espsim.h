@@ -149,6 +149,8 @@ typedef struct sim_board {
     int syncs_since_reset;
     long flash_bytes_rx;
     bool unplug_now;
+    bool frame_pending;      /* stub: a command received while the flash was
+                              * busy, handled when it is free (slip.buf) */
 
     /* output */
     sim_chunk_t *out_head, *out_tail;
@@ -167,6 +169,7 @@ void sim_board_reset(sim_board_t *b);
 void sim_board_detach(sim_board_t *b);
 /* Feeds host bytes; returns how many were consumed (stops early when the
  * board became busy, so the rest waits in the kernel buffer). */
+void sim_loader_poll(sim_board_t *b);
 size_t sim_loader_feed(sim_board_t *b, const uint8_t *p, size_t n);
 
 /* Register file (regs.c). */

@@ -374,6 +374,7 @@ void sim_board_detach(sim_board_t *b)
     sim_out_clear(b);
     b->mode = SIM_IDLE;
     b->busy_until = 0;
+    b->frame_pending = false;
 }
 
 void sim_board_reset(sim_board_t *b)
@@ -385,6 +386,7 @@ void sim_board_reset(sim_board_t *b)
     b->deferred_err = 0;
     b->baud = 115200;
     b->busy_until = 0;
+    b->frame_pending = false;
     b->syncs_since_reset = 0;
     /* SPI engine registers back to idle; eFuses and magic stay. */
     sim_reg_set(b, b->chip->spi_base, 0);
@@ -1060,11 +1062,29 @@ static void handle_frame(sim_board_t *b, const uint8_t *f, size_t len)
     }
 }
 
+/* A command that arrived while the stub was still writing the previous
+ * block is handled as soon as the flash is free. */
+void sim_loader_poll(sim_board_t *b)
+{
+    if (b->frame_pending && !(b->busy_until > b->now)) {
+        b->frame_pending = false;
+        handle_frame(b, b->slip.buf, b->slip.len);
+    }
+}
+
 size_t sim_loader_feed(sim_board_t *b, const uint8_t *p, size_t n)
 {
     size_t i;
+    sim_loader_poll(b);
     for (i = 0; i < n; i++) {
-        if (b->busy_until > b->now)
+        /* The ROM handles one command at a time and reads nothing while it
+         * erases or writes.  The stub's UART keeps receiving (interrupts
+         * fill its buffer) while it inflates and writes the block it has
+         * already acknowledged, so the next block's wire time overlaps the
+         * flash time; it can hold one complete command meanwhile. */
+        if (b->frame_pending)
+            break;
+        if (b->busy_until > b->now && !is_stub(b))
             break;
         if (b->mode != SIM_ROM && b->mode != SIM_STUB)
             continue; /* idle, app or hung: input is swallowed */
@@ -1074,6 +1094,11 @@ size_t sim_loader_feed(sim_board_t *b, const uint8_t *p, size_t n)
                     fail(b, b->slip.len > 1 ? b->slip.buf[1] : 0,
                          b->slip.len, STUB_BAD_LEN);
                 continue;
+            }
+            if (b->busy_until > b->now) {
+                b->frame_pending = true;
+                i++;
+                break;
             }
             handle_frame(b, b->slip.buf, b->slip.len);
             if (b->unplug_now) {

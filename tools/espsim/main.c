@@ -349,6 +349,13 @@ static double pump_in(io_t *io, double now)
     io->b.now = now;
     if (io->b.pace && io->in_off < io->in_len && now < io->in_ready_at)
         return io->in_ready_at;
+    if (io->b.frame_pending) {
+        sim_loader_poll(&io->b);
+        if (io->b.unplug_now) {
+            unplug(io);
+            return 1e18;
+        }
+    }
     if (io->in_off < io->in_len) {
         size_t k = sim_loader_feed(&io->b, io->in + io->in_off,
                                    io->in_len - io->in_off);
