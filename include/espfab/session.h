@@ -21,6 +21,15 @@
  *
  * Logging: every state change is logged at debug level with the port and
  * "old -> new" (tag "session"); phase timings go into the record.
+ *
+ * Record: the session fills chip, rev_full, mac, chip_id, secinfo, flash
+ * jedec/size, xtal, loader, baud, regions (offset, file, sha256/md5 of the
+ * bytes intended = after the 4-byte 0xFF padding and the bootloader header
+ * patch, md5_device, sizes, written/verified), phase_ms, bytes, start/end,
+ * outcome, fault and message.  Station labels (station, slot, lot...) are
+ * the caller's to copy in.  A cancelled session ends INTERRUPTED with
+ * ESPFAB_E_CANCELLED.  A pass with unverified regions (ESP8266 ROM, no_verify,
+ * secure download mode) says "written, NOT verified (why)" in message.
  */
 #ifndef ESPFAB_SESSION_H
 #define ESPFAB_SESSION_H
@@ -78,7 +87,9 @@ typedef struct espfab_session_opts {
                                      * -1 = no bound */
     int connect_attempts;         /* 0 = 7 */
     const char *stub_dir;         /* NULL = stub.h's lookup order */
-    espfab_blob_cache_t *cache;   /* shared blob cache (compression, patched copies) */
+    espfab_blob_cache_t *cache;   /* shared blob cache (compression, patched copies);
+                                   * required when regions are given, and the
+                                   * regions' blobs must be interned in it */
     const espfab_session_region_t *regions;
     size_t nregions;              /* <= ESPFAB_MAX_REGIONS */
     bool info_only;               /* identify (chip, MAC, flash) and stop */

@@ -364,6 +364,8 @@ typedef struct run {
     uv_timer_t guard;
 } run_t;
 
+static bool cancel_at_progress;
+
 static void on_ev(espfab_session_t *s, const espfab_session_ev_t *ev, void *data)
 {
     run_t *r = data;
@@ -378,6 +380,8 @@ static void on_ev(espfab_session_t *s, const espfab_session_ev_t *ev, void *data
         break;
     case ESPFAB_SESSION_EV_PROGRESS:
         r->progress++;
+        if (cancel_at_progress && r->progress == 1)
+            espfab_session_cancel(s);
         CHECK(ev->done <= ev->total);
         break;
     case ESPFAB_SESSION_EV_DONE:
@@ -794,6 +798,23 @@ static void test_cancel(void)
     CHECK_EQ(B.nsync, 0);
 }
 
+static void test_cancel_mid_write(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.no_compress = true;
+    cancel_at_progress = true;
+    run_session(&B, &o, &r, true, NULL, NULL);
+    cancel_at_progress = false;
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_INTERRUPTED);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_CANCELLED);
+    CHECK_CONTAINS(r.rec.fault.detail, "write");
+    CHECK_EQ(B.ndata, 1); /* stopped after the block in flight */
+    CHECK_EQ(r.progress, 1);
+    CHECK(!r.rec.regions[0].written);
+}
+
 static void test_bad_port(void)
 {
     run_t r;
@@ -832,6 +853,7 @@ int main(void)
     RUN(test_link_unreliable);
     RUN(test_info_only);
     RUN(test_cancel);
+    RUN(test_cancel_mid_write);
     RUN(test_bad_port);
     return check_summary();
 }
