@@ -214,8 +214,8 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
         }
         if (b->silent || b->sync_ignore-- > 0)
             return;
-        for (int i = 0; i < 8; i++)
-            board_reply(b, op, 0x20120707, NULL, 0, 0, 0);
+        for (int i = 0; i < 8; i++) /* ROMs answer with a value, stubs with 0 */
+            board_reply(b, op, b->stub ? 0 : 0x20120707, NULL, 0, 0, 0);
         return;
     case 0x14: { /* GET_SECURITY_INFO: 20 bytes */
         uint8_t d[20] = {0};
@@ -758,6 +758,31 @@ static void test_link_unreliable(void)
     CHECK_CONTAINS(r.rec.message, "lower the baud");
 }
 
+static void script_stub_running(board_t *b)
+{
+    b->stub = true;
+    b->status_len = 2;
+}
+
+static void test_stub_already_running(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.no_stub = false;
+    o.stub_dir = "/nonexistent"; /* must not be needed */
+    run_session(&B, &o, &r, true, script_stub_running, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_STR(r.rec.loader, "stub");
+    CHECK_CONTAINS(r.notes, "already running");
+    CHECK_EQ(B.ops[0x05], 0); /* no upload */
+    CHECK_EQ(B.ops[0x0D], 0); /* no SPI_ATTACH: the stub attached the flash */
+    CHECK_EQ(B.baud_words[1], 115200);
+    CHECK_EQ(B.ops[0x12], 1);
+    CHECK(r.rec.regions[0].verified);
+    CHECK(!saw_state(&r, ESPFAB_SS_STUB));
+}
+
 static void test_info_only(void)
 {
     run_t r;
@@ -851,6 +876,7 @@ int main(void)
     RUN(test_stub_deflate_erase);
     RUN(test_esp8266_rom_unverified);
     RUN(test_link_unreliable);
+    RUN(test_stub_already_running);
     RUN(test_info_only);
     RUN(test_cancel);
     RUN(test_cancel_mid_write);
