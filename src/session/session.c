@@ -123,6 +123,7 @@ struct espfab_session {
     int attempt;
     int sync_try;
     int sync_replies;
+    int syncs_sent;
     bool collecting_sync;
     bool synced;
     bool draining;
@@ -143,6 +144,8 @@ struct espfab_session {
 
     /* identify */
     size_t idx;
+    uint32_t info_prev;
+    int info_reads;
     espfab_regop_t ops[12];
     size_t nops;
     int polls;
@@ -478,6 +481,15 @@ static void on_cmd_timeout(espfab_session_t *s)
         return;
     }
     s->cmd.active = false;
+    if (s->synced && s->bad_frames >= 2) {
+        /* Replies were lost on a line that also delivered broken frames:
+         * the link, not the board, is the likely cause. */
+        s->fault.retries = s->cmd.tries;
+        fail(s, ESPFAB_E_LINK_UNRELIABLE,
+             "no reply to %s after %d tries; %u corrupted or unexpected frames and %u retried commands at %u baud",
+             espfab_op_name(s->cmd.op), s->cmd.tries, s->bad_frames, s->retries, s->cur_baud);
+        return;
+    }
     s->cmd.fn(s, ESPFAB_E_TIMEOUT, NULL);
 }
 
@@ -550,6 +562,7 @@ static void on_slip_error(void *data, int err)
 
 static void proceed_after_sync(espfab_session_t *s);
 static void stub_started(espfab_session_t *s);
+static bool reply_suspect(const espfab_session_t *s, const espfab_resp_t *r);
 
 static void on_frame(void *data, const uint8_t *frame, size_t len)
 {
@@ -605,9 +618,58 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
     if (!s->loader_known && s->cmd.op == ESPFAB_OP_SYNC) {
         s->loader = l == ESPFAB_LOADER_ROM_ESP8266 && r.value == 0 ? ESPFAB_LOADER_STUB : l;
     }
+    if (m == ESPFAB_MATCH_OK && reply_suspect(s, &r)) {
+        s->bad_frames++;
+        ESPFAB_LOGD(TAG, "%s: corrupted reply to %s dropped", s->port_spec, espfab_op_name(s->cmd.op));
+        if (!link_check(s))
+            return;
+        if (s->cmd.tries < s->cmd.max_tries) {
+            disarm(s);
+            resend_cmd(s);
+        }
+        return; /* else the timeout decides */
+    }
     s->cmd.active = false;
     disarm(s);
     s->cmd.fn(s, m == ESPFAB_MATCH_UNSUPPORTED ? ESPFAB_E_PROTO_UNSUPPORTED : 0, &r);
+}
+
+/* A reply whose bytes cannot come from a healthy loader (noise on the line):
+ * wrong size field or frame length, a status byte that is neither 0 nor 1, an
+ * error code no loader sends, non-zero reserved bytes.  A data block whose
+ * status byte still says OK is taken as acknowledged (resending it would
+ * write it twice). */
+static bool reply_suspect(const espfab_session_t *s, const espfab_resp_t *r)
+{
+    uint8_t op = s->cmd.op;
+    if (op == ESPFAB_OP_SYNC || !s->loader_known)
+        return false;
+    bool data_block = op == ESPFAB_OP_FLASH_DATA || op == ESPFAB_OP_FLASH_DEFL_DATA || op == ESPFAB_OP_MEM_DATA;
+    size_t sl = espfab_cmd_status_len(s->loader);
+    const uint8_t *st = r->data_len ? r->body + r->data_len : r->body;
+    size_t st_avail = r->body_len - (size_t)(st - r->body);
+    if (s->loader == ESPFAB_LOADER_STUB) {
+        if (r->body_len != s->cmd.expect + 2 && r->body_len != 2)
+            return !(data_block && r->ok);
+        if (r->error && r->error != 0x01 && r->error != 0xFF && (r->error < 0xC0 || r->error > 0xCB))
+            return true;
+        if (st_avail >= 2 && st[1] != 0 && op != ESPFAB_OP_SPI_SET_PARAMS && !(data_block && r->ok))
+            return true;
+        return false;
+    }
+    if (r->body_len != s->cmd.expect + sl && !(r->body_len == sl && r->status == 1))
+        return !(data_block && r->ok);
+    if (op != ESPFAB_OP_GET_SECURITY_INFO && op != ESPFAB_OP_SPI_FLASH_MD5 && r->size != r->body_len)
+        return !(data_block && r->ok);
+    if (st_avail < 2 || st[0] > 1)
+        return true;
+    if (st[0] == 0 && st[1] != 0)
+        return !data_block;
+    if (st[0] == 1 && (st[1] == 0 || (st[1] > 0x0F && (st[1] < 0x64 || st[1] > 0x69))))
+        return true;
+    if (sl == 4 && st_avail >= 4 && (st[2] || st[3]))
+        return !(data_block && r->ok);
+    return false;
 }
 
 static const espfab_slip_cbs_t slip_cbs_template = {on_frame, on_outside, on_slip_error, NULL};
@@ -809,6 +871,7 @@ static void pass(espfab_session_t *s)
 {
     espfab_attempt_t *a = &s->rec;
     espfab_fault_clear(&s->fault);
+    s->fault.retries = (int)s->retries; /* commands resent on the way to this pass */
     double secs = (double)(uv_now(s->loop) - s->t0) / 1000.0;
     if (s->o.info_only) {
         char size[32] = "unknown size";
@@ -935,8 +998,8 @@ static void diagnose_no_sync(espfab_session_t *s)
     int n = s->attempt;
     s->fault.retries = n;
     if (s->rx_total == 0)
-        fail(s, ESPFAB_E_NO_SERIAL_DATA, "not one byte received (%d SYNCs per attempt, reset: %s)",
-             SYNC_TRIES, espfab_reset_name(s->o.before));
+        fail(s, ESPFAB_E_NO_SERIAL_DATA, "not one byte came back to %d SYNC requests (reset: %s)",
+             s->syncs_sent, espfab_reset_name(s->o.before));
     else if (s->saw_download)
         fail(s, ESPFAB_E_NO_SYNC_REPLY,
              "the board printed its download-mode banner but never answered SYNC (%" PRIu64 " bytes received)",
@@ -952,6 +1015,7 @@ static void on_sync_reply(espfab_session_t *s, int rc, const espfab_resp_t *r);
 static void send_sync(espfab_session_t *s)
 {
     size_t n = espfab_cmd_sync(s->pkt, sizeof(s->pkt));
+    s->syncs_sent++;
     send_cmd(s, n, 0, SYNC_TIMEOUT_MS, 1, on_sync_reply);
 }
 
@@ -1037,7 +1101,7 @@ static void start_detect(espfab_session_t *s)
     }
     size_t n = espfab_cmd_security_info(s->pkt, sizeof(s->pkt));
     send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_GET_SECURITY_INFO, s->loader),
-             scaled(s, DEFAULT_TIMEOUT_MS), 1, on_secinfo);
+             scaled(s, DEFAULT_TIMEOUT_MS), 2, on_secinfo);
 }
 
 static void on_magic(espfab_session_t *s, int rc, const espfab_resp_t *r)
@@ -1102,6 +1166,21 @@ static void on_info_reg(espfab_session_t *s, int rc, const espfab_resp_t *r)
             fail(s, rc, "no reply to READ_REG(0x%08" PRIX32 ") (chip info)", s->reg_addrs[s->idx]);
         return;
     }
+    /* These values go into the record (MAC, revision): each is read until
+     * two reads agree, so that noise on the line cannot forge a MAC. */
+    if (s->info_reads == 0 || r->value != s->info_prev) {
+        s->info_prev = r->value;
+        if (++s->info_reads > 4) {
+            fail(s, ESPFAB_E_LINK_UNRELIABLE, "READ_REG(0x%08" PRIX32 ") gave different values in 4 reads; "
+                 "%u corrupted frames at %u baud", s->reg_addrs[s->idx], s->bad_frames, s->cur_baud);
+            return;
+        }
+        if (s->info_reads > 1)
+            s->bad_frames++;
+        read_next_info_reg(s);
+        return;
+    }
+    s->info_reads = 0;
     s->regs[s->idx].addr = s->reg_addrs[s->idx];
     s->regs[s->idx].value = r->value;
     s->idx++;
@@ -1144,6 +1223,7 @@ static void start_read_info(espfab_session_t *s)
     }
     s->nregs = espfab_chip_info_regs(s->chip, s->reg_addrs, 16);
     s->idx = 0;
+    s->info_reads = 0;
     read_next_info_reg(s);
 }
 
@@ -1261,7 +1341,7 @@ static void start_flash_id(espfab_session_t *s)
         start_rdid(s); /* the stub attached the flash when it started */
         return;
     }
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 1, on_attach);
+    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_attach);
 }
 
 /* ---- CHECK ----------------------------------------------------------------- */
@@ -1402,7 +1482,7 @@ static void stub_next(espfab_session_t *s)
             s->stub_seq = 0;
             size_t n = espfab_cmd_mem_begin((uint32_t)len, blocks, ESPFAB_RAM_BLOCK, addr, s->pkt,
                                             sizeof(s->pkt));
-            send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 1, on_mem_cmd);
+            send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 2, on_mem_cmd);
             return;
         }
         if (s->stub_seq < blocks) {
@@ -1558,7 +1638,7 @@ static void start_spi_params(espfab_session_t *s)
         note(s, "flash size unknown: telling the loader 4 MiB");
     }
     size_t n = espfab_cmd_spi_set_params(size, s->pkt, sizeof(s->pkt));
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 1, on_spi_params);
+    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_spi_params);
 }
 
 static void erase_next(espfab_session_t *s);
@@ -1767,8 +1847,9 @@ static void on_end(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     espfab_region_result_t *rr = &s->rec.regions[s->ridx];
     if (rc < 0) {
-        fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_TIMEOUT : rc, "no reply to %s for %s at 0x%" PRIx32,
-             espfab_op_name(s->cmd.op), rr->file, rr->offset);
+        fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_ERASE_TIMEOUT : rc,
+             "no reply to %s for %s at 0x%" PRIx32 " within %.1f s (the last block's write)",
+             espfab_op_name(s->cmd.op), rr->file, rr->offset, (double)s->cmd.timeout_ms / 1000.0);
         return;
     }
     if (!r->ok) {
@@ -1805,8 +1886,8 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
     espfab_region_result_t *rr = &s->rec.regions[s->ridx];
     if (rc == ESPFAB_E_TIMEOUT) {
         s->fault.retries = s->cmd.tries;
-        fail(s, ESPFAB_E_TIMEOUT, "no reply to %s seq %" PRIu32 " of %s at 0x%" PRIx32,
-             espfab_op_name(s->cmd.op), R->seq, rr->file, rr->offset);
+        fail(s, ESPFAB_E_ERASE_TIMEOUT, "no reply to %s seq %" PRIu32 " of %s at 0x%" PRIx32 " within %.1f s",
+             espfab_op_name(s->cmd.op), R->seq, rr->file, rr->offset, (double)s->cmd.timeout_ms / 1000.0);
         return;
     }
     if (rc < 0) {
@@ -1999,6 +2080,11 @@ static void on_md5(espfab_session_t *s, int rc, const espfab_resp_t *r)
     for (int i = 0; i < 16; i++)
         snprintf(rr->md5_device + 2 * i, 3, "%02x", md5[i]);
     if (strcmp(rr->md5_device, rr->md5_expected) != 0) {
+        if (s->cmd.tries < 2) {
+            resend_cmd(s); /* read it again: a corrupted reply must not fail a good board */
+            return;
+        }
+        s->fault.retries = s->cmd.tries;
         fail(s, ESPFAB_E_MD5_MISMATCH, "%s at 0x%" PRIx32 ": flash MD5 %s, expected %s", rr->file, rr->offset,
              rr->md5_device, rr->md5_expected);
         return;
