@@ -642,7 +642,9 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
 static bool reply_suspect(const espfab_session_t *s, const espfab_resp_t *r)
 {
     uint8_t op = s->cmd.op;
-    if (op == ESPFAB_OP_SYNC || !s->loader_known)
+    /* the detection probe and "not supported" rejections vary by ROM */
+    if (op == ESPFAB_OP_SYNC || op == ESPFAB_OP_GET_SECURITY_INFO || !s->loader_known ||
+        espfab_resp_is_unsupported(r))
         return false;
     bool data_block = op == ESPFAB_OP_FLASH_DATA || op == ESPFAB_OP_FLASH_DEFL_DATA || op == ESPFAB_OP_MEM_DATA;
     size_t sl = espfab_cmd_status_len(s->loader);
