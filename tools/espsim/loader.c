@@ -244,9 +244,9 @@ static void trace(sim_board_t *b, uint8_t op, size_t len, int err)
 {
     if (!b->verbose)
         return;
-    fprintf(stderr, "espsim: board %d %s op=0x%02x len=%zu -> %s0x%02x\n",
+    fprintf(stderr, "espsim: board %d %s op=0x%02x len=%zu -> %s0x%02x t=%.3f\n",
             b->index, is_stub(b) ? "stub" : "rom", op, len,
-            err ? "ERROR " : "ok ", (unsigned)err);
+            err ? "ERROR " : "ok ", (unsigned)err, b->now);
 }
 
 /* One reply frame.  For the ROM: status = err ? 1 : 0, error = err, plus
