@@ -45,6 +45,7 @@ typedef struct board {
     bool stub;               /* the fake stub runs (after MEM_END) */
     bool esp8266;            /* ESP8266 ROM persona (2 status bytes) */
     bool junk;               /* a broken-direction frame before every reply */
+    int garble_op;           /* answer this opcode once with status byte 0x37 */
     uint32_t begin_words[4]; /* last FLASH_BEGIN payload */
     uint32_t baud_words[2];  /* last CHANGE_BAUDRATE payload */
     uint32_t mem_bytes;      /* MEM_DATA payload received */
@@ -281,6 +282,11 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
         return;
     }
     default: /* SPI_ATTACH, WRITE_REG, SPI_SET_PARAMS, CHANGE_BAUDRATE, FLASH_END */
+        if (op == b->garble_op) {
+            b->garble_op = -1;
+            board_reply(b, op, 0, NULL, 0, 0x37, 0); /* noise hit the status byte */
+            return;
+        }
         board_reply(b, op, 0, NULL, 0, 0, 0);
         return;
     }
@@ -326,7 +332,7 @@ static void board_init(board_t *b, uv_loop_t *loop)
     memset(b, 0, sizeof(*b));
     b->status_len = 4;
     b->chip_id = 9; /* ESP32-S3 */
-    b->corrupt_seq = b->err_seq = b->vanish_seq = -1;
+    b->corrupt_seq = b->err_seq = b->vanish_seq = b->garble_op = -1;
     CHECK(openpty(&b->mfd, &b->sfd, b->path, NULL, NULL) == 0);
     struct termios t;
     tcgetattr(b->sfd, &t);
@@ -783,6 +789,19 @@ static void test_stub_already_running(void)
     CHECK(!saw_state(&r, ESPFAB_SS_STUB));
 }
 
+static void script_garble(board_t *b) { b->garble_op = 0x0B; }
+
+static void test_corrupted_status_resent(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    run_session(&B, &o, &r, true, script_garble, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(B.ops[0x0B], 2); /* SPI_SET_PARAMS sent again, not failed as a ROM error */
+    CHECK_EQ(r.rec.fault.retries, 1);
+}
+
 static void test_info_only(void)
 {
     run_t r;
@@ -877,6 +896,7 @@ int main(void)
     RUN(test_esp8266_rom_unverified);
     RUN(test_link_unreliable);
     RUN(test_stub_already_running);
+    RUN(test_corrupted_status_resent);
     RUN(test_info_only);
     RUN(test_cancel);
     RUN(test_cancel_mid_write);
