@@ -216,6 +216,10 @@ int espfab_cli_run(int argc, char **argv)
         fprintf(stderr, "espfab run: give either --station or --ports, not both\n");
         return 2;
     }
+    /* Every board's result is already one line of the run's output: the
+     * session's own warnings would say it twice.  ESPFAB_LOG overrides. */
+    if (!getenv("ESPFAB_LOG"))
+        espfab_log_set_level(ESPFAB_LOG_ERROR);
     espfab_runout_mode_t omode;
     if (espfab_runout_mode_parse(log_mode, &omode) != 0) {
         fprintf(stderr, "espfab run: bad --log '%s' (console, json or text)\n", log_mode);
