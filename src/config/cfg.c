@@ -439,3 +439,20 @@ bool cfg_join_path(const char *base_dir, const char *rel, char *out, size_t len)
     }
     return n >= 0 && (size_t)n < len;
 }
+
+bool cfg_section_named(const char *section, const char *kind, const char **name, size_t *len)
+{
+    size_t kl = strlen(kind);
+    if (strncmp(section, kind, kl) != 0 ||
+        (section[kl] != ' ' && section[kl] != '\t' && section[kl] != '\0'))
+        return false;
+    const char *n = section + kl;
+    while (*n == ' ' || *n == '\t')
+        n++;
+    size_t nl = strlen(n);
+    while (nl && (n[nl - 1] == ' ' || n[nl - 1] == '\t'))
+        nl--;
+    *name = n;
+    *len = nl;
+    return true;
+}

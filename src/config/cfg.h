@@ -43,6 +43,10 @@ void cfg_copy(char *dst, size_t n, const char *src);
 const char *cfg_suggest(const char *word, const char *const *candidates);
 
 /* Parsers: return true and set *out on success. */
+/* Matches a named section "KIND NAME" (e.g. "image app", "slot A1").  Returns
+ * false when section is not of that kind; otherwise *name and *len give the
+ * name with surrounding blanks trimmed (*len may be 0: a name is missing). */
+bool cfg_section_named(const char *section, const char *kind, const char **name, size_t *len);
 bool cfg_parse_u32(const char *s, uint32_t *out);   /* decimal or 0x hex */
 bool cfg_parse_bool(const char *s, bool *out);      /* yes/no true/false on/off 1/0 */
 /* "0.0", "3.99", "v1.2", "2" -> major*100+minor (minor < 100). */

@@ -72,14 +72,9 @@ static int on_section(void *user, const char *section, int line)
         st->cur = -1;
         return 0;
     }
-    if (strncmp(section, "image", 5) == 0 && (section[5] == ' ' || section[5] == '\t' ||
-                                              section[5] == '\0')) {
-        const char *name = section + 5;
-        while (*name == ' ' || *name == '\t')
-            name++;
-        size_t nl = strlen(name);
-        while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
-            nl--;
+    const char *name;
+    size_t nl;
+    if (cfg_section_named(section, "image", &name, &nl)) {
         if (nl == 0)
             return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
                             "section [image] needs a name: [image NAME] (e.g. [image app])");

@@ -52,14 +52,9 @@ static int on_section(void *user, const char *section, int line)
         st->cur = -1;
         return 0;
     }
-    if (strncmp(section, "slot", 4) == 0 && (section[4] == ' ' || section[4] == '\t' ||
-                                             section[4] == '\0')) {
-        const char *name = section + 4;
-        while (*name == ' ' || *name == '\t')
-            name++;
-        size_t nl = strlen(name);
-        while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
-            nl--;
+    const char *name;
+    size_t nl;
+    if (cfg_section_named(section, "slot", &name, &nl)) {
         if (nl == 0)
             return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
                             "section [slot] needs a name: [slot NAME] (e.g. [slot A1])");
