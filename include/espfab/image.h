@@ -74,6 +74,11 @@ int espfab_image_check_chip(const espfab_image_info_t *info, const char *name,
 int espfab_image_check_chip_on(const espfab_image_info_t *info, const char *name,
                                const char *port, const espfab_chip_t *chip, int rev_full,
                                espfab_fault_t *f);
+/* Same, with the phrase naming what the image is checked against
+ * ("the board on /dev/ttyUSB0", "this profile's chip"). */
+int espfab_image_check_chip_target(const espfab_image_info_t *info, const char *name,
+                                   const char *target, const espfab_chip_t *chip, int rev_full,
+                                   espfab_fault_t *f);
 /* "ESP8266 V1", "ESP8266 V2", "ESP32-family", "raw data". */
 const char *espfab_image_format_name(espfab_image_format_t fmt);
 

@@ -348,7 +348,7 @@ static int load_images(pstate_t *st, const char *base_dir, const espfab_chip_t *
         rc = espfab_image_parse(im->data, im->size, im->file, &im->info, st->f);
         if (rc)
             return cfg_prefix(st->f, st->display, fline);
-        rc = espfab_image_check_chip(&im->info, im->file, chip, -1, st->f);
+        rc = espfab_image_check_chip_target(&im->info, im->file, "this profile's chip", chip, -1, st->f);
         if (rc)
             return cfg_prefix(st->f, st->display, fline);
         /* An image that no board accepted by the profile could run. */

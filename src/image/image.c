@@ -441,7 +441,7 @@ int espfab_image_parse(const uint8_t *b, size_t len, const char *name,
     return verify(b, len, name, w, info, f);
 }
 
-static int rev_error(const espfab_image_info_t *info, const char *name, const char *port,
+static int rev_error(const espfab_image_info_t *info, const char *name, const char *target,
                      const espfab_chip_t *chip, int rev, espfab_fault_t *f)
 {
     char range[48];
@@ -452,14 +452,22 @@ static int rev_error(const espfab_image_info_t *info, const char *name, const ch
         snprintf(range, sizeof(range), "[v%d.%d - v%d.%d]", info->min_rev_full / 100,
                  info->min_rev_full % 100, info->max_rev_full / 100, info->max_rev_full % 100);
     return espfab_fault_set(f, ESPFAB_E_IMAGE_REVISION,
-                            "%s requires %s revision in range %s; the board%s%s is revision v%d.%d",
-                            name, chip->name, range, port ? " on " : "", port ? port : "",
-                            rev / 100, rev % 100);
+                            "%s requires %s revision in range %s; %s is revision v%d.%d",
+                            name, chip->name, range, target, rev / 100, rev % 100);
 }
 
 int espfab_image_check_chip_on(const espfab_image_info_t *info, const char *name,
                                const char *port, const espfab_chip_t *chip, int rev_full,
                                espfab_fault_t *f)
+{
+    char target[300];
+    snprintf(target, sizeof(target), "the board%s%s", port ? " on " : "", port ? port : "");
+    return espfab_image_check_chip_target(info, name, target, chip, rev_full, f);
+}
+
+int espfab_image_check_chip_target(const espfab_image_info_t *info, const char *name,
+                                   const char *target, const espfab_chip_t *chip, int rev_full,
+                                   espfab_fault_t *f)
 {
     if (!info || info->format == ESPFAB_IMAGE_RAW || !chip)
         return 0;
@@ -467,9 +475,8 @@ int espfab_image_check_chip_on(const espfab_image_info_t *info, const char *name
         name = "image";
     if (info->chip != chip->id)
         return espfab_fault_set(f, ESPFAB_E_IMAGE_WRONG_CHIP,
-                                "%s is an %s image (%s); the board%s%s is an %s", name,
-                                image_chip_name(info), info->reason, port ? " on " : "",
-                                port ? port : "", chip->name);
+                                "%s is an %s image (%s); %s is an %s", name,
+                                image_chip_name(info), info->reason, target, chip->name);
     if (rev_full < 0 || info->chip == ESPFAB_CHIP_ESP8266)
         return 0;
 
@@ -487,19 +494,18 @@ int espfab_image_check_chip_on(const espfab_image_info_t *info, const char *name
     if (use_full) {
         if (rev_full < info->min_rev_full ||
             (info->max_rev_full != 0xFFFF && rev_full > info->max_rev_full))
-            return rev_error(info, name, port, chip, rev_full, f);
+            return rev_error(info, name, target, chip, rev_full, f);
         return 0;
     }
     /* Legacy min_rev: the minor revision on the ESP32-C3, the major elsewhere. */
     int have = chip->id == ESPFAB_CHIP_ESP32C3 ? rev_full % 100 : rev_full / 100;
     if (have < info->min_rev)
         return espfab_fault_set(f, ESPFAB_E_IMAGE_REVISION,
-                                "%s requires %s %s revision >= %d (legacy min_rev field); the "
-                                "board%s%s is revision v%d.%d",
+                                "%s requires %s %s revision >= %d (legacy min_rev field); "
+                                "%s is revision v%d.%d",
                                 name, chip->name,
                                 chip->id == ESPFAB_CHIP_ESP32C3 ? "minor" : "major",
-                                info->min_rev, port ? " on " : "", port ? port : "",
-                                rev_full / 100, rev_full % 100);
+                                info->min_rev, target, rev_full / 100, rev_full % 100);
     return 0;
 }
 
