@@ -51,6 +51,8 @@
 #define REG_TRIES 3
 #define LINK_MAX_BAD 12
 #define RUN_END_TIMEOUT_MS 500u
+#define GARBLED_WAIT_MS 100u         /* after a broken frame: how long the real reply may still take */
+#define BAUD_CONFIRM_TIMEOUT_MS 500u /* a READ_REG at the new rate answers in milliseconds */
 
 typedef void (*reply_fn)(espfab_session_t *s, int rc, const espfab_resp_t *r);
 typedef void (*step_fn)(espfab_session_t *s);
@@ -111,6 +113,7 @@ struct espfab_session {
         uint64_t timeout_ms;
         reply_fn fn;
         size_t wire_len;
+        uint64_t rx_try;     /* rx_total when the current try was sent */
     } cmd;
     uint8_t pkt[PKT_CAP];
     uint8_t pad[ESPFAB_ROM_FLASH_BLOCK]; /* the ROM's padded last block */
@@ -128,6 +131,8 @@ struct espfab_session {
     bool synced;
     bool draining;
     bool baud_switching;
+    uint64_t baud_rx_mark;   /* rx_total when the new rate was first tried */
+    char md5_prev[33];       /* verify: the previous (mismatching) MD5 read */
     espfab_reset_step_t steps[ESPFAB_RESET_MAX_STEPS];
     size_t nsteps, step;
     espfab_reset_step_t custom[ESPFAB_RESET_MAX_STEPS];
@@ -416,6 +421,7 @@ static void write_wire(espfab_session_t *s)
         return;
     }
     s->rec.bytes_sent += s->cmd.wire_len;
+    s->cmd.rx_try = s->rx_total;
     arm(s, s->cmd.timeout_ms + tx_ms(s, s->cmd.wire_len), on_cmd_timeout);
 }
 
@@ -470,11 +476,31 @@ static bool link_check(espfab_session_t *s)
     return false;
 }
 
+static bool stub_data_block(const espfab_session_t *s)
+{
+    uint8_t op = s->cmd.op;
+    return s->loader == ESPFAB_LOADER_STUB &&
+           (op == ESPFAB_OP_FLASH_DATA || op == ESPFAB_OP_FLASH_DEFL_DATA || op == ESPFAB_OP_MEM_DATA);
+}
+
+/* A broken or unexpected frame arrived while a command waits: it was most
+ * likely the reply, garbled.  Do not wait the whole timeout for it. */
+static void garbled_while_waiting(espfab_session_t *s)
+{
+    if (!s->cmd.active || s->finishing || s->tfn != on_cmd_timeout)
+        return;
+    if (uv_timer_get_due_in(&s->timer) > GARBLED_WAIT_MS)
+        arm(s, GARBLED_WAIT_MS, on_cmd_timeout);
+}
+
 static void on_cmd_timeout(espfab_session_t *s)
 {
     if (!s->cmd.active)
         return;
-    if (s->cmd.tries < s->cmd.max_tries) {
+    /* A data block is never resent to the stub: it checks no sequence
+     * numbers, so a block it already has would be written twice.  (The ROM
+     * refuses a repeated sequence number with 0x06, see on_block.) */
+    if (s->cmd.tries < s->cmd.max_tries && !stub_data_block(s)) {
         resend_cmd(s);
         if (!s->finishing)
             link_check(s);
@@ -518,6 +544,10 @@ static void scan_bootlog(espfab_session_t *s)
     if (len > (int)sizeof(s->boot_line) - 1)
         len = (int)sizeof(s->boot_line) - 1;
     /* ESP32-family download strap values print DOWNLOAD in the boot line */
+    while (len > 0 && (*sol == ' ' || *sol == '.' || *sol == '\t')) {
+        sol++; /* the ESP8266 log starts with junk at the wrong baud */
+        len--;
+    }
     char line[sizeof(s->boot_line)];
     memcpy(line, sol, (size_t)len);
     line[len] = 0;
@@ -547,7 +577,8 @@ static void on_outside(void *data, const uint8_t *bytes, size_t len)
     if (s->baud_switching || s->draining)
         return;
     s->bad_frames++;
-    link_check(s);
+    if (link_check(s))
+        garbled_while_waiting(s);
 }
 
 static void on_slip_error(void *data, int err)
@@ -557,7 +588,8 @@ static void on_slip_error(void *data, int err)
         return;
     s->bad_frames++;
     ESPFAB_LOGD(TAG, "%s: dropped a broken frame (%s)", s->port_spec, espfab_strerror(err));
-    link_check(s);
+    if (link_check(s))
+        garbled_while_waiting(s);
 }
 
 static void proceed_after_sync(espfab_session_t *s);
@@ -611,7 +643,8 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
     if (m == ESPFAB_MATCH_SKIP) {
         if (!sync_echo && s->synced && !s->baud_switching) {
             s->bad_frames++;
-            link_check(s);
+            if (link_check(s))
+                garbled_while_waiting(s);
         }
         return;
     }
@@ -999,17 +1032,26 @@ static void diagnose_no_sync(espfab_session_t *s)
 {
     int n = s->attempt;
     s->fault.retries = n;
+    /* A port without DTR/RTS (pty, TCP) cannot reset the board: say so,
+     * since the usual cure (the auto-reset circuit) does not apply. */
+    char reset[64];
+    if (s->no_lines_noted)
+        snprintf(reset, sizeof(reset), "not reset: the port has no DTR/RTS");
+    else
+        snprintf(reset, sizeof(reset), "reset: %s", espfab_reset_name(s->o.before));
     if (s->rx_total == 0)
-        fail(s, ESPFAB_E_NO_SERIAL_DATA, "not one byte came back to %d SYNC requests (reset: %s)",
-             s->syncs_sent, espfab_reset_name(s->o.before));
+        fail(s, ESPFAB_E_NO_SERIAL_DATA, "not one byte came back to %d SYNC requests (%s)", s->syncs_sent,
+             reset);
     else if (s->saw_download)
         fail(s, ESPFAB_E_NO_SYNC_REPLY,
-             "the board printed its download-mode banner but never answered SYNC (%" PRIu64 " bytes received)",
+             "the board printed its download-mode banner (\"waiting for download\") but never answered "
+             "SYNC (%" PRIu64 " bytes received)",
              s->rx_total);
     else if (s->saw_normal)
-        fail(s, ESPFAB_E_WRONG_BOOT_MODE, "the board printed \"%s\"", s->boot_line);
+        fail(s, ESPFAB_E_WRONG_BOOT_MODE, "the board printed \"%s\" (%s)", s->boot_line, reset);
     else
-        fail(s, ESPFAB_E_SYNC_FAILED, "%" PRIu64 " bytes of noise and no SYNC reply", s->rx_total);
+        fail(s, ESPFAB_E_SYNC_FAILED, "%" PRIu64 " bytes that are neither a boot message nor a reply (%s)",
+             s->rx_total, reset);
 }
 
 static void on_sync_reply(espfab_session_t *s, int rc, const espfab_resp_t *r);
@@ -1453,6 +1495,13 @@ static void on_mem_cmd(espfab_session_t *s, int rc, const espfab_resp_t *r)
             link_check(s);
             return;
         }
+        if (s->cmd.op == ESPFAB_OP_MEM_DATA && s->cmd.tries > 1 && r->error == 0x06) {
+            s->stub_seq++; /* a resent block the ROM already had (the first reply was lost) */
+            stub_next(s);
+            return;
+        }
+        if (s->cmd.tries > 1)
+            s->fault.retries = s->cmd.tries;
         fail_resp(s, r, s->cmd.op, "stub upload segment %d", s->stub_seg);
         return;
     }
@@ -1540,9 +1589,17 @@ static void on_baud_confirm(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     s->baud_switching = false;
     if (rc == ESPFAB_E_TIMEOUT) {
-        fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
-             "the link worked at %u baud but not at %u (no reply to READ_REG after the change)",
-             s->o.initial_baud, s->cur_baud);
+        uint64_t junk = s->rx_total - s->baud_rx_mark;
+        s->fault.retries = s->cmd.tries;
+        if (junk)
+            fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
+                 "%u baud worked (the highest that did); at %u only garbage came back (%" PRIu64
+                 " bytes, no reply to READ_REG)",
+                 s->o.initial_baud, s->cur_baud, junk);
+        else
+            fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
+                 "%u baud worked (the highest that did); at %u nothing came back (no reply to READ_REG)",
+                 s->o.initial_baud, s->cur_baud);
         return;
     }
     s->rec.baud = s->cur_baud;
@@ -1553,8 +1610,9 @@ static void after_baud_settle(espfab_session_t *s)
 {
     espfab_port_flush_input(s->port);
     espfab_slip_dec_reset(&s->dec);
+    s->baud_rx_mark = s->rx_total;
     size_t n = espfab_cmd_read_reg(s->chip->uart_date_reg, s->pkt, sizeof(s->pkt));
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_baud_confirm);
+    send_cmd(s, n, 0, scaled(s, BAUD_CONFIRM_TIMEOUT_MS), REG_TRIES, on_baud_confirm);
 }
 
 static void on_baud_reply(espfab_session_t *s, int rc, const espfab_resp_t *r)
@@ -1850,7 +1908,8 @@ static void on_end(espfab_session_t *s, int rc, const espfab_resp_t *r)
     espfab_region_result_t *rr = &s->rec.regions[s->ridx];
     if (rc < 0) {
         fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_ERASE_TIMEOUT : rc,
-             "no reply to %s for %s at 0x%" PRIx32 " within %.1f s (the last block's write)",
+             "no reply to %s for %s at 0x%" PRIx32 " within %.1f s (it waits for the last block's write): "
+             "the flash is too slow, or the board stopped",
              espfab_op_name(s->cmd.op), rr->file, rr->offset, (double)s->cmd.timeout_ms / 1000.0);
         return;
     }
@@ -1886,9 +1945,20 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     sregion_t *R = &s->reg[s->ridx];
     espfab_region_result_t *rr = &s->rec.regions[s->ridx];
+    bool stub = s->loader == ESPFAB_LOADER_STUB;
     if (rc == ESPFAB_E_TIMEOUT) {
+        if (stub && s->rx_total != s->cmd.rx_try) {
+            /* The stub ACKs a block as it arrives and something came back,
+             * garbled: it has the block (not resent, see on_cmd_timeout).
+             * The MD5 check will tell. */
+            ESPFAB_LOGD(TAG, "%s: garbled reply to %s seq %" PRIu32 ": taken as received", s->port_spec,
+                        espfab_op_name(s->cmd.op), R->seq);
+            goto acked;
+        }
         s->fault.retries = s->cmd.tries;
-        fail(s, ESPFAB_E_ERASE_TIMEOUT, "no reply to %s seq %" PRIu32 " of %s at 0x%" PRIx32 " within %.1f s",
+        fail(s, ESPFAB_E_ERASE_TIMEOUT,
+             "no reply to %s seq %" PRIu32 " of %s at 0x%" PRIx32 " within %.1f s (the budget for erasing "
+             "and writing it, 40 s per MB): the flash is too slow, or the board stopped",
              espfab_op_name(s->cmd.op), R->seq, rr->file, rr->offset, (double)s->cmd.timeout_ms / 1000.0);
         return;
     }
@@ -1903,11 +1973,18 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
             link_check(s);
             return;
         }
+        if (!stub && s->cmd.tries > 1 && r->error == 0x06) {
+            /* a resent block the ROM already had (the first reply was lost) */
+            ESPFAB_LOGD(TAG, "%s: %s seq %" PRIu32 " was already received", s->port_spec,
+                        espfab_op_name(s->cmd.op), R->seq);
+            goto acked;
+        }
         if (s->cmd.tries > 1)
             s->fault.retries = s->cmd.tries;
         fail_resp(s, r, s->cmd.op, "seq %" PRIu32 " (%s at 0x%" PRIx32 ")", R->seq, rr->file, rr->offset);
         return;
     }
+acked:;
     size_t total = R->deflate ? R->blob->zlen : R->blob->len;
     size_t off = (size_t)R->seq * R->block;
     size_t bl = total - off < R->block ? total - off : R->block;
@@ -2001,9 +2078,10 @@ static void on_begin(espfab_session_t *s, int rc, const espfab_resp_t *r)
     sregion_t *R = &s->reg[s->ridx];
     espfab_region_result_t *rr = &s->rec.regions[s->ridx];
     if (rc == ESPFAB_E_TIMEOUT) {
-        fail(s, s->loader == ESPFAB_LOADER_STUB ? ESPFAB_E_TIMEOUT : ESPFAB_E_ERASE_TIMEOUT,
-             "no reply to %s for %s at 0x%" PRIx32 " within %.1f s", espfab_op_name(s->cmd.op), rr->file,
-             rr->offset, (double)s->cmd.timeout_ms / 1000.0);
+        bool rom = s->loader != ESPFAB_LOADER_STUB;
+        fail(s, rom ? ESPFAB_E_ERASE_TIMEOUT : ESPFAB_E_TIMEOUT, "no reply to %s for %s at 0x%" PRIx32 " within %.1f s%s",
+             espfab_op_name(s->cmd.op), rr->file, rr->offset, (double)s->cmd.timeout_ms / 1000.0,
+             rom ? " (the ROM erases the whole region first; budget 40 s per MB)" : "");
         return;
     }
     if (rc < 0) {
@@ -2082,13 +2160,19 @@ static void on_md5(espfab_session_t *s, int rc, const espfab_resp_t *r)
     for (int i = 0; i < 16; i++)
         snprintf(rr->md5_device + 2 * i, 3, "%02x", md5[i]);
     if (strcmp(rr->md5_device, rr->md5_expected) != 0) {
-        if (s->cmd.tries < 2) {
-            resend_cmd(s); /* read it again: a corrupted reply must not fail a good board */
+        /* Read it again: a corrupted reply must not fail a good board, and a
+         * stuck bit reads the same wrong value every time. */
+        bool same = strcmp(s->md5_prev, rr->md5_device) == 0;
+        if (!same && s->cmd.tries < s->cmd.max_tries) {
+            memcpy(s->md5_prev, rr->md5_device, sizeof(s->md5_prev));
+            resend_cmd(s);
             return;
         }
         s->fault.retries = s->cmd.tries;
-        fail(s, ESPFAB_E_MD5_MISMATCH, "%s at 0x%" PRIx32 ": flash MD5 %s, expected %s", rr->file, rr->offset,
-             rr->md5_device, rr->md5_expected);
+        fail(s, ESPFAB_E_MD5_MISMATCH, "%s at 0x%" PRIx32 ": flash MD5 %s, expected %s (%s)", rr->file,
+             rr->offset, rr->md5_device, rr->md5_expected,
+             same ? "the same wrong value read twice: the flash holds wrong bits"
+                  : "a different value at every read: unstable flash, power or link");
         return;
     }
     rr->verified = true;
@@ -2103,6 +2187,7 @@ static void verify_region(espfab_session_t *s)
         return;
     }
     espfab_region_result_t *rr = &s->rec.regions[s->ridx];
+    s->md5_prev[0] = '\0';
     size_t n = espfab_cmd_flash_md5(rr->offset, rr->size, s->pkt, sizeof(s->pkt));
     send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_SPI_FLASH_MD5, s->loader),
              scaled(s, per_mb(MD5_PER_MB_S, rr->size)), REG_TRIES, on_md5);
