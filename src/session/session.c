@@ -510,10 +510,11 @@ static void on_cmd_timeout(espfab_session_t *s)
     if (s->synced && s->bad_frames >= 2) {
         /* Replies were lost on a line that also delivered broken frames:
          * the link, not the board, is the likely cause. */
-        s->fault.retries = s->cmd.tries;
+        if (s->cmd.tries > 1)
+            s->fault.retries = s->cmd.tries;
         fail(s, ESPFAB_E_LINK_UNRELIABLE,
-             "no reply to %s after %d tries; %u corrupted or unexpected frames and %u retried commands at %u baud",
-             espfab_op_name(s->cmd.op), s->cmd.tries, s->bad_frames, s->retries, s->cur_baud);
+             "no intact reply to %s; %u corrupted or unexpected frames and %u retried commands at %u baud",
+             espfab_op_name(s->cmd.op), s->bad_frames, s->retries, s->cur_baud);
         return;
     }
     s->cmd.fn(s, ESPFAB_E_TIMEOUT, NULL);
@@ -1590,7 +1591,8 @@ static void on_baud_confirm(espfab_session_t *s, int rc, const espfab_resp_t *r)
     s->baud_switching = false;
     if (rc == ESPFAB_E_TIMEOUT) {
         uint64_t junk = s->rx_total - s->baud_rx_mark;
-        s->fault.retries = s->cmd.tries;
+        if (s->cmd.tries > 1)
+            s->fault.retries = s->cmd.tries;
         if (junk)
             fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
                  "%u baud worked (the highest that did); at %u only garbage came back (%" PRIu64
@@ -1955,7 +1957,8 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
                         espfab_op_name(s->cmd.op), R->seq);
             goto acked;
         }
-        s->fault.retries = s->cmd.tries;
+        if (s->cmd.tries > 1)
+            s->fault.retries = s->cmd.tries;
         fail(s, ESPFAB_E_ERASE_TIMEOUT,
              "no reply to %s seq %" PRIu32 " of %s at 0x%" PRIx32 " within %.1f s (the budget for erasing "
              "and writing it, 40 s per MB): the flash is too slow, or the board stopped",

@@ -6,7 +6,7 @@ start_sim esp32:3 --fault 2:no-sync
 profile p esp32
 fw=$(image esp32)
 
-flash_expect "download mode, no SYNC reply" 1 NO_SYNC_REPLY "${PTY[2]}|download-mode banner|after 7 attempts|TX" \
+flash_expect "download mode, no SYNC reply" 1 NO_SYNC_REPLY "${PTY[2]}|download-mode banner (\"waiting for download\")|after 7 attempts|TX" \
     -- --port "${PTY[2]}" 0x1000 "$fw"
 
 run_boards nosync p "${TCP[0]}" "${TCP[1]}" "${TCP[2]}"

@@ -11,7 +11,7 @@ fw8=$(image esp8266)
 
 flash_expect "ESP32 normal boot" 1 WRONG_BOOT_MODE "${TCP[1]}|boot:0x13|SPI_FAST_FLASH_BOOT|after 7 attempts|EN to GND" \
     -- --port "${TCP[1]}" 0x1000 "$fw"
-flash_expect "ESP8266 normal boot" 1 WRONG_BOOT_MODE "${PTY[3]}|boot mode:(3,6)|hold BOOT" \
+flash_expect "ESP8266 normal boot" 1 WRONG_BOOT_MODE "${PTY[3]}|printed \"ets Jan|boot mode:(3,6)|hold BOOT" \
     -- --port "${PTY[3]}" 0x0 "$fw8"
 
 run_boards normal p "${TCP[0]}" "${TCP[1]}" "${TCP[2]}"
