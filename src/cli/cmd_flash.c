@@ -413,8 +413,9 @@ static int flash_board(flashjob_t *j)
 
     char line[1024];
     if (c->refused) {
-        fprintf(stderr, "espfab flash: FAIL %s: %s (nothing was written)\n", j->o.port,
-                espfab_fault_format(&c->refusal, line, sizeof(line)));
+        fprintf(stderr, "espfab flash: FAIL %s: %s (nothing was written) [E%d %s]\n", j->o.port,
+                espfab_fault_format(&c->refusal, line, sizeof(line)),
+                espfab_err_number(c->refusal.code), espfab_err_name(c->refusal.code));
         status = 2;
     } else if (outcome == ESPFAB_OUTCOME_PASS) {
         int verified = 0;
@@ -439,10 +440,11 @@ static int flash_board(flashjob_t *j)
         int written = 0;
         for (int i = 0; i < rec->nregions; i++)
             written += rec->regions[i].written;
-        fprintf(stderr, "espfab flash: %s %s%s%s: %s (%d of %zu regions written)\n",
+        const char *ename = espfab_err_name(rec->fault.code);
+        fprintf(stderr, "espfab flash: %s %s%s%s: %s (%d of %zu regions written) [E%d %s]\n",
                 outcome == ESPFAB_OUTCOME_INTERRUPTED ? "INTERRUPTED" : "FAIL", j->o.port,
                 rec->mac[0] ? " " : "", rec->mac, espfab_fault_format(&rec->fault, line, sizeof(line)), written,
-                j->n);
+                j->n, espfab_err_number(rec->fault.code), ename ? ename : "?");
         status = is_input_fault(rec->fault.code) && written == 0 ? 2 : 1;
     }
 out:

@@ -186,7 +186,7 @@ char *espfab_fault_format(const espfab_fault_t *f, char *buf, size_t len)
     }
     if (f->sys_errno)
         APPEND(" (errno %d %s)", f->sys_errno, strerror(f->sys_errno));
-    if (f->retries > 0)
+    if (f->retries > 1)
         APPEND(" after %d attempts", f->retries);
     const char *hint = espfab_err_hint(f->code);
     if (hint && hint[0])
