@@ -325,7 +325,20 @@ int espfab_cli_run(int argc, char **argv)
         print_fault(NULL, &f);
         goto out;
     }
-    r.out = espfab_runout_new(r.loop, omode, r.st, &cfg, slot_prof[0], db_path, run.id);
+    /* A station that flashes several products names them by count. */
+    char plabel[128];
+    size_t used = 0;
+    for (size_t k = 0; k < nprof; k++)
+        for (size_t i = 0; i < cfg.nslots; i++)
+            if (slot_prof[i] == &profiles[k]) {
+                used++;
+                break;
+            }
+    if (used > 1)
+        snprintf(plabel, sizeof(plabel), "%zu profiles (%s, ...)", used, slot_prof[0]->name);
+    else
+        snprintf(plabel, sizeof(plabel), "%s", slot_prof[0]->name);
+    r.out = espfab_runout_new(r.loop, omode, r.st, &cfg, plabel, db_path, run.id);
     if (recovered > 0) {
         char note[1280];
         snprintf(note, sizeof(note), "%d attempt(s) left open by an earlier crash were marked "

@@ -31,7 +31,7 @@ int espfab_runout_mode_parse(const char *s, espfab_runout_mode_t *m)
 
 espfab_runout_t *espfab_runout_new(uv_loop_t *loop, espfab_runout_mode_t mode,
                                    espfab_station_t *st, const espfab_station_cfg_t *cfg,
-                                   const espfab_profile_t *profile, const char *db_path,
+                                   const char *profile_label, const char *db_path,
                                    int64_t run_id)
 {
     espfab_runout_t *o = calloc(1, sizeof(*o));
@@ -52,7 +52,7 @@ espfab_runout_t *espfab_runout_new(uv_loop_t *loop, espfab_runout_mode_t mode,
         co.line = cfg->line;
         co.operator_name = cfg->operator_name;
         co.lot = cfg->lot;
-        co.profile = profile ? profile->name : NULL;
+        co.profile = profile_label;
         co.mode = espfab_station_mode_name(cfg->mode);
         const char *hold = getenv("ESPFAB_CONSOLE_HOLD");
         co.hold = hold && !strcmp(hold, "1");

@@ -27,7 +27,7 @@ typedef struct espfab_runout espfab_runout_t;
 int espfab_runout_mode_parse(const char *s, espfab_runout_mode_t *m);
 espfab_runout_t *espfab_runout_new(uv_loop_t *loop, espfab_runout_mode_t mode,
                                    espfab_station_t *st, const espfab_station_cfg_t *cfg,
-                                   const espfab_profile_t *profile, const char *db_path,
+                                   const char *profile_label, const char *db_path,
                                    int64_t run_id);
 void espfab_runout_event(espfab_runout_t *o, const espfab_station_event_t *ev);
 void espfab_runout_note(espfab_runout_t *o, const char *text);
