@@ -2,6 +2,7 @@
  * opts.c - esptool-style option parsing shared by flash and info (opts.h).
  */
 #include "cli/opts.h"
+#include "espfab/reset.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -59,18 +60,12 @@ static int eq(const char *a, const char *b)
 
 const char *espfab_cli_before_name(const char *s)
 {
-    static const struct { const char *in, *out; } map[] = {
-        {"classic", "classic"},        {"tight", "tight"},         {"usb-jtag", "usb-jtag"},
-        {"none", "none"},              {"auto", "auto"},           {"default-reset", "auto"},
-        {"default", "auto"},           {"usb-reset", "usb-jtag"},  {"no-reset", "none"},
-        {"no-reset-no-sync", "none"},
-    };
-    if (!s)
+    /* One alias table for every reset name: reset.c's.  A custom sequence
+     * is not a --before value. */
+    espfab_reset_t r;
+    if (!s || espfab_reset_from_name(s, &r) != 0 || r == ESPFAB_RESET_CUSTOM)
         return NULL;
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (eq(s, map[i].in))
-            return map[i].out;
-    return NULL;
+    return espfab_reset_name(r);
 }
 
 const char *espfab_cli_after_name(const char *s)

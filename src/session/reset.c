@@ -31,6 +31,7 @@ int espfab_reset_from_name(const char *name, espfab_reset_t *out)
         {"usb-jtag", ESPFAB_RESET_USB_JTAG}, {"usb-reset", ESPFAB_RESET_USB_JTAG},
         {"usb_reset", ESPFAB_RESET_USB_JTAG}, {"none", ESPFAB_RESET_NONE},
         {"no-reset", ESPFAB_RESET_NONE},     {"no_reset", ESPFAB_RESET_NONE},
+        {"default", ESPFAB_RESET_AUTO},      {"no-reset-no-sync", ESPFAB_RESET_NONE},
         {"custom", ESPFAB_RESET_CUSTOM},
     };
     if (!name || !out)

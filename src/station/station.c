@@ -342,18 +342,13 @@ static void session_cb(espfab_session_t *s, const espfab_session_ev_t *ev, void 
 
 /* ---- starting a board ---- */
 
-/* Profile/station spellings (esptool's) to the session's reset strategy. */
+/* Profile/station spellings (esptool's) to the session's reset strategy;
+ * the loaders validated them, so an unknown name cannot reach here. */
 static espfab_reset_t reset_from_name(const char *name)
 {
     espfab_reset_t r = ESPFAB_RESET_AUTO;
-    if (!name || !name[0] || !strcmp(name, "default-reset"))
-        return ESPFAB_RESET_AUTO;
-    if (!strcmp(name, "usb-reset"))
-        return ESPFAB_RESET_USB_JTAG;
-    if (!strcmp(name, "no-reset") || !strcmp(name, "no-reset-no-sync"))
-        return ESPFAB_RESET_NONE;
-    if (espfab_reset_from_name(name, &r) != 0)
-        r = ESPFAB_RESET_AUTO;
+    if (name && name[0])
+        espfab_reset_from_name(name, &r);
     return r;
 }
 
