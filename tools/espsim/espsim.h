@@ -132,7 +132,15 @@ typedef struct sim_board {
     /* FLASH_* state */
     sim_flmode_t fl;
     uint32_t fl_offset, fl_total, fl_written, fl_blocks, fl_blksz, fl_seq;
-    uint32_t fl_erased_end;  /* stub lazy erase frontier (absolute) */
+    uint32_t fl_erased_end;  /* stub: erase frontier, the next sector it
+                              * erases (absolute address) */
+    uint32_t fl_erase_end;   /* stub: where its erasing stops */
+    uint32_t stage_len;      /* stub: bytes waiting in stage[] */
+    uint8_t stage[32768];    /* stub: inflate output, written when full or
+                              * at the end of the stream (as the stub does) */
+    double chip_free;        /* stub: the flash chip is busy (an erase it
+                              * started in the background, or a program)
+                              * until this time; the CPU may run meanwhile */
     z_stream zs;
     bool zs_init, zs_done;
 

@@ -198,28 +198,95 @@ static double erase_range(sim_board_t *b, uint32_t start, uint32_t end)
     return erase_cost(nb, ns);
 }
 
-/* NOR semantics: programming can only clear bits. */
+/* ---- the stub's flash writer ---------------------------------------------
+ *
+ * The ROM erases the whole region at FLASH_BEGIN and then programs each
+ * block while the host waits.  The stub (esp-flasher-stub v2, which
+ * esptool-js 0.7.0 uploads; esptool's older stub behaves alike) works
+ * differently, and the model follows its published source:
+ *  - it erases lazily, from a frontier that starts at the region's first
+ *    sector: a 64 KiB block erase when the frontier is block aligned and a
+ *    whole block remains, a 4 KiB sector erase otherwise;
+ *  - FLASH_BEGIN starts the first erase, and before each inflate step it
+ *    starts the next one if the flash chip is idle; it never waits for
+ *    these: the chip erases while the CPU inflates, and while it waits for
+ *    the next command from the line;
+ *  - inflated data collects in a 32 KiB buffer that is programmed when it is
+ *    full or the stream ends; before programming, erases are started (the
+ *    chip waited for between them) until the frontier passes the end of the
+ *    chunk, then the chip must be idle;
+ *  - plain FLASH_DATA is programmed block by block the same way, without the
+ *    erase before inflate steps.
+ * Two clocks: busy_until is the CPU (the next command waits for it), and
+ * chip_free is the flash chip (the next erase or program, and any command
+ * that reads the flash, waits for it). */
+
+static double flash_cost(const sim_board_t *b, double c)
+{
+    if (!b->timing)
+        return 0;
+    if (b->faults.slow_flash > 0)
+        c *= b->faults.slow_flash;
+    return c;
+}
+
+/* Starts the erase at the frontier at time t (the chip must be idle). */
+static void stub_erase_next(sim_board_t *b, double t)
+{
+    uint32_t a = b->fl_erased_end;
+    uint32_t step = (a % BLOCK64 == 0 && b->fl_erase_end - a >= BLOCK64) ? BLOCK64
+                                                                          : SECTOR;
+    double c = erase_range(b, a, a + step);
+    b->chip_free = t + flash_cost(b, c);
+    b->fl_erased_end = a + step;
+}
+
+/* Background erase: only when the chip is idle at CPU time t. */
+static void stub_erase_idle(sim_board_t *b, double t)
+{
+    if (b->fl_erased_end < b->fl_erase_end && b->chip_free <= t)
+        stub_erase_next(b, t);
+}
+
+/* Erases (waiting for the chip as needed) until the frontier passes `end`;
+ * moves the CPU clock *t. */
+static void stub_erase_upto(sim_board_t *b, double *t, uint32_t end)
+{
+    while (b->fl_erased_end < b->fl_erase_end && b->fl_erased_end < end) {
+        if (*t < b->chip_free)
+            *t = b->chip_free;
+        stub_erase_next(b, *t);
+    }
+}
+
+/* A command that reads or erases the flash waits for the chip. */
+static void chip_sync(sim_board_t *b)
+{
+    if (b->mode == SIM_STUB && b->chip_free > b->busy_until)
+        b->busy_until = b->chip_free;
+}
+
+/* NOR semantics: programming can only clear bits.  ROM: *clk accumulates
+ * the cost (the region was erased at FLASH_BEGIN).  Stub: *clk is the CPU's
+ * clock, moved past the erases it waits for and the program time. */
 static int flash_program(sim_board_t *b, uint32_t addr, const uint8_t *p,
-                         uint32_t n, double *cost)
+                         uint32_t n, double *clk)
 {
     if ((uint64_t)addr + n > b->flash_size)
         return -1;
     if (b->mode == SIM_STUB) {
-        uint32_t end = addr + n;
-        if (b->fl_erased_end < addr - addr % SECTOR)
-            b->fl_erased_end = addr - addr % SECTOR;
-        while (b->fl_erased_end < end) {
-            uint32_t a = b->fl_erased_end;
-            uint32_t want = b->fl_offset + b->fl_total;
-            uint32_t step = (a % BLOCK64 == 0 && want >= a + BLOCK64) ? BLOCK64
-                                                                      : SECTOR;
-            *cost += erase_range(b, a, a + step);
-            b->fl_erased_end = a + step;
-        }
+        stub_erase_upto(b, clk, addr + n);
+        if (*clk < b->chip_free)
+            *clk = b->chip_free;
     }
     for (uint32_t i = 0; i < n; i++)
         b->flash[addr + i] &= p[i];
-    *cost += program_cost(n);
+    if (b->mode == SIM_STUB) {
+        *clk += flash_cost(b, program_cost(n));
+        b->chip_free = *clk;
+    } else {
+        *clk += program_cost(n);
+    }
     return 0;
 }
 
@@ -374,6 +441,8 @@ void sim_board_detach(sim_board_t *b)
     sim_out_clear(b);
     b->mode = SIM_IDLE;
     b->busy_until = 0;
+    b->chip_free = 0;
+    b->stage_len = 0;
     b->frame_pending = false;
 }
 
@@ -593,6 +662,12 @@ static void do_flash_begin(sim_board_t *b, uint8_t op, const uint8_t *d,
     b->fl_written = 0;
     b->fl_seq = 0;
     b->fl_erased_end = off - off % SECTOR;
+    b->fl_erase_end = b->fl_erased_end +
+                      (off % SECTOR + size + SECTOR - 1) / SECTOR * SECTOR;
+    b->stage_len = 0;
+    chip_sync(b); /* a previous write's program or erase ends first */
+    if (is_stub(b) && size > 0)
+        stub_erase_idle(b, b->busy_until > b->now ? b->busy_until : b->now);
     b->fl = op == OP_FLASH_BEGIN ? FL_PLAIN : FL_DEFL;
     b->fl_total = size;
     if (b->fl == FL_DEFL) {
@@ -628,9 +703,10 @@ static void do_flash_begin(sim_board_t *b, uint8_t op, const uint8_t *d,
     reply_at(b, op, is_stub(b) ? 0 : ROM_VALUE, NULL, 0, 0, spend(b, cost));
 }
 
-/* Writes inflated or plain data at the session's write pointer. */
+/* Writes inflated or plain data at the session's write pointer; *clk as
+ * for flash_program. */
 static int session_write(sim_board_t *b, const uint8_t *p, uint32_t n,
-                         double *cost)
+                         double *clk)
 {
     if (is_stub(b)) {
         uint32_t room = b->fl_total - b->fl_written;
@@ -639,7 +715,7 @@ static int session_write(sim_board_t *b, const uint8_t *p, uint32_t n,
         else if (n > room)
             return STUB_TOO_MUCH;
     }
-    if (flash_program(b, b->fl_offset + b->fl_written, p, n, cost) != 0)
+    if (flash_program(b, b->fl_offset + b->fl_written, p, n, clk) != 0)
         return is_stub(b) ? STUB_SPI_FAIL : ROM_WRITE_ERR;
     b->fl_written += n;
     b->flash_bytes_rx += n;
@@ -649,31 +725,52 @@ static int session_write(sim_board_t *b, const uint8_t *p, uint32_t n,
     return 0;
 }
 
-static int inflate_block(sim_board_t *b, const uint8_t *p, uint32_t n,
-                         double *cost)
+/* The stub programs its 32 KiB inflate buffer. */
+static int stub_flush(sim_board_t *b, double *clk)
 {
-    static uint8_t out[32768];
+    uint32_t n = b->stage_len;
+    b->stage_len = 0;
+    return n ? session_write(b, b->stage, n, clk) : 0;
+}
+
+static int inflate_block(sim_board_t *b, const uint8_t *p, uint32_t n,
+                         double *clk)
+{
+    static uint8_t rom_out[32768];
+    bool stub = is_stub(b);
     if (b->zs_done)
-        return n ? (is_stub(b) ? STUB_TOO_MUCH : ROM_INFLATE) : 0;
+        return n ? (stub ? STUB_TOO_MUCH : ROM_INFLATE) : 0;
     b->zs.next_in = (Bytef *)(uintptr_t)p;
     b->zs.avail_in = n;
     while (b->zs.avail_in > 0 && !b->zs_done) {
+        uint8_t *out = stub ? b->stage + b->stage_len : rom_out;
+        uint32_t room = stub ? (uint32_t)sizeof b->stage - b->stage_len
+                             : (uint32_t)sizeof rom_out;
+        uint32_t got;
         int zr;
+        if (stub)
+            stub_erase_idle(b, *clk);
         b->zs.next_out = out;
-        b->zs.avail_out = sizeof out;
+        b->zs.avail_out = room;
         zr = inflate(&b->zs, Z_NO_FLUSH);
         if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
-            return is_stub(b) ? STUB_INFLATE : ROM_INFLATE;
-        if (sizeof out - b->zs.avail_out > 0) {
-            int e = session_write(b, out,
-                                  (uint32_t)(sizeof out - b->zs.avail_out),
-                                  cost);
+            return stub ? STUB_INFLATE : ROM_INFLATE;
+        got = room - b->zs.avail_out;
+        if (zr == Z_STREAM_END)
+            b->zs_done = true;
+        if (stub) {
+            b->stage_len += got;
+            if (b->stage_len == sizeof b->stage || b->zs_done) {
+                int e = stub_flush(b, clk);
+                if (e)
+                    return e;
+            }
+        } else if (got > 0) {
+            int e = session_write(b, rom_out, got, clk);
             if (e)
                 return e;
         }
-        if (zr == Z_STREAM_END)
-            b->zs_done = true;
-        else if (zr == Z_BUF_ERROR)
+        if (zr == Z_BUF_ERROR)
             break;
     }
     return 0;
@@ -683,7 +780,8 @@ static void do_flash_data(sim_board_t *b, uint8_t op, const uint8_t *d,
                           size_t n, uint32_t chk)
 {
     sim_flmode_t want = op == OP_FLASH_DATA ? FL_PLAIN : FL_DEFL;
-    double cost = 0;
+    /* ROM: the cost of this block; stub: the CPU clock (see above) */
+    double clk = is_stub(b) ? (b->busy_until > b->now ? b->busy_until : b->now) : 0;
     int e;
     if (b->fl != want) {
         fail(b, op, n, is_stub(b) ? STUB_NOT_FLASH : ROM_FAILED);
@@ -697,21 +795,22 @@ static void do_flash_data(sim_board_t *b, uint8_t op, const uint8_t *d,
     }
     b->fl_seq++;
     if (want == FL_PLAIN)
-        e = session_write(b, d + 16, (uint32_t)(n - 16), &cost);
+        e = session_write(b, d + 16, (uint32_t)(n - 16), &clk);
     else
-        e = inflate_block(b, d + 16, (uint32_t)(n - 16), &cost);
+        e = inflate_block(b, d + 16, (uint32_t)(n - 16), &clk);
     if (is_stub(b)) {
         /* the stub ACKs first and writes afterwards: errors are deferred
-         * to the next reply, the time is spent before the next command */
+         * to the next reply; its CPU is busy until the block is handled */
         trace(b, op, n, 0);
         reply(b, op, 0, NULL, 0, 0);
-        spend(b, cost);
+        if (clk > b->busy_until)
+            b->busy_until = clk;
         if (e && !b->deferred_err)
             b->deferred_err = (uint8_t)e;
         return;
     }
     trace(b, op, n, e);
-    reply_at(b, op, ROM_VALUE, NULL, 0, e, spend(b, cost));
+    reply_at(b, op, ROM_VALUE, NULL, 0, e, spend(b, clk));
 }
 
 static void do_flash_end(sim_board_t *b, uint8_t op, const uint8_t *d,
@@ -759,6 +858,7 @@ static void do_md5(sim_board_t *b, const uint8_t *d, size_t n)
     }
     addr = le32(d);
     size = le32(d + 4);
+    chip_sync(b);
     if ((uint64_t)addr + size > b->flash_size) {
         fail(b, OP_MD5, n, is_stub(b) ? STUB_SPI_FAIL : ROM_READ_ERR);
         return;
@@ -828,6 +928,7 @@ static void do_erase_flash(sim_board_t *b, size_t n)
 {
     double cost;
     end_flash_session(b);
+    chip_sync(b);
     cost = erase_range(b, 0, b->flash_size);
     trace(b, OP_ERASE_FLASH, n, 0);
     reply_at(b, OP_ERASE_FLASH, 0, NULL, 0, 0, spend(b, cost));
@@ -851,6 +952,7 @@ static void do_erase_region(sim_board_t *b, const uint8_t *d, size_t n)
         fail(b, OP_ERASE_REGION, n, STUB_SPI_FAIL);
         return;
     }
+    chip_sync(b);
     cost = erase_range(b, off, off + size);
     trace(b, OP_ERASE_REGION, n, 0);
     reply_at(b, OP_ERASE_REGION, 0, NULL, 0, 0, spend(b, cost));
@@ -878,6 +980,7 @@ static void do_read_flash(sim_board_t *b, const uint8_t *d, size_t n)
     addr = le32(d);
     len = le32(d + 4);
     pkt = le32(d + 8);
+    chip_sync(b);
     ok(b, OP_READ_FLASH, n);
     /* v2 checks run after the OK reply; errors go to the next reply */
     if (pkt == 0 || pkt > 4096) {
