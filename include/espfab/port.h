@@ -79,6 +79,11 @@ int espfab_port_fd(const espfab_port_t *p);
 /* The fault the port failed with (the one the read callback got), or NULL
  * while it is healthy.  Valid until close. */
 const espfab_fault_t *espfab_port_fault(const espfab_port_t *p);
+/* The USB VID:PID of an open serial port (libserialport backend); 0, or -1
+ * for ptys, TCP and ports that are not USB devices. */
+int espfab_port_usb_id(const espfab_port_t *p, int *vid, int *pid);
+#define ESPFAB_USB_VID_ESPRESSIF 0x303a
+#define ESPFAB_USB_PID_USB_JTAG_SERIAL 0x1001 /* the chip's own USB-JTAG-Serial */
 
 /* Closes; cb (may be NULL) fires from the loop once the handles are closed. */
 void espfab_port_close(espfab_port_t *p, espfab_port_close_cb cb, void *data);

@@ -45,6 +45,7 @@
 #include "espfab/image.h"
 #include "espfab/record.h"
 #include "espfab/reset.h"
+#include "espfab/stub.h"
 
 typedef struct espfab_session espfab_session_t;
 
@@ -87,6 +88,8 @@ typedef struct espfab_session_opts {
                                      * -1 = no bound */
     int connect_attempts;         /* 0 = 7 */
     const char *stub_dir;         /* NULL = stub.h's lookup order */
+    espfab_stub_cache_t *stubs;   /* a run's shared stubs (then stub_dir is the
+                                   * cache's); NULL = the session loads its own */
     espfab_blob_cache_t *cache;   /* shared blob cache (compression, patched copies);
                                    * required when regions are given, and the
                                    * regions' blobs must be interned in it */

@@ -7,8 +7,10 @@
  * (tools/npm/node_modules/esptool-js/lib/targets/stub_flasher).  Both naming
  * schemes are understood: esptool-js >= 0.7 `esp32s3.json` and <= 0.6
  * `stub_flasher_32s3.json`; P4 revisions < 3.0 use `esp32p4-rev1.json`.
- * Synchronous file reading, done once per chip per run; the result is
- * immutable and may be shared by every session of that chip.
+ * Synchronous file reading on the loop thread.  A run loads each stub once,
+ * through an espfab_stub_cache_t that every session of the run shares; the
+ * stubs it hands out are immutable and live until the cache is freed, which
+ * the owner does after its last session.
  */
 #ifndef ESPFAB_STUB_H
 #define ESPFAB_STUB_H
@@ -36,6 +38,16 @@ typedef struct espfab_stub {
 int espfab_stub_load(const char *dir, const espfab_chip_t *chip, int rev_full,
                      espfab_stub_t *out, espfab_fault_t *f);
 void espfab_stub_free(espfab_stub_t *s);
+/* A run's stubs: loaded on first use per chip (and P4 revision family),
+ * then shared.  dir as for espfab_stub_load (copied).  get returns NULL with
+ * *f set when the stub cannot be loaded; failures are not remembered. */
+typedef struct espfab_stub_cache espfab_stub_cache_t;
+espfab_stub_cache_t *espfab_stub_cache_new(const char *dir);
+const espfab_stub_t *espfab_stub_cache_get(espfab_stub_cache_t *c, const espfab_chip_t *chip, int rev_full,
+                                           espfab_fault_t *f);
+size_t espfab_stub_cache_count(const espfab_stub_cache_t *c); /* stubs loaded so far */
+void espfab_stub_cache_free(espfab_stub_cache_t *c);
+
 /* The directory that would be searched (for messages). */
 const char *espfab_stub_default_dir(const char *dir);
 

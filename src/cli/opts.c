@@ -99,7 +99,7 @@ static const optdef_t defs[] = {
     {{"port", required_argument, NULL, O_PORT}, 0, "PORT", "serial port, pty or tcp://HOST:PORT (-p)"},
     {{"baud", required_argument, NULL, O_BAUD}, 0, "BAUD", "baud rate after connecting (-b; default 460800, info: 115200)"},
     {{"chip", required_argument, NULL, O_CHIP}, 0, "CHIP", "auto (default) or esp8266, esp32, esp32s3, ... (-c); refuses another chip"},
-    {{"before", required_argument, NULL, O_BEFORE}, 0, "HOW", "reset into the loader: auto (default), classic, tight, usb-jtag, none"},
+    {{"before", required_argument, NULL, O_BEFORE}, 0, "HOW", "reset into the loader: auto (default: usb-jtag on the chip's own USB port 303a:1001, else tight and classic in turn), classic, tight, usb-jtag, none"},
     {{"no-stub", no_argument, NULL, O_NO_STUB}, 0, NULL, "talk to the ROM loader only (slower; no stub upload)"},
     {{"stub-dir", required_argument, NULL, O_STUB_DIR}, 0, "DIR", "directory of the esptool-js stub JSON files (or $ESPFAB_STUB_DIR)"},
     {{"after", required_argument, NULL, O_AFTER}, ESPFAB_OPT_FLASH, "HOW", "hard-reset (default) or no-reset"},

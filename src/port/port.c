@@ -580,6 +580,19 @@ const espfab_fault_t *espfab_port_fault(const espfab_port_t *p)
     return p && p->failed ? &p->fault : NULL;
 }
 
+int espfab_port_usb_id(const espfab_port_t *p, int *vid, int *pid)
+{
+    int v = -1, d = -1;
+    if (!p || !p->sp || sp_get_port_transport(p->sp) != SP_TRANSPORT_USB ||
+        sp_get_port_usb_vid_pid(p->sp, &v, &d) != SP_OK)
+        return -1;
+    if (vid)
+        *vid = v;
+    if (pid)
+        *pid = d;
+    return 0;
+}
+
 static void on_closed(uv_handle_t *h)
 {
     espfab_port_t *p = h->data;

@@ -130,6 +130,8 @@ struct espfab_session {
     bool collecting_sync;
     bool synced;
     bool draining;
+    bool usb_jtag_noted;
+    bool magic_first;        /* DETECT: the magic register is read before GET_SECURITY_INFO */
     bool baud_switching;
     uint64_t baud_rx_mark;   /* rx_total when the new rate was first tried */
     char md5_prev[33];       /* verify: the previous (mismatching) MD5 read */
@@ -157,7 +159,8 @@ struct espfab_session {
     espfab_secinfo_t sec;
 
     /* stub */
-    espfab_stub_t stub;
+    espfab_stub_t own_stub;  /* loaded here when no stub cache is shared */
+    const espfab_stub_t *stub;
     bool stub_loaded;
     int stub_seg;
     uint32_t stub_seq;
@@ -822,7 +825,7 @@ void espfab_session_free(espfab_session_t *s)
         if (s->reg[i].blob)
             espfab_blob_unref(s->o.cache, s->reg[i].blob);
     if (s->stub_loaded)
-        espfab_stub_free(&s->stub);
+        espfab_stub_free(&s->own_stub);
     free(s->wire);
     free(s->next_wire);
     free(s);
@@ -1009,11 +1012,18 @@ static void start_attempt(espfab_session_t *s)
     set_state(s, ESPFAB_SS_RESET);
     s->nsteps = 0;
     s->step = 0;
-    if (s->o.before == ESPFAB_RESET_CUSTOM) {
+    int vid = -1, pid = -1;
+    espfab_port_usb_id(s->port, &vid, &pid);
+    espfab_reset_t before = espfab_reset_resolve(s->o.before, vid, pid);
+    if (before != s->o.before && !s->usb_jtag_noted) {
+        note(s, "%s is the chip's own USB-JTAG-Serial (303a:1001): USB-JTAG reset", s->port_spec);
+        s->usb_jtag_noted = true;
+    }
+    if (before == ESPFAB_RESET_CUSTOM) {
         memcpy(s->steps, s->custom, (size_t)s->ncustom * sizeof(s->custom[0]));
         s->nsteps = (size_t)s->ncustom;
     } else {
-        s->nsteps = espfab_reset_for_attempt(s->o.before, s->attempt, s->steps, ESPFAB_RESET_MAX_STEPS);
+        s->nsteps = espfab_reset_for_attempt(before, s->attempt, s->steps, ESPFAB_RESET_MAX_STEPS);
     }
     if (s->nsteps && !espfab_port_has_modem_lines(s->port)) {
         if (!s->no_lines_noted)
@@ -1023,8 +1033,7 @@ static void start_attempt(espfab_session_t *s)
         s->nsteps = 0;
     } else if (s->nsteps) {
         ESPFAB_LOGD(TAG, "%s: attempt %d: reset %s", s->port_spec, s->attempt + 1,
-                    s->o.before == ESPFAB_RESET_CUSTOM ? "custom"
-                                                       : espfab_reset_attempt_name(s->o.before, s->attempt));
+                    before == ESPFAB_RESET_CUSTOM ? "custom" : espfab_reset_attempt_name(before, s->attempt));
     }
     do_reset_step(s);
 }
@@ -1108,6 +1117,16 @@ static void end_drain(espfab_session_t *s)
     read_magic(s);
 }
 
+static void send_secinfo(espfab_session_t *s);
+
+static void end_drain_secinfo(espfab_session_t *s)
+{
+    s->draining = false;
+    espfab_port_flush_input(s->port);
+    espfab_slip_dec_reset(&s->dec);
+    send_secinfo(s);
+}
+
 static void on_secinfo(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     if (rc == 0 && r->ok && r->data_len >= 12 && espfab_secinfo_parse(r->data, r->data_len, &s->sec) == 0) {
@@ -1136,21 +1155,43 @@ static void on_secinfo(espfab_session_t *s, int rc, const espfab_resp_t *r)
     arm(s, UNSUPPORTED_DRAIN_MS, end_drain);
 }
 
-static void start_detect(espfab_session_t *s)
+static void send_secinfo(espfab_session_t *s)
 {
-    set_state(s, ESPFAB_SS_DETECT);
-    if (s->loader == ESPFAB_LOADER_ROM_ESP8266) {
-        /* 2-byte status from a ROM: only the ESP8266; it has no security info */
-        read_magic(s);
-        return;
-    }
     size_t n = espfab_cmd_security_info(s->pkt, sizeof(s->pkt));
     send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_GET_SECURITY_INFO, s->loader),
              scaled(s, DEFAULT_TIMEOUT_MS), 2, on_secinfo);
 }
 
+/* Detection reads the magic register first: an ESP32 or ESP8266 is known
+ * at once, and neither ROM has GET_SECURITY_INFO (the ESP32 ROM rejects it
+ * several times over, which costs a drain).  Any other answer, a refusal
+ * (secure download mode) or no answer goes on with GET_SECURITY_INFO, which
+ * names the newer chips and carries their security flags. */
+static void start_detect(espfab_session_t *s)
+{
+    set_state(s, ESPFAB_SS_DETECT);
+    /* 2-byte status from a ROM: only the ESP8266; it has no security info */
+    s->magic_first = s->loader != ESPFAB_LOADER_ROM_ESP8266;
+    read_magic(s);
+}
+
 static void on_magic(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
+    if (s->magic_first) {
+        s->magic_first = false;
+        const espfab_chip_t *c = rc == 0 && r->ok ? espfab_chip_by_magic(r->value) : NULL;
+        if (c && (c->id == ESPFAB_CHIP_ESP32 || c->id == ESPFAB_CHIP_ESP8266)) {
+            s->chip = c;
+            chip_detected(s);
+        } else if (rc == ESPFAB_E_PROTO_UNSUPPORTED || (rc == 0 && !r->ok && espfab_resp_is_unsupported(r))) {
+            /* refused (secure download mode): the ROM repeats a refusal */
+            s->draining = true;
+            arm(s, UNSUPPORTED_DRAIN_MS, end_drain_secinfo);
+        } else {
+            send_secinfo(s);
+        }
+        return;
+    }
     if (rc == ESPFAB_E_PROTO_UNSUPPORTED || (rc == 0 && !r->ok && espfab_resp_is_unsupported(r))) {
         s->chip = espfab_chip_get(ESPFAB_CHIP_ESP32S2);
         s->sdm = true;
@@ -1451,11 +1492,36 @@ static void start_check(espfab_session_t *s)
 
 static void stub_next(espfab_session_t *s);
 
+static void stub_started(espfab_session_t *s);
+
+static void stub_probe_drained(espfab_session_t *s)
+{
+    s->draining = false;
+    espfab_port_flush_input(s->port);
+    espfab_slip_dec_reset(&s->dec);
+    note(s, "the stub's OHAI was lost on the line; the stub answered SYNC");
+    stub_started(s);
+}
+
+/* A stub answers SYNC with value 0 (the ROM never does): then it runs and
+ * only its greeting was lost or garbled.  Its further SYNC replies drain. */
+static void on_stub_probe(espfab_session_t *s, int rc, const espfab_resp_t *r)
+{
+    if (rc == 0 && r->ok && r->value == 0) {
+        s->draining = true;
+        arm(s, UNSUPPORTED_DRAIN_MS, stub_probe_drained);
+        return;
+    }
+    fail(s, ESPFAB_E_STUB_NO_OHAI, "no OHAI from the stub (entry 0x%08" PRIX32 ", %s), and %s", s->stub->entry,
+         s->stub->path,
+         rc < 0 ? "no answer to SYNC after it" : "the ROM, not the stub, answered SYNC after it");
+}
+
 static void on_ohai_timeout(espfab_session_t *s)
 {
     s->waiting_ohai = false;
-    fail(s, ESPFAB_E_STUB_NO_OHAI, "no OHAI from the stub (entry 0x%08" PRIX32 ", %s)", s->stub.entry,
-         s->stub.path);
+    size_t n = espfab_cmd_sync(s->pkt, sizeof(s->pkt));
+    send_cmd(s, n, 0, scaled(s, SYNC_TIMEOUT_MS), 3, on_stub_probe);
 }
 
 static void stub_started(espfab_session_t *s)
@@ -1515,11 +1581,11 @@ static void on_mem_cmd(espfab_session_t *s, int rc, const espfab_resp_t *r)
 static void stub_next(espfab_session_t *s)
 {
     for (;;) {
-        const uint8_t *data = s->stub_seg == 0 ? s->stub.text : s->stub.data;
-        size_t len = s->stub_seg == 0 ? s->stub.text_len : s->stub.data_len;
-        uint32_t addr = s->stub_seg == 0 ? s->stub.text_start : s->stub.data_start;
+        const uint8_t *data = s->stub_seg == 0 ? s->stub->text : s->stub->data;
+        size_t len = s->stub_seg == 0 ? s->stub->text_len : s->stub->data_len;
+        uint32_t addr = s->stub_seg == 0 ? s->stub->text_start : s->stub->data_start;
         if (s->stub_seg >= 2) {
-            size_t n = espfab_cmd_mem_end(s->stub.entry == 0 ? 1 : 0, s->stub.entry, s->pkt, sizeof(s->pkt));
+            size_t n = espfab_cmd_mem_end(s->stub->entry == 0 ? 1 : 0, s->stub->entry, s->pkt, sizeof(s->pkt));
             bool rom = s->loader != ESPFAB_LOADER_STUB;
             send_cmd(s, n, 0, rom ? MEM_END_ROM_TIMEOUT_MS : scaled(s, DEFAULT_TIMEOUT_MS), 1, on_mem_end);
             return;
@@ -1573,11 +1639,18 @@ static void start_stub(espfab_session_t *s)
     set_state(s, ESPFAB_SS_STUB);
     espfab_fault_t f;
     espfab_fault_clear(&f);
-    if (espfab_stub_load(s->o.stub_dir, s->chip, s->rec.rev_full, &s->stub, &f) < 0) {
+    if (s->stub) {
+        /* loaded by an earlier pass */
+    } else if (s->o.stubs) {
+        s->stub = espfab_stub_cache_get(s->o.stubs, s->chip, s->rec.rev_full, &f);
+    } else if (espfab_stub_load(s->o.stub_dir, s->chip, s->rec.rev_full, &s->own_stub, &f) == 0) {
+        s->stub = &s->own_stub;
+        s->stub_loaded = true;
+    }
+    if (!s->stub) {
         fail_with(s, &f);
         return;
     }
-    s->stub_loaded = true;
     s->stub_seg = 0;
     s->stub_seq = (uint32_t)-1;
     s->ohai = false;
@@ -2273,7 +2346,9 @@ static void start_run(espfab_session_t *s)
         return;
     }
     if (espfab_port_has_modem_lines(s->port)) {
-        s->nsteps = espfab_reset_hard(false, s->steps, ESPFAB_RESET_MAX_STEPS);
+        int vid = -1, pid = -1;
+        espfab_port_usb_id(s->port, &vid, &pid);
+        s->nsteps = espfab_reset_hard(espfab_reset_uses_usb_otg(vid, pid), s->steps, ESPFAB_RESET_MAX_STEPS);
         s->step = 0;
         hard_reset_step(s);
         return;

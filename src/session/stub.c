@@ -7,6 +7,7 @@
 #include "espfab/stub.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,4 +290,82 @@ int espfab_stub_load(const char *dir, const espfab_chip_t *chip, int rev_full, e
                                                                                 : "built-in default";
     return espfab_fault_set(f, ESPFAB_E_STUB_NOT_FOUND, "%s stub: tried %s in %s (%s)",
                             chip->name ? chip->name : chip->key, tried, d, src);
+}
+
+/* ---- a run's stubs ---------------------------------------------------------- */
+
+/* Keyed by chip and, for the P4, by the revision family that picks the file.
+ * Entries never move (sessions hold pointers to them).  Only successes are
+ * kept: a board whose stub is missing fails, and the next board of that chip
+ * looks again (the operator may have fixed the folder meanwhile). */
+typedef struct stub_entry {
+    struct stub_entry *next;
+    int chip_id;
+    bool p4_rev1;
+    espfab_stub_t stub;
+} stub_entry_t;
+
+struct espfab_stub_cache {
+    char *dir;
+    stub_entry_t *head;
+    size_t n;
+};
+
+espfab_stub_cache_t *espfab_stub_cache_new(const char *dir)
+{
+    espfab_stub_cache_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    if (dir && !(c->dir = strdup(dir))) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+const espfab_stub_t *espfab_stub_cache_get(espfab_stub_cache_t *c, const espfab_chip_t *chip, int rev_full,
+                                           espfab_fault_t *f)
+{
+    if (!c || !chip) {
+        espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_stub_cache_get: cache or chip is NULL");
+        return NULL;
+    }
+    bool p4_rev1 = chip->id == ESPFAB_CHIP_ESP32P4 && rev_full >= 0 && rev_full < 300;
+    for (stub_entry_t *e = c->head; e; e = e->next)
+        if (e->chip_id == (int)chip->id && e->p4_rev1 == p4_rev1)
+            return &e->stub;
+    stub_entry_t *e = calloc(1, sizeof(*e));
+    if (!e) {
+        espfab_fault_set(f, ESPFAB_E_NOMEM, "stub cache");
+        return NULL;
+    }
+    if (espfab_stub_load(c->dir, chip, rev_full, &e->stub, f) < 0) {
+        free(e);
+        return NULL;
+    }
+    e->chip_id = (int)chip->id;
+    e->p4_rev1 = p4_rev1;
+    e->next = c->head;
+    c->head = e;
+    c->n++;
+    return &e->stub;
+}
+
+size_t espfab_stub_cache_count(const espfab_stub_cache_t *c)
+{
+    return c ? c->n : 0;
+}
+
+void espfab_stub_cache_free(espfab_stub_cache_t *c)
+{
+    if (!c)
+        return;
+    while (c->head) {
+        stub_entry_t *e = c->head;
+        c->head = e->next;
+        espfab_stub_free(&e->stub);
+        free(e);
+    }
+    free(c->dir);
+    free(c);
 }

@@ -23,6 +23,7 @@ struct espfab_station {
     espfab_station_cb cb;
     void *data;
     espfab_blob_cache_t *blobs;
+    espfab_stub_cache_t *stubs; /* each chip's stub, read once per run */
     slot *slots;
     size_t nslots;
     uv_timer_t grace;
@@ -404,6 +405,7 @@ static void start_board(slot *sl)
     so.min_rev_full = p->min_rev_full;
     so.max_rev_full = p->max_rev_full;
     so.stub_dir = st->o.stub_dir;
+    so.stubs = st->stubs;
     so.cache = st->blobs;
     so.regions = sl->regions;
     so.nregions = p->nimages;
@@ -495,7 +497,8 @@ int espfab_station_new(uv_loop_t *loop, const espfab_station_opts_t *opts, espfa
     st->nslots = opts->cfg->nslots;
     st->slots = calloc(st->nslots, sizeof(slot));
     st->blobs = espfab_blob_cache_new(loop);
-    if (!st->slots || !st->blobs) {
+    st->stubs = espfab_stub_cache_new(st->o.stub_dir);
+    if (!st->slots || !st->blobs || !st->stubs) {
         espfab_station_free(st);
         return espfab_fault_set(f, ESPFAB_E_NOMEM, "station slots");
     }
@@ -672,6 +675,7 @@ void espfab_station_free(espfab_station_t *st)
     uv_run(st->loop, UV_RUN_NOWAIT);
     if (st->blobs)
         espfab_blob_cache_free(st->blobs);
+    espfab_stub_cache_free(st->stubs); /* after the sessions that used it */
     free(st->slots);
     free(st);
 }

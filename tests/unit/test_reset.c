@@ -72,6 +72,21 @@ static void test_auto_order(void)
     CHECK_EQ(espfab_reset_for_attempt(ESPFAB_RESET_NONE, 0, st, ESPFAB_RESET_MAX_STEPS), 0);
 }
 
+/* AUTO on the chip's own USB-JTAG-Serial is the USB-JTAG sequence (it has
+ * no auto-reset transistors); elsewhere, and any explicit choice, stays. */
+static void test_resolve_by_usb_id(void)
+{
+    CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_AUTO, 0x303a, 0x1001), ESPFAB_RESET_USB_JTAG);
+    CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_AUTO, 0x10c4, 0xea60), ESPFAB_RESET_AUTO); /* CP210x */
+    CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_AUTO, 0x303a, 0x0002), ESPFAB_RESET_AUTO); /* USB-OTG */
+    CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_AUTO, -1, -1), ESPFAB_RESET_AUTO);          /* pty */
+    CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_CLASSIC, 0x303a, 0x1001), ESPFAB_RESET_CLASSIC);
+    CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_NONE, 0x303a, 0x1001), ESPFAB_RESET_NONE);
+    CHECK(espfab_reset_uses_usb_otg(0x303a, 0x0002));
+    CHECK(!espfab_reset_uses_usb_otg(0x303a, 0x1001));
+    CHECK(!espfab_reset_uses_usb_otg(-1, -1));
+}
+
 static void test_names(void)
 {
     espfab_reset_t r = ESPFAB_RESET_AUTO;
@@ -127,6 +142,7 @@ int main(void)
     RUN(test_usb_and_hard);
     RUN(test_auto_order);
     RUN(test_names);
+    RUN(test_resolve_by_usb_id);
     RUN(test_parse);
     return check_summary();
 }

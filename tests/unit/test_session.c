@@ -34,6 +34,8 @@ typedef struct board {
     /* persona */
     int status_len;          /* 4 = ESP32-family ROM, 2 = ESP8266 ROM */
     uint32_t chip_id;        /* GET_SECURITY_INFO chip id */
+    uint32_t magic;          /* READ_REG(0x40001000) if not 0 (default: ESP32-S3) */
+    int ohai_mode;           /* MEM_END: 0 OHAI, 1 garbled greeting (stub runs), 2 the stub never starts */
     int sync_ignore;         /* SYNCs left unanswered */
     const char *banner;      /* printed at the first SYNC instead of answering */
     bool silent;
@@ -130,8 +132,10 @@ static uint32_t board_reg(board_t *b, uint32_t addr)
         default: return 0;
         }
     }
+    if (addr == 0x40001000 && b->magic)
+        return b->magic;
     switch (addr) {
-    case 0x40001000: return 0x00000009;       /* ESP32-S3 magic (unused: chip id) */
+    case 0x40001000: return 0x00000009;       /* ESP32-S3 magic */
     case 0x60007044: return 0x28000003;       /* MAC w0 */
     case 0x60007048: return 0x0000246f;       /* MAC w1 */
     case 0x60002000 + 0x58: return 0x001640EF; /* SPI W0 after RDID: Winbond 4 MB */
@@ -256,8 +260,10 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
         return;
     case 0x06: { /* MEM_END: reply as the ROM, then the stub says OHAI */
         board_reply(b, op, 0, NULL, 0, 0, 0);
-        static const uint8_t ohai[] = {'O', 'H', 'A', 'I'};
-        board_send(b, ohai, 4);
+        if (b->ohai_mode == 2)
+            return; /* still the ROM */
+        static const uint8_t ohai[] = {'O', 'H', 'A', 'I'}, garbled[] = {'O', 0xC8, 'A', 'I'};
+        board_send(b, b->ohai_mode == 1 ? garbled : ohai, 4);
         b->stub = true;
         b->status_len = 2;
         return;
@@ -715,6 +721,44 @@ static void test_stub_deflate_erase(void)
     CHECK(saw_state(&r, ESPFAB_SS_ERASE));
 }
 
+static void script_garbled_ohai(board_t *b) { b->ohai_mode = 1; }
+static void script_no_ohai(board_t *b) { b->ohai_mode = 2; }
+
+/* The stub's greeting arrives garbled: the stub runs, a SYNC proves it
+ * (value 0), and the board is flashed. */
+static void test_stub_ohai_garbled(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    make_fake_stub();
+    o.no_stub = false;
+    o.stub_dir = stub_dir;
+    run_session(&B, &o, &r, true, script_garbled_ohai, check_flash_image);
+    remove_fake_stub();
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_STR(r.rec.loader, "stub");
+    CHECK_CONTAINS(r.notes, "OHAI was lost on the line; the stub answered SYNC");
+    CHECK(r.rec.regions[0].verified);
+}
+
+/* No stub: the ROM answers the SYNC with its own value. */
+static void test_stub_never_starts(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    make_fake_stub();
+    o.no_stub = false;
+    o.stub_dir = stub_dir;
+    run_session(&B, &o, &r, true, script_no_ohai, NULL);
+    remove_fake_stub();
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_STUB_NO_OHAI);
+    CHECK_CONTAINS(r.rec.fault.detail, "the ROM, not the stub, answered SYNC");
+    CHECK(!r.rec.regions[0].written);
+}
+
 static void script_esp8266(board_t *b)
 {
     b->esp8266 = true;
@@ -814,6 +858,26 @@ static void test_info_only(void)
     CHECK_CONTAINS(r.rec.message, "1640ef");
     CHECK(!saw_state(&r, ESPFAB_SS_WRITE));
     CHECK_EQ(B.ops[0x0F], 0); /* no baud change for an identification */
+    CHECK_EQ(B.ops[0x14], 1); /* the S3's security flags */
+}
+
+/* An ESP32 is known by its magic register; its ROM has no
+ * GET_SECURITY_INFO, so none is sent (no refusal to drain). */
+static void script_esp32(board_t *b)
+{
+    b->magic = 0x00F01D83;
+}
+
+static void test_esp32_by_magic(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.info_only = true;
+    run_session(&B, &o, &r, false, script_esp32, NULL);
+    CHECK_STR(r.rec.chip, "ESP32");
+    CHECK_EQ(B.ops[0x14], 0);
+    CHECK(!r.rec.has_secinfo);
 }
 
 static void test_cancel(void)
@@ -898,6 +962,9 @@ int main(void)
     RUN(test_stub_already_running);
     RUN(test_corrupted_status_resent);
     RUN(test_info_only);
+    RUN(test_esp32_by_magic);
+    RUN(test_stub_ohai_garbled);
+    RUN(test_stub_never_starts);
     RUN(test_cancel);
     RUN(test_cancel_mid_write);
     RUN(test_bad_port);

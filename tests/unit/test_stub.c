@@ -229,6 +229,44 @@ static void test_p4_revision(void)
     rm("esp32p4.json");
 }
 
+/* A run's cache: one read per chip (and P4 revision family), the same
+ * stub for every later board, and a missing file is looked for again. */
+static void test_cache(void)
+{
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    espfab_stub_cache_t *c = espfab_stub_cache_new(tmpdir);
+    CHECK(c != NULL);
+    CHECK(espfab_stub_cache_get(c, &chip_esp32, 100, &f) == NULL);
+    CHECK_EQ(f.code, ESPFAB_E_STUB_NOT_FOUND);
+    CHECK_EQ(espfab_stub_cache_count(c), 0);
+
+    write_stub("esp32.json", 0x400BE004, 0x400BE000, 12, 0x3FFDEBAC, 13);
+    espfab_fault_clear(&f);
+    const espfab_stub_t *a = espfab_stub_cache_get(c, &chip_esp32, 100, &f);
+    CHECK(a != NULL);
+    CHECK_EQ(a ? a->entry : 0, 0x400BE004);
+    rm("esp32.json"); /* read once: later boards do not touch the file */
+    const espfab_stub_t *b = espfab_stub_cache_get(c, &chip_esp32, 300, &f);
+    CHECK(a == b);
+    CHECK_EQ(espfab_stub_cache_count(c), 1);
+
+    write_stub("esp32p4.json", 0x4FF00004, 0x4FF00000, 16, 0, -1);
+    write_stub("esp32p4-rev1.json", 0x4FF00008, 0x4FF00000, 16, 0, -1);
+    const espfab_stub_t *p1 = espfab_stub_cache_get(c, &chip_p4, 100, &f);
+    const espfab_stub_t *p3 = espfab_stub_cache_get(c, &chip_p4, 301, &f);
+    CHECK(p1 && p3 && p1 != p3);
+    CHECK_EQ(p1 ? p1->entry : 0, 0x4FF00008);
+    CHECK_EQ(p3 ? p3->entry : 0, 0x4FF00004);
+    CHECK(espfab_stub_cache_get(c, &chip_p4, 150, &f) == p1);
+    CHECK(espfab_stub_cache_get(c, &chip_esp32, -1, &f) == a); /* still valid */
+    CHECK_EQ(espfab_stub_cache_count(c), 3);
+    rm("esp32p4.json");
+    rm("esp32p4-rev1.json");
+    espfab_stub_cache_free(c);
+    espfab_stub_cache_free(NULL);
+}
+
 /* The installed esptool-js package: every chip of the table has a stub whose
  * entry lies in its text (checked by the loader) and protocol.md's sizes for
  * known files hold within reason. */
@@ -289,6 +327,7 @@ int main(void)
     RUN(test_bad_files);
     RUN(test_not_found);
     RUN(test_p4_revision);
+    RUN(test_cache);
     RUN(test_installed_package);
     rmdir(tmpdir);
     return check_summary();
