@@ -40,6 +40,8 @@
 #define SYNC_TRIES 5
 #define SYNC_COLLECT_MS 100u
 #define UNSUPPORTED_DRAIN_MS 200u
+#define DRAIN_QUIET_MS 30u /* no byte for this long: the repeats are over */
+#define DRAIN_TICK_MS 10u
 #define MEM_END_ROM_TIMEOUT_MS 200u
 #define BAUD_SETTLE_MS 50u
 #define ERASE_CHIP_TIMEOUT_MS 120000u
@@ -131,7 +133,9 @@ struct espfab_session {
     bool synced;
     bool draining;
     bool usb_jtag_noted;
-    bool magic_first;        /* DETECT: the magic register is read before GET_SECURITY_INFO */
+    step_fn drain_fn;        /* drain_then(): what runs once the line is quiet */
+    uint64_t drain_rx;
+    unsigned drain_quiet, drain_left;
     bool baud_switching;
     uint64_t baud_rx_mark;   /* rx_total when the new rate was first tried */
     char md5_prev[33];       /* verify: the previous (mismatching) MD5 read */
@@ -1109,22 +1113,37 @@ static void proceed_after_sync(espfab_session_t *s)
 
 static void chip_detected(espfab_session_t *s);
 
-static void end_drain(espfab_session_t *s)
+static void drain_tick(espfab_session_t *s)
 {
-    s->draining = false;
-    espfab_port_flush_input(s->port);
-    espfab_slip_dec_reset(&s->dec);
-    read_magic(s);
+    if (s->rx_total != s->drain_rx) {
+        s->drain_rx = s->rx_total;
+        s->drain_quiet = 0;
+    } else {
+        s->drain_quiet++;
+    }
+    if (s->drain_quiet * DRAIN_TICK_MS >= DRAIN_QUIET_MS || --s->drain_left == 0) {
+        s->draining = false;
+        espfab_port_flush_input(s->port);
+        espfab_slip_dec_reset(&s->dec);
+        s->drain_fn(s);
+        return;
+    }
+    arm(s, DRAIN_TICK_MS, drain_tick);
 }
 
-static void send_secinfo(espfab_session_t *s);
-
-static void end_drain_secinfo(espfab_session_t *s)
+/* Lets replies nobody waits for go by (a ROM repeats its refusal of an
+ * unsupported command, a stub answers SYNC eight times; how many and how
+ * spaced is not specified): frames are ignored until the line has been
+ * quiet for DRAIN_QUIET_MS, at most UNSUPPORTED_DRAIN_MS; then the input is
+ * flushed and fn runs. */
+static void drain_then(espfab_session_t *s, step_fn fn)
 {
-    s->draining = false;
-    espfab_port_flush_input(s->port);
-    espfab_slip_dec_reset(&s->dec);
-    send_secinfo(s);
+    s->draining = true;
+    s->drain_fn = fn;
+    s->drain_rx = s->rx_total;
+    s->drain_quiet = 0;
+    s->drain_left = UNSUPPORTED_DRAIN_MS / DRAIN_TICK_MS;
+    arm(s, DRAIN_TICK_MS, drain_tick);
 }
 
 static void on_secinfo(espfab_session_t *s, int rc, const espfab_resp_t *r)
@@ -1151,47 +1170,26 @@ static void on_secinfo(espfab_session_t *s, int rc, const espfab_resp_t *r)
      * the magic register.  The ROM repeats its rejection; let it drain. */
     ESPFAB_LOGD(TAG, "%s: GET_SECURITY_INFO %s; reading the magic register", s->port_spec,
                 rc == ESPFAB_E_TIMEOUT ? "timed out" : "not supported");
-    s->draining = true;
-    arm(s, UNSUPPORTED_DRAIN_MS, end_drain);
+    drain_then(s, read_magic);
 }
 
-static void send_secinfo(espfab_session_t *s)
+/* GET_SECURITY_INFO first, the magic register only when it fails (protocol
+ * 4.1): the P4 from ECO5 on crashes when 0x40001000 is read. */
+static void start_detect(espfab_session_t *s)
 {
+    set_state(s, ESPFAB_SS_DETECT);
+    if (s->loader == ESPFAB_LOADER_ROM_ESP8266) {
+        /* 2-byte status from a ROM: only the ESP8266; it has no security info */
+        read_magic(s);
+        return;
+    }
     size_t n = espfab_cmd_security_info(s->pkt, sizeof(s->pkt));
     send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_GET_SECURITY_INFO, s->loader),
              scaled(s, DEFAULT_TIMEOUT_MS), 2, on_secinfo);
 }
 
-/* Detection reads the magic register first: an ESP32 or ESP8266 is known
- * at once, and neither ROM has GET_SECURITY_INFO (the ESP32 ROM rejects it
- * several times over, which costs a drain).  Any other answer, a refusal
- * (secure download mode) or no answer goes on with GET_SECURITY_INFO, which
- * names the newer chips and carries their security flags. */
-static void start_detect(espfab_session_t *s)
-{
-    set_state(s, ESPFAB_SS_DETECT);
-    /* 2-byte status from a ROM: only the ESP8266; it has no security info */
-    s->magic_first = s->loader != ESPFAB_LOADER_ROM_ESP8266;
-    read_magic(s);
-}
-
 static void on_magic(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
-    if (s->magic_first) {
-        s->magic_first = false;
-        const espfab_chip_t *c = rc == 0 && r->ok ? espfab_chip_by_magic(r->value) : NULL;
-        if (c && (c->id == ESPFAB_CHIP_ESP32 || c->id == ESPFAB_CHIP_ESP8266)) {
-            s->chip = c;
-            chip_detected(s);
-        } else if (rc == ESPFAB_E_PROTO_UNSUPPORTED || (rc == 0 && !r->ok && espfab_resp_is_unsupported(r))) {
-            /* refused (secure download mode): the ROM repeats a refusal */
-            s->draining = true;
-            arm(s, UNSUPPORTED_DRAIN_MS, end_drain_secinfo);
-        } else {
-            send_secinfo(s);
-        }
-        return;
-    }
     if (rc == ESPFAB_E_PROTO_UNSUPPORTED || (rc == 0 && !r->ok && espfab_resp_is_unsupported(r))) {
         s->chip = espfab_chip_get(ESPFAB_CHIP_ESP32S2);
         s->sdm = true;
@@ -1496,9 +1494,6 @@ static void stub_started(espfab_session_t *s);
 
 static void stub_probe_drained(espfab_session_t *s)
 {
-    s->draining = false;
-    espfab_port_flush_input(s->port);
-    espfab_slip_dec_reset(&s->dec);
     note(s, "the stub's OHAI was lost on the line; the stub answered SYNC");
     stub_started(s);
 }
@@ -1508,8 +1503,7 @@ static void stub_probe_drained(espfab_session_t *s)
 static void on_stub_probe(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     if (rc == 0 && r->ok && r->value == 0) {
-        s->draining = true;
-        arm(s, UNSUPPORTED_DRAIN_MS, stub_probe_drained);
+        drain_then(s, stub_probe_drained);
         return;
     }
     fail(s, ESPFAB_E_STUB_NO_OHAI, "no OHAI from the stub (entry 0x%08" PRIX32 ", %s), and %s", s->stub->entry,

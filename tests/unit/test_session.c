@@ -223,6 +223,13 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
             board_reply(b, op, b->stub ? 0 : 0x20120707, NULL, 0, 0, 0);
         return;
     case 0x14: { /* GET_SECURITY_INFO: 20 bytes */
+        if (b->magic == 0x00F01D83) {
+            /* the ESP32 ROM has none: its refusal (status 1, error 0x05,
+             * opcode not echoed), repeated */
+            for (int i = 0; i < 8; i++)
+                board_reply(b, 0x00, 0, NULL, 0, 1, 0x05);
+            return;
+        }
         uint8_t d[20] = {0};
         put32(d + 12, b->chip_id);
         board_reply(b, op, 0, d, 20, 0, 0);
@@ -868,6 +875,9 @@ static void script_esp32(board_t *b)
     b->magic = 0x00F01D83;
 }
 
+/* The ESP32 ROM refuses GET_SECURITY_INFO eight times over; the refusals
+ * drain, and the magic register names the chip (not an S2 in secure
+ * download mode, which a leftover refusal taken as READ_REG's would say). */
 static void test_esp32_by_magic(void)
 {
     run_t r;
@@ -875,9 +885,13 @@ static void test_esp32_by_magic(void)
     base_opts(&o);
     o.info_only = true;
     run_session(&B, &o, &r, false, script_esp32, NULL);
+    /* (the fake board has no ESP32 SPI registers: the flash id read after
+     * detection fails; what counts here is the detection) */
     CHECK_STR(r.rec.chip, "ESP32");
-    CHECK_EQ(B.ops[0x14], 0);
+    CHECK(saw_state(&r, ESPFAB_SS_DETECT));
+    CHECK_EQ(B.ops[0x14], 1);
     CHECK(!r.rec.has_secinfo);
+    CHECK(strstr(r.notes, "secure download") == NULL);
 }
 
 static void test_cancel(void)
