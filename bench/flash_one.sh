@@ -50,7 +50,7 @@ run_tool() {
     "$RELAY" --target "${SIM_PORTS[0]}" --out "$relay_out" > "$W/relay-$tag.port" &
     local relay_pid=$!
     PIDS+=("$relay_pid")
-    for i in $(seq 50); do grep -q "relay port=" "$W/relay-$tag.port" && break; sleep 0.1; done
+    for i in $(seq 50); do grep -qs "relay port=" "$W/relay-$tag.port" && break; sleep 0.1; done
     rport=$(sed -n 's/relay port=//p' "$W/relay-$tag.port")
     [ -n "$rport" ] || die "espfab-benchrelay did not start"
     cost=$W/cost-$tag.txt
