@@ -91,7 +91,9 @@ static void print_text(const espfab_attempt_t *a, const char *port, const char *
         printf("features     %s\n", features);
     if (a->xtal_mhz > 0)
         printf("crystal      %d MHz\n", a->xtal_mhz);
-    printf("MAC          %s\n", a->mac);
+    printf("MAC          %s\n", a->mac[0] ? a->mac
+                                     : (a->secinfo_flags & 0x4) ? "not readable (secure download mode)"
+                                                                : "not read");
     if (a->chip_id[0])
         printf("chip id      %s\n", a->chip_id);
     if (a->flash_jedec) {

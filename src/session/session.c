@@ -1390,6 +1390,17 @@ static void start_rdid(espfab_session_t *s)
     next_regop(s);
 }
 
+/* Secure download mode: the flash is attached (SPI_ATTACH is allowed) but
+ * its id cannot be read (no register access). */
+static void sdm_flash_attached(espfab_session_t *s)
+{
+    note(s, "secure download mode: the flash id cannot be read");
+    if (s->o.info_only)
+        start_run(s);
+    else
+        start_check(s);
+}
+
 static void on_attach(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     if (rc < 0) {
@@ -1400,18 +1411,17 @@ static void on_attach(espfab_session_t *s, int rc, const espfab_resp_t *r)
         fail_resp(s, r, s->cmd.op, "attaching the flash");
         return;
     }
-    start_rdid(s);
+    if (s->sdm)
+        sdm_flash_attached(s);
+    else
+        start_rdid(s);
 }
 
 static void start_flash_id(espfab_session_t *s)
 {
     set_state(s, ESPFAB_SS_FLASH_ID);
-    if (s->sdm) {
-        note(s, "secure download mode: the flash id cannot be read");
-        if (s->o.info_only)
-            start_run(s);
-        else
-            start_check(s);
+    if (s->sdm && s->loader != ESPFAB_LOADER_ROM_ESP32) {
+        sdm_flash_attached(s);
         return;
     }
     size_t n;
@@ -1653,8 +1663,15 @@ static void start_stub(espfab_session_t *s)
 
 /* ---- BAUD ------------------------------------------------------------------ */
 
+static void baud_confirmed(espfab_session_t *s)
+{
+    s->rec.baud = s->cur_baud;
+    start_spi_params(s);
+}
+
 static void on_baud_confirm(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
+    (void)r;
     s->baud_switching = false;
     if (rc == ESPFAB_E_TIMEOUT) {
         uint64_t junk = s->rx_total - s->baud_rx_mark;
@@ -1663,16 +1680,20 @@ static void on_baud_confirm(espfab_session_t *s, int rc, const espfab_resp_t *r)
         if (junk)
             fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
                  "%u baud worked (the highest that did); at %u only garbage came back (%" PRIu64
-                 " bytes, no reply to READ_REG)",
-                 s->o.initial_baud, s->cur_baud, junk);
+                 " bytes, no reply to %s)",
+                 s->o.initial_baud, s->cur_baud, junk, espfab_op_name(s->cmd.op));
         else
             fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
-                 "%u baud worked (the highest that did); at %u nothing came back (no reply to READ_REG)",
-                 s->o.initial_baud, s->cur_baud);
+                 "%u baud worked (the highest that did); at %u nothing came back (no reply to %s)",
+                 s->o.initial_baud, s->cur_baud, espfab_op_name(s->cmd.op));
         return;
     }
-    s->rec.baud = s->cur_baud;
-    start_spi_params(s);
+    if (rc == ESPFAB_E_PROTO_UNSUPPORTED) {
+        /* an intact refusal: the new rate works; its repeats drain */
+        drain_then(s, baud_confirmed);
+        return;
+    }
+    baud_confirmed(s);
 }
 
 static void after_baud_settle(espfab_session_t *s)
@@ -1680,6 +1701,13 @@ static void after_baud_settle(espfab_session_t *s)
     espfab_port_flush_input(s->port);
     espfab_slip_dec_reset(&s->dec);
     s->baud_rx_mark = s->rx_total;
+    if (s->sdm) {
+        /* no register reads in secure download mode; GET_SECURITY_INFO is allowed */
+        size_t n = espfab_cmd_security_info(s->pkt, sizeof(s->pkt));
+        send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_GET_SECURITY_INFO, s->loader),
+                 scaled(s, BAUD_CONFIRM_TIMEOUT_MS), REG_TRIES, on_baud_confirm);
+        return;
+    }
     size_t n = espfab_cmd_read_reg(s->chip->uart_date_reg, s->pkt, sizeof(s->pkt));
     send_cmd(s, n, 0, scaled(s, BAUD_CONFIRM_TIMEOUT_MS), REG_TRIES, on_baud_confirm);
 }

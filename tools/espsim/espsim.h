@@ -82,6 +82,7 @@ typedef struct sim_chunk {
 
 typedef struct {
     bool silent, normal_boot, no_sync, md5_stuck;
+    bool secure_download;        /* ROM in Secure Download Mode (S2 and later) */
     double noise, drop;          /* fractions 0..1 */
     uint32_t baud_limit;         /* 0 = none */
     double slow_flash;           /* factor, 0 = none */

@@ -38,6 +38,8 @@ static int one(sim_faults_t *f, char *kind, char *msg, size_t n)
         f->no_sync = true;
     } else if (strcmp(kind, "md5-stuck") == 0) {
         f->md5_stuck = true;
+    } else if (strcmp(kind, "secure-download") == 0) {
+        f->secure_download = true;
     } else if (strcmp(kind, "noise") == 0 || strcmp(kind, "drop") == 0) {
         if (num(arg, &v) || v < 0 || v > 1) {
             snprintf(msg, n, "%s needs a rate between 0 and 1", kind);

@@ -625,6 +625,12 @@ static void do_read_reg(sim_board_t *b, const uint8_t *d, size_t n)
     reply(b, OP_READ_REG, sim_reg_read(b, addr), NULL, 0, 0);
 }
 
+/* Secure Download Mode: S2 and later ROMs only (those with security info). */
+static bool in_sdm(const sim_board_t *b)
+{
+    return b->faults.secure_download && b->chip->secinfo_len > 0;
+}
+
 static void do_sec_info(sim_board_t *b, size_t n)
 {
     uint8_t info[20] = {0};
@@ -640,6 +646,8 @@ static void do_sec_info(sim_board_t *b, size_t n)
         put32(info + 12, b->chip->image_chip_id);
         put32(info + 16, (uint32_t)(b->rev / 100));
     }
+    if (in_sdm(b))
+        put32(info, 1u << 2); /* flags: SECURE_DOWNLOAD_ENABLE */
     trace(b, OP_SEC_INFO, n, 0);
     reply(b, OP_SEC_INFO, 0, info, (size_t)len, 0);
 }
@@ -1030,9 +1038,24 @@ static void read_ack(sim_board_t *b, const uint8_t *d, size_t n)
     }
 }
 
+/* Secure Download Mode (S2 and later ROMs) accepts only these (protocol
+ * 2.1); everything else is an invalid message. */
+static bool sdm_allows(uint8_t op)
+{
+    switch (op) {
+    case OP_SYNC: case OP_SPI_ATTACH: case OP_SPI_SET_PARAMS: case OP_CHANGE_BAUD:
+    case OP_FLASH_BEGIN: case OP_FLASH_DATA: case OP_FLASH_END: case OP_SEC_INFO:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool rom_supports(const sim_board_t *b, uint8_t op)
 {
     bool e8266 = b->chip_id == SIM_ESP8266;
+    if (in_sdm(b) && !sdm_allows(op))
+        return false;
     switch (op) {
     case OP_FLASH_BEGIN: case OP_FLASH_DATA: case OP_FLASH_END:
     case OP_MEM_BEGIN: case OP_MEM_END: case OP_MEM_DATA: case OP_SYNC:

@@ -94,6 +94,7 @@ static void usage(FILE *f)
 "                       noise=RATE, drop=RATE, baud-limit=BAUD,\n"
 "                       rom-error=OP:CODE[:NTH] (NTH 0 = every time),\n"
 "                       md5-stuck, slow-flash=FACTOR, unplug=BYTES,\n"
+"                       secure-download (S2 and later: the ROM's SDM),\n"
 "                       sync-miss=N (first N SYNCs after a reset unanswered)\n"
 "  --verbose            command trace per board on stderr\n"
 "  --control            read commands on stdin, one per line: 'unplug N'\n"
