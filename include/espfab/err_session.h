@@ -24,5 +24,6 @@
     XX(FLASH_TOO_SMALL, 319, "the image does not fit the flash", "the board's flash is smaller than the profile needs; use a board with more flash or a smaller image") \
     XX(SECURE_DOWNLOAD, 320, "the chip is in secure download mode", "secure download mode forbids this operation; use a profile that only writes flash, or a board without SDM") \
     XX(STUB_BAD, 321, "flasher stub file is invalid", "the stub JSON is corrupt; reinstall it with tools/setup.sh") \
-    XX(VERIFY_FAILED, 322, "could not verify the written flash", "the MD5 read-back failed; retry, check power and the link")
+    XX(VERIFY_FAILED, 322, "could not verify the written flash", "the MD5 read-back failed; retry, check power and the link") \
+    XX(UNVERIFIABLE, 323, "written, but this loader cannot verify it", "flash with the stub (the ESP8266 ROM has no MD5), or accept unverified writes with --no-verify / verify = no (secure download mode forbids MD5)")
 #endif

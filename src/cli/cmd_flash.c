@@ -418,25 +418,13 @@ static int flash_board(flashjob_t *j)
                 espfab_err_number(c->refusal.code), espfab_err_name(c->refusal.code));
         status = 2;
     } else if (outcome == ESPFAB_OUTCOME_PASS) {
-        int verified = 0;
-        for (int i = 0; i < rec->nregions; i++)
-            verified += rec->regions[i].verified;
+        /* a pass is verified, or unverified because --no-verify said so (the
+         * session fails a write it cannot verify: UNVERIFIABLE) */
         const char *mac = rec->mac[0] ? rec->mac : "(MAC not read)";
-        if (!j->o.no_verify && verified != (int)j->n) {
-            /* Written, but the loader could not check it (ESP8266 ROM, secure
-             * download mode): not a pass. */
-            fprintf(stderr,
-                    "espfab flash: UNVERIFIED %s: %s %s, %zu region%s written but not verified (%d of them were): this "
-                    "loader cannot compute MD5 (ESP8266 ROM or secure download mode); flash with the stub, "
-                    "or pass --no-verify to accept unverified writes\n",
-                    j->o.port, rec->chip, mac, j->n, j->n == 1 ? "" : "s", verified);
-            status = 1;
-        } else {
-            fprintf(stdout, "espfab flash: PASS %s: %s %s, %zu region%s written%s (%llu bytes)\n", j->o.port,
-                    rec->chip, mac, j->n, j->n == 1 ? "" : "s",
-                    j->o.no_verify ? ", NOT verified (--no-verify)" : " and verified", (unsigned long long)total);
-            status = 0;
-        }
+        fprintf(stdout, "espfab flash: PASS %s: %s %s, %zu region%s written%s (%llu bytes)\n", j->o.port,
+                rec->chip, mac, j->n, j->n == 1 ? "" : "s",
+                j->o.no_verify ? ", NOT verified (--no-verify)" : " and verified", (unsigned long long)total);
+        status = 0;
     } else {
         int written = 0;
         for (int i = 0; i < rec->nregions; i++)

@@ -2303,16 +2303,11 @@ static void start_verify(espfab_session_t *s)
         start_run(s);
         return;
     }
-    if (s->loader == ESPFAB_LOADER_ROM_ESP8266) {
-        s->unverified_why = "ESP8266 ROM has no MD5; use the stub";
-        note(s, "the ESP8266 ROM has no MD5 command: written, NOT verified (use the stub to verify)");
-        start_run(s);
-        return;
-    }
-    if (s->sdm) {
-        s->unverified_why = "secure download mode forbids MD5";
-        note(s, "secure download mode forbids SPI_FLASH_MD5: written, NOT verified");
-        start_run(s);
+    /* Verification was asked for and is impossible: the write is not a
+     * pass (the board stays in the loader; --no-verify accepts it). */
+    if (s->loader == ESPFAB_LOADER_ROM_ESP8266 || s->sdm) {
+        fail(s, ESPFAB_E_UNVERIFIABLE, "%zu region%s written; %s", s->o.nregions, s->o.nregions == 1 ? "" : "s",
+             s->sdm ? "secure download mode forbids SPI_FLASH_MD5" : "the ESP8266 ROM has no SPI_FLASH_MD5");
         return;
     }
     set_state(s, ESPFAB_SS_VERIFY);

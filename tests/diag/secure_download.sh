@@ -4,8 +4,9 @@
 # CHANGE_BAUDRATE, FLASH_BEGIN/DATA/END and GET_SECURITY_INFO are allowed.
 # espfab must see it from the security flags, read no register, load no
 # stub, send no compressed or MD5 command, and still write the image with
-# the plain ROM commands; without MD5 the write is UNVERIFIED (exit 1) unless
-# --no-verify accepts it.  A good board alongside is not disturbed.
+# the plain ROM commands; without MD5 the write fails as UNVERIFIABLE (exit 1)
+# unless --no-verify (verify = no in a profile) accepts it.  A good board
+# alongside is not disturbed.
 . "$(dirname "$0")/lib.sh"
 start_sim esp32s3:3 --fault 1:secure-download --fault 2:secure-download
 fw=$T/app.bin
@@ -22,11 +23,8 @@ grep -q "secure download mode" "$T/info.out" && pass "info: says secure download
 grep -q "^MAC  *not readable (secure download mode)" "$T/info.out" && pass "info: MAC not readable, and says why" ||
     fail "info: MAC line: $(grep MAC "$T/info.out")"
 
-"$ESPFAB" flash --port "${TCP[1]}" --baud 921600 0x10000 "$fw" >"$T/f1.out" 2>&1
-rc=$?
-[ "$rc" = 1 ] && pass "flash: exit 1 (written, not verifiable)" || fail "flash: exit $rc (expected 1)"
-grep -q "UNVERIFIED.*secure download mode" "$T/f1.out" && pass "flash: the UNVERIFIED line names secure download mode" ||
-    fail "flash: no UNVERIFIED line: $(tail -3 "$T/f1.out")"
+flash_expect "secure download mode" 1 UNVERIFIABLE "${TCP[1]}|1 region written; secure download mode forbids SPI_FLASH_MD5|(1 of 1 regions written)" \
+    -- --port "${TCP[1]}" --baud 921600 0x10000 "$fw"
 
 "$ESPFAB" flash --port "${TCP[1]}" --baud 921600 --no-verify 0x10000 "$fw" >"$T/f2.out" 2>&1
 rc=$?
@@ -44,19 +42,24 @@ done
 k=$(grep -c "board 1 rom op=0x03 " "$T/sim.trace")
 [ "$k" -gt 0 ] && pass "plain FLASH_DATA used ($k blocks per run)" || fail "no FLASH_DATA"
 
-# The station (board 2 in SDM too): both boards pass, the SDM board's row
-# says it is not verified and why, the good board's region is verified.
+# The station (board 2 in SDM too): the SDM board fails as UNVERIFIABLE (its
+# region row says written, not verified), the good board passes verified;
+# with verify = no the SDM board passes, and its row says it is not verified.
 profile sdm esp32s3
 run_boards sdm_run sdm "${TCP[0]}" "${TCP[2]}"
+expect_run_rc 1
 expect_run_pass "${TCP[0]}"
-expect_run_pass "${TCP[2]}"
-m=$(q "select message from attempts where port='${TCP[2]}'")
-case "$m" in *"NOT verified (secure download mode forbids MD5)"*) pass "run: the row says NOT verified and why" ;;
-*) fail "run: message '$m'" ;; esac
-[ "$(q "select r.verified from attempt_regions r join attempts a on a.id = r.attempt_id where a.port='${TCP[2]}'")" = 0 ] &&
-    pass "run: the SDM board's region is not marked verified" || fail "run: the SDM board's region is marked verified"
+expect_run_fail "secure download mode" "${TCP[2]}" UNVERIFIABLE "secure download mode forbids SPI_FLASH_MD5"
+[ "$(q "select r.written || r.verified from attempt_regions r join attempts a on a.id = r.attempt_id where a.port='${TCP[2]}'")" = 10 ] &&
+    pass "run: the SDM board's region is written, not verified" || fail "run: the SDM board's region row is wrong"
 [ "$(q "select r.verified from attempt_regions r join attempts a on a.id = r.attempt_id where a.port='${TCP[0]}'")" = 1 ] &&
     pass "run: the good board's region is verified" || fail "run: the good board's region is not verified"
+profile sdmnv esp32s3 verify=no
+run_boards sdm_run_nv sdmnv "${TCP[2]}"
+expect_run_pass "${TCP[2]}"
+m=$(q "select message from attempts where port='${TCP[2]}'")
+case "$m" in *"NOT verified (verification disabled)"*) pass "run, verify = no: the row says NOT verified" ;;
+*) fail "run, verify = no: message '$m'" ;; esac
 
 kill "$SIM_PID" 2>/dev/null
 wait "$SIM_PID" 2>/dev/null

@@ -58,7 +58,8 @@ declare -a EXP_CHIP
 
 # The ESP8266 ROM cannot compute MD5: without --no-verify that is not a pass.
 expect_status 1 "esp8266 ROM without --no-verify" "$ESPFAB" flash --port "${PTY[0]}" --no-stub 0x0 e8_v1.bin 0x10000 e8_irom.bin
-expect_out "esp8266 ROM without --no-verify" "not verified"
+expect_out "esp8266 ROM without --no-verify" "the ESP8266 ROM has no SPI_FLASH_MD5"
+expect_out "esp8266 ROM without --no-verify" "[E323 UNVERIFIABLE]"
 flash_case "esp8266 pty ROM, --no-verify" 0 esp8266 --port "${PTY[0]}" --no-stub --no-verify \
     -- 0x0 e8_v1.bin 0x10000 e8_irom.bin
 flash_case "esp8266 tcp stub+deflate, --chip, patched" 1 esp8266 --port "$(tcp 1)" --chip esp8266 \

@@ -780,7 +780,10 @@ static void test_esp8266_rom_unverified(void)
     o.chip = ESPFAB_CHIP_ESP8266;
     run_session(&B, &o, &r, true, script_esp8266, check_flash_image);
     const espfab_attempt_t *a = &r.rec;
-    CHECK_EQ(a->outcome, ESPFAB_OUTCOME_PASS);
+    /* written, but verification was asked for and this ROM cannot: a fail */
+    CHECK_EQ(a->outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(a->fault.code, ESPFAB_E_UNVERIFIABLE);
+    CHECK_CONTAINS(a->fault.detail, "1 region written; the ESP8266 ROM has no SPI_FLASH_MD5");
     CHECK_STR(a->chip, "ESP8266");
     CHECK_STR(a->mac, "18:fe:34:12:34:56");
     CHECK_EQ(a->flash_jedec, 0x1540C8);
@@ -788,18 +791,28 @@ static void test_esp8266_rom_unverified(void)
     CHECK(a->regions[0].written);
     CHECK(!a->regions[0].verified);
     CHECK(!a->regions[0].compressed);
-    CHECK_CONTAINS(a->message, "written, NOT verified (ESP8266 ROM has no MD5; use the stub)");
     CHECK_CONTAINS(r.notes, "cannot change the baud rate");
     CHECK_EQ(B.ops[0x14], 0); /* no GET_SECURITY_INFO to a 2-byte-status ROM */
     CHECK_EQ(B.ops[0x0F] + B.ops[0x0B] + B.ops[0x0D] + B.ops[0x13] + B.ops[0x10], 0);
     /* the last FLASH_BEGIN is the run request; the write used the erase-size
      * workaround: 20000 bytes at 0x10000 = 5 sectors, head 16 -> 3 sectors */
-    CHECK_EQ(B.ops[0x02], 3); /* attach, write, run */
+    CHECK_EQ(B.ops[0x02], 2); /* attach, write (no run: the board failed) */
     CHECK_EQ(B.begin_words[0], 3 * 4096);
     CHECK_EQ(B.begin_words[1], 20);   /* 1 KiB blocks */
     CHECK_EQ(B.begin_words[2], 1024);
     CHECK_EQ(B.begin_words[3], 0x10000);
     CHECK(!saw_state(&r, ESPFAB_SS_VERIFY));
+
+    /* --no-verify accepts it: a pass that says so, then the app runs */
+    base_opts(&o);
+    o.chip = ESPFAB_CHIP_ESP8266;
+    o.no_verify = true;
+    run_session(&B, &o, &r, true, script_esp8266, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK(r.rec.regions[0].written);
+    CHECK(!r.rec.regions[0].verified);
+    CHECK_CONTAINS(r.rec.message, "NOT verified (verification disabled)");
+    CHECK_EQ(B.ops[0x02], 3); /* attach, write, run */
 }
 
 static void script_junk(board_t *b) { b->junk = true; }
