@@ -7,7 +7,9 @@
  * espfab_chip_info_regs() which register addresses to read, reads each one,
  * and hands the (addr, value) pairs to espfab_chip_decode_info().  The flash
  * JEDEC id is read through the SPI user-command engine with the register
- * operations listed by espfab_chip_spi_plan().
+ * operations listed by espfab_chip_spi_plan().  Over the chip's own USB the
+ * session also runs the register plans for the watchdogs
+ * (espfab_chip_wdt_disable_plan, espfab_chip_wdt_reset_plan).
  */
 #ifndef ESPFAB_CHIP_H
 #define ESPFAB_CHIP_H
@@ -59,6 +61,15 @@ typedef struct espfab_chip {
     bool spi_addr_left_aligned;
     const char *stub_file;       /* esptool-js >= 0.7 name: "esp32s3.json" */
     const char *stub_file_legacy;/* esptool-js <= 0.6 name: "stub_flasher_32s3.json" */
+    /* USB (protocol.md 4.5) and the watchdogs it needs handled; 0 = none */
+    bool usb_jtag;               /* has USB-Serial/JTAG (303a:1001) */
+    bool usb_otg;                /* the ROM has a USB-OTG CDC port (303a:image_chip_id) */
+    bool otg_reset_by_wdt;       /* over USB-OTG always reset with the watchdog (P4) */
+    bool reset_clears_force_dl;  /* clear the force-download bit before a reset (S3) */
+    uint32_t wdt_config0, wdt_config1, wdt_wprotect; /* RTC/LP watchdog (key 0x50D83AA1) */
+    uint32_t swd_conf, swd_wprotect, swd_wkey, swd_auto_feed; /* super watchdog */
+    uint32_t strap_reg, strap_spi_boot;  /* GPIO strapping; bit set = not download mode */
+    uint32_t option1_reg, force_dl;      /* RTC option1; bit set = download forced over USB */
 } espfab_chip_t;
 
 const espfab_chip_t *espfab_chip_get(espfab_chip_id_t id);
@@ -111,7 +122,8 @@ int espfab_chip_xtal_mhz(const espfab_chip_t *c, uint32_t clkdiv, uint32_t read_
 typedef enum espfab_regop_kind {
     ESPFAB_REGOP_WRITE = 0,   /* WRITE_REG addr = value */
     ESPFAB_REGOP_POLL_CLEAR,  /* READ_REG addr until (value & mask) == 0, up to 10 times */
-    ESPFAB_REGOP_READ         /* READ_REG addr: the result */
+    ESPFAB_REGOP_READ,        /* READ_REG addr: the result */
+    ESPFAB_REGOP_SET_BITS     /* READ_REG addr, then WRITE_REG addr = read | value */
 } espfab_regop_kind_t;
 
 typedef struct espfab_regop {
@@ -131,6 +143,34 @@ size_t espfab_chip_spi_plan(const espfab_chip_t *c, uint8_t opcode, bool has_add
 /* JEDEC id (W0 after RDID) -> flash size in bytes, 0 if unknown/absent
  * (id 0xFFFFFF or 0x000000).  Adesto rule included. */
 uint32_t espfab_flash_size_from_jedec(uint32_t id);
+
+/* How the host reaches the chip's loader (protocol.md 4.5). */
+typedef enum espfab_usb_mode {
+    ESPFAB_USB_NONE = 0,  /* a USB-UART bridge, a pty, a socket */
+    ESPFAB_USB_JTAG,      /* the chip's USB-Serial/JTAG peripheral, 303a:1001 */
+    ESPFAB_USB_OTG        /* the ROM's USB-OTG CDC, 303a:<image chip id> */
+} espfab_usb_mode_t;
+
+#define ESPFAB_ESPRESSIF_VID 0x303A
+#define ESPFAB_USB_JTAG_PID 0x1001
+#define ESPFAB_WDT_KEY 0x50D83AA1u
+/* The ROM's USB-OTG CDC takes at most this many bytes per MEM_DATA and
+ * FLASH_(DEFL_)DATA block (esptool's USB_RAM_BLOCK). */
+#define ESPFAB_USB_OTG_BLOCK 0x800
+
+/* The USB mode that USB id vid:pid means for chip c (vid < 0: unknown). */
+espfab_usb_mode_t espfab_chip_usb_mode(const espfab_chip_t *c, int vid, int pid);
+const char *espfab_usb_mode_name(espfab_usb_mode_t m);
+
+/* Over USB-Serial/JTAG the ROM feeds neither the RTC watchdog nor the super
+ * watchdog, and they reset the chip in the middle of a long flash.  The plan
+ * disables the first and turns on the second's auto-feed (esptool's
+ * disable_watchdogs).  Returns the count of operations (0: the chip has no
+ * such watchdogs, or cap is too small). */
+size_t espfab_chip_wdt_disable_plan(const espfab_chip_t *c, espfab_regop_t *ops, size_t cap);
+/* A reset by the RTC watchdog (2000 slow-clock cycles), for USB-OTG ports
+ * where no RTS line resets the chip.  0 when the chip has no RTC watchdog. */
+size_t espfab_chip_wdt_reset_plan(const espfab_chip_t *c, espfab_regop_t *ops, size_t cap);
 /* "Winbond" etc. for a few common manufacturers, else "unknown". */
 const char *espfab_flash_vendor(uint8_t manufacturer);
 

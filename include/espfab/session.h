@@ -87,6 +87,8 @@ typedef struct espfab_session_opts {
     int min_rev_full, max_rev_full; /* allowed chip revisions (major*100+minor);
                                      * -1 = no bound */
     int connect_attempts;         /* 0 = 7 */
+    int usb_vid, usb_pid;         /* the port's USB id where the port cannot tell
+                                   * (tcp://, ptys, tests); 0 = ask the port */
     const char *stub_dir;         /* NULL = stub.h's lookup order */
     espfab_stub_cache_t *stubs;   /* a run's shared stubs (then stub_dir is the
                                    * cache's); NULL = the session loads its own */

@@ -400,6 +400,8 @@ static int flash_board(flashjob_t *j)
     so.min_rev_full = j->min_rev_full;
     so.max_rev_full = j->max_rev_full;
     so.stub_dir = j->o.stub_dir;
+    so.usb_vid = j->o.usb_vid;
+    so.usb_pid = j->o.usb_pid;
     so.cache = cache;
     so.regions = regions;
     so.nregions = j->n;

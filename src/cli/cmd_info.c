@@ -274,6 +274,8 @@ static int identify(const espfab_cli_opts_t *o, espfab_attempt_t *a, char *featu
     so.after = ESPFAB_AFTER_NO_RESET;
     so.no_stub = o->no_stub;
     so.stub_dir = o->stub_dir;
+    so.usb_vid = o->usb_vid;
+    so.usb_pid = o->usb_pid;
     so.cache = cache;
     so.info_only = true;
     features[0] = '\0';

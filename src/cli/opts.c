@@ -85,7 +85,7 @@ const char *espfab_cli_after_name(const char *s)
 enum {
     O_PORT = 'p', O_BAUD = 'b', O_CHIP = 'c', O_HELP = 'h',
     O_BEFORE = 256, O_AFTER, O_MODE, O_FREQ, O_SIZE, O_NO_STUB, O_NO_COMPRESS, O_COMPRESS,
-    O_ERASE, O_ERASE_ALL, O_NO_VERIFY, O_FORCE, O_STUB_DIR, O_PROFILE, O_JSON
+    O_ERASE, O_ERASE_ALL, O_NO_VERIFY, O_FORCE, O_STUB_DIR, O_PROFILE, O_JSON, O_USB_ID
 };
 
 typedef struct {
@@ -100,6 +100,7 @@ static const optdef_t defs[] = {
     {{"baud", required_argument, NULL, O_BAUD}, 0, "BAUD", "baud rate after connecting (-b; default 460800, info: 115200)"},
     {{"chip", required_argument, NULL, O_CHIP}, 0, "CHIP", "auto (default) or esp8266, esp32, esp32s3, ... (-c); refuses another chip"},
     {{"before", required_argument, NULL, O_BEFORE}, 0, "HOW", "reset into the loader: auto (default: usb-jtag on the chip's own USB port 303a:1001, else tight and classic in turn), classic, tight, usb-jtag, none"},
+    {{"usb-id", required_argument, NULL, O_USB_ID}, 0, "VID:PID", "the USB id of the port when espfab cannot read it (serial servers, tcp://): 303a:1001 = the chip's USB-Serial/JTAG, 303a:0009 = ESP32-S3 USB-OTG"},
     {{"no-stub", no_argument, NULL, O_NO_STUB}, 0, NULL, "talk to the ROM loader only (slower; no stub upload)"},
     {{"stub-dir", required_argument, NULL, O_STUB_DIR}, 0, "DIR", "directory of the esptool-js stub JSON files (or $ESPFAB_STUB_DIR)"},
     {{"after", required_argument, NULL, O_AFTER}, ESPFAB_OPT_FLASH, "HOW", "hard-reset (default) or no-reset"},
@@ -258,6 +259,15 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
         case O_STUB_DIR:
             o->stub_dir = optarg;
             break;
+        case O_USB_ID: {
+            unsigned v, p;
+            char tail;
+            if (sscanf(optarg, "%x:%x%c", &v, &p, &tail) != 2 || v == 0 || v > 0xFFFF || p > 0xFFFF)
+                return fail(err, errlen, "--usb-id %s: expected VID:PID in hex, e.g. 303a:1001", optarg);
+            o->usb_vid = (int)v;
+            o->usb_pid = (int)p;
+            break;
+        }
         case O_PROFILE:
             o->profile = optarg;
             break;

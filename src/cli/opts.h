@@ -34,6 +34,7 @@ typedef struct espfab_cli_opts {
     const char *erase;        /* "none" (default), "all", "regions" */
     const char *stub_dir;     /* --stub-dir, NULL */
     const char *profile;      /* --profile FILE.ini, NULL */
+    int usb_vid, usb_pid;     /* --usb-id VID:PID; 0 = not given */
     bool no_stub, no_compress, no_verify, force, json, help;
     int npos;                 /* positional arguments (OFFSET FILE pairs) */
     char **pos;

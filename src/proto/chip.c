@@ -54,6 +54,9 @@ static const espfab_chip_t chips[ESPFAB_CHIP_COUNT] = {
         .xtal_fixed_mhz = 40, .mac_reg = 0x3F41A044u, .uart_date_reg = 0x60000078u,
         ROM_NEW, SPI_NEW(0x3F402000u),
         .stub_file = "esp32s2.json", .stub_file_legacy = "stub_flasher_32s2.json",
+        .usb_otg = true, .wdt_config0 = 0x3F408094u, .wdt_config1 = 0x3F408098u,
+        .wdt_wprotect = 0x3F4080ACu, .strap_reg = 0x3F404038u, .strap_spi_boot = 1u << 3,
+        .option1_reg = 0x3F408128u, .force_dl = 0x1,
     },
     [ESPFAB_CHIP_ESP32S3] = {
         .id = ESPFAB_CHIP_ESP32S3, .name = "ESP32-S3", .key = "esp32s3",
@@ -62,6 +65,11 @@ static const espfab_chip_t chips[ESPFAB_CHIP_COUNT] = {
         .xtal_fixed_mhz = 40, .mac_reg = 0x60007044u, .uart_date_reg = 0x60000080u,
         ROM_NEW, SPI_NEW(0x60002000u),
         .stub_file = "esp32s3.json", .stub_file_legacy = "stub_flasher_32s3.json",
+        .usb_jtag = true, .usb_otg = true, .reset_clears_force_dl = true,
+        .wdt_config0 = 0x60008098u, .wdt_config1 = 0x6000809Cu, .wdt_wprotect = 0x600080B0u,
+        .swd_conf = 0x600080B4u, .swd_wprotect = 0x600080B8u, .swd_wkey = 0x8F1D312Au,
+        .swd_auto_feed = 1u << 31, .strap_reg = 0x60004038u, .strap_spi_boot = 1u << 3,
+        .option1_reg = 0x6000812Cu, .force_dl = 0x1,
     },
     [ESPFAB_CHIP_ESP32C2] = {
         .id = ESPFAB_CHIP_ESP32C2, .name = "ESP32-C2", .key = "esp32c2",
@@ -78,6 +86,9 @@ static const espfab_chip_t chips[ESPFAB_CHIP_COUNT] = {
         .xtal_fixed_mhz = 40, .mac_reg = 0x60008844u, .uart_date_reg = 0x6000007Cu,
         ROM_NEW, SPI_NEW(0x60002000u),
         .stub_file = "esp32c3.json", .stub_file_legacy = "stub_flasher_32c3.json",
+        .usb_jtag = true, .wdt_config0 = 0x60008090u, .wdt_config1 = 0x60008094u,
+        .wdt_wprotect = 0x600080A8u, .swd_conf = 0x600080ACu, .swd_wprotect = 0x600080B0u,
+        .swd_wkey = 0x8F1D312Au, .swd_auto_feed = 1u << 31,
     },
     [ESPFAB_CHIP_ESP32C6] = {
         .id = ESPFAB_CHIP_ESP32C6, .name = "ESP32-C6", .key = "esp32c6",
@@ -86,6 +97,9 @@ static const espfab_chip_t chips[ESPFAB_CHIP_COUNT] = {
         .xtal_fixed_mhz = 40, .mac_reg = 0x600B0844u, .uart_date_reg = 0x6000007Cu,
         ROM_NEW, SPI_NEW(0x60003000u),
         .stub_file = "esp32c6.json", .stub_file_legacy = "stub_flasher_32c6.json",
+        .usb_jtag = true, .wdt_config0 = 0x600B1C00u, .wdt_config1 = 0x600B1C04u,
+        .wdt_wprotect = 0x600B1C18u, .swd_conf = 0x600B1C1Cu, .swd_wprotect = 0x600B1C20u,
+        .swd_wkey = ESPFAB_WDT_KEY, .swd_auto_feed = 1u << 18,
     },
     [ESPFAB_CHIP_ESP32H2] = {
         .id = ESPFAB_CHIP_ESP32H2, .name = "ESP32-H2", .key = "esp32h2",
@@ -94,6 +108,9 @@ static const espfab_chip_t chips[ESPFAB_CHIP_COUNT] = {
         .xtal_fixed_mhz = 32, .mac_reg = 0x600B0844u, .uart_date_reg = 0x6000007Cu,
         ROM_NEW, SPI_NEW(0x60003000u),
         .stub_file = "esp32h2.json", .stub_file_legacy = "stub_flasher_32h2.json",
+        .usb_jtag = true, .wdt_config0 = 0x600B1C00u, .wdt_config1 = 0x600B1C04u,
+        .wdt_wprotect = 0x600B1C1Cu, .swd_conf = 0x600B1C20u, .swd_wprotect = 0x600B1C24u,
+        .swd_wkey = ESPFAB_WDT_KEY, .swd_auto_feed = 1u << 18,
     },
     /* No magic: reading 0x40001000 crashes ECO5+ ROMs; detect by security info. */
     [ESPFAB_CHIP_ESP32P4] = {
@@ -103,6 +120,11 @@ static const espfab_chip_t chips[ESPFAB_CHIP_COUNT] = {
         .xtal_fixed_mhz = 40, .mac_reg = 0x5012D044u, .uart_date_reg = 0x500CA08Cu,
         ROM_NEW, SPI_NEW(0x5008D000u),
         .stub_file = "esp32p4.json", .stub_file_legacy = "stub_flasher_32p4.json",
+        .usb_jtag = true, .usb_otg = true, .otg_reset_by_wdt = true,
+        .wdt_config0 = 0x50116000u, .wdt_config1 = 0x50116004u, .wdt_wprotect = 0x50116018u,
+        .swd_conf = 0x5011601Cu, .swd_wprotect = 0x50116020u, .swd_wkey = ESPFAB_WDT_KEY,
+        .swd_auto_feed = 1u << 18, .strap_reg = 0x500E0038u, .strap_spi_boot = 0x8,
+        .option1_reg = 0x50110008u, .force_dl = 0x4,
     },
 };
 
@@ -523,3 +545,61 @@ const char *espfab_flash_vendor(uint8_t manufacturer)
     default: return "unknown";
     }
 }
+
+espfab_usb_mode_t espfab_chip_usb_mode(const espfab_chip_t *c, int vid, int pid)
+{
+    if (!c || vid != ESPFAB_ESPRESSIF_VID)
+        return ESPFAB_USB_NONE;
+    if (pid == ESPFAB_USB_JTAG_PID && c->usb_jtag)
+        return ESPFAB_USB_JTAG;
+    if (c->usb_otg && pid == c->image_chip_id)
+        return ESPFAB_USB_OTG;
+    return ESPFAB_USB_NONE;
+}
+
+const char *espfab_usb_mode_name(espfab_usb_mode_t m)
+{
+    switch (m) {
+    case ESPFAB_USB_JTAG: return "USB-Serial/JTAG";
+    case ESPFAB_USB_OTG: return "USB-OTG";
+    default: return "UART";
+    }
+}
+
+#define OP(k, a, v, m) (p[n++] = (espfab_regop_t){(k), (a), (v), (m)})
+
+size_t espfab_chip_wdt_disable_plan(const espfab_chip_t *c, espfab_regop_t *ops, size_t cap)
+{
+    espfab_regop_t p[8];
+    size_t n = 0;
+    if (!c || !ops || !c->wdt_config0 || !c->swd_conf)
+        return 0;
+    OP(ESPFAB_REGOP_WRITE, c->wdt_wprotect, ESPFAB_WDT_KEY, 0);   /* unlock */
+    OP(ESPFAB_REGOP_WRITE, c->wdt_config0, 0, 0);                 /* RTC WDT off */
+    OP(ESPFAB_REGOP_WRITE, c->wdt_wprotect, 0, 0);                /* lock */
+    OP(ESPFAB_REGOP_WRITE, c->swd_wprotect, c->swd_wkey, 0);
+    OP(ESPFAB_REGOP_SET_BITS, c->swd_conf, c->swd_auto_feed, 0);  /* SWD feeds itself */
+    OP(ESPFAB_REGOP_WRITE, c->swd_wprotect, 0, 0);
+    if (n > cap)
+        return 0;
+    memcpy(ops, p, n * sizeof(p[0]));
+    return n;
+}
+
+size_t espfab_chip_wdt_reset_plan(const espfab_chip_t *c, espfab_regop_t *ops, size_t cap)
+{
+    espfab_regop_t p[4];
+    size_t n = 0;
+    if (!c || !ops || !c->wdt_config0)
+        return 0;
+    OP(ESPFAB_REGOP_WRITE, c->wdt_wprotect, ESPFAB_WDT_KEY, 0);
+    OP(ESPFAB_REGOP_WRITE, c->wdt_config1, 2000, 0);
+    /* enable, stage 0 resets the system (5), after the timeout in config1 */
+    OP(ESPFAB_REGOP_WRITE, c->wdt_config0, 1u << 31 | 5u << 28 | 1u << 8 | 2u, 0);
+    OP(ESPFAB_REGOP_WRITE, c->wdt_wprotect, 0, 0);
+    if (n > cap)
+        return 0;
+    memcpy(ops, p, n * sizeof(p[0]));
+    return n;
+}
+#undef OP

@@ -33,6 +33,8 @@
 #define PKT_CAP (ESPFAB_CMD_HDR + 16 + ESPFAB_STUB_FLASH_BLOCK + 64)
 #define WIRE_CAP (2 * PKT_CAP + 2)
 #define BOOTLOG_CAP 2048
+#define LATE_CAP 256
+#define WDT_RESET_WAIT_MS 500u  /* the RTC watchdog resets the chip within this */
 
 #define DEFAULT_TIMEOUT_MS 3000u
 #define SYNC_TIMEOUT_MS 100u
@@ -105,6 +107,7 @@ struct espfab_session {
     uint32_t reg_addrs[16];
     bool sdm;
     uint32_t cur_baud;
+    espfab_usb_mode_t usb;   /* how the port reaches the chip (known after detect) */
 
     /* command in flight */
     struct {
@@ -162,6 +165,20 @@ struct espfab_session {
     int polls;
     espfab_secinfo_t sec;
 
+    /* register scripts (watchdogs, the reset over USB): run_script() */
+    espfab_regop_t script[8];
+    size_t nscript, sidx;
+    uint32_t script_val[4];  /* what the READ steps returned, in order */
+    size_t nvals;
+    uint32_t set_read;       /* SET_BITS: the value its READ half returned */
+    bool set_have_read;
+    bool script_soft;        /* a failure ends the script, not the session */
+    bool script_failed;
+    const char *script_what;
+    step_fn script_done;
+    char late[LATE_CAP];     /* text outside frames since SYNC (reset banners) */
+    size_t late_len;
+
     /* stub */
     espfab_stub_t own_stub;  /* loaded here when no stub cache is shared */
     const espfab_stub_t *stub;
@@ -179,6 +196,7 @@ struct espfab_session {
 
 static void set_state_at(espfab_session_t *s, espfab_session_state_t st, int line);
 #define set_state(s, st) set_state_at((s), (st), __LINE__)
+static void fail(espfab_session_t *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void finish(espfab_session_t *s);
 static void start_attempt(espfab_session_t *s);
 static void send_sync(espfab_session_t *s);
@@ -300,7 +318,6 @@ static void set_state_at(espfab_session_t *s, espfab_session_state_t st, int lin
 
 /* ---- faults -------------------------------------------------------------- */
 
-static void fail(espfab_session_t *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(espfab_session_t *s, int code, const char *fmt, ...)
 {
     if (s->finishing)
@@ -565,6 +582,44 @@ static void scan_bootlog(espfab_session_t *s)
     s->saw_normal = true;
 }
 
+/* After SYNC the board prints text only when it has reset (the ROM's banner,
+ * "rst:0x10 (RTCWDT_RTC_RESET),boot:..."): the session is lost, and the
+ * reset cause says why. */
+static bool scan_late(espfab_session_t *s, const uint8_t *bytes, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s->late_len >= LATE_CAP - 1) {
+            size_t keep = LATE_CAP / 2;
+            memmove(s->late, s->late + s->late_len - keep, keep);
+            s->late_len = keep;
+        }
+        s->late[s->late_len++] = bytes[i] ? (char)bytes[i] : '.';
+    }
+    s->late[s->late_len] = 0;
+    const char *r = strstr(s->late, "rst:0x");
+    const char *eol = r ? strpbrk(r, "\r\n") : NULL;
+    if (!eol || s->state >= ESPFAB_SS_RUN)
+        return false;
+    char line[96];
+    int n = (int)(eol - r) < (int)sizeof(line) - 1 ? (int)(eol - r) : (int)sizeof(line) - 1;
+    memcpy(line, r, (size_t)n);
+    line[n] = 0;
+    const char *why;
+    if (strstr(line, "WDT") && s->usb == ESPFAB_USB_JTAG)
+        why = "a watchdog, although espfab had disabled them";
+    else if (strstr(line, "WDT") && s->chip && s->chip->usb_jtag)
+        why = "a watchdog: over USB-Serial/JTAG the ROM feeds none; if this port is one, pass --usb-id 303a:1001";
+    else if (strstr(line, "WDT"))
+        why = "a watchdog";
+    else if (strstr(line, "BROWN"))
+        why = "a brownout: the 3.3 V supply sagged; use a stronger supply";
+    else
+        why = "a power dip or a pulse on EN";
+    fail(s, ESPFAB_E_BOARD_RESET, "the board reset itself during %s: \"%s\" (%s)", state_names[s->state],
+         line, why);
+    return true;
+}
+
 static void on_outside(void *data, const uint8_t *bytes, size_t len)
 {
     espfab_session_t *s = data;
@@ -582,6 +637,8 @@ static void on_outside(void *data, const uint8_t *bytes, size_t len)
         scan_bootlog(s);
         return;
     }
+    if (scan_late(s, bytes, len))
+        return;
     if (s->baud_switching || s->draining)
         return;
     s->bad_frames++;
@@ -1011,13 +1068,24 @@ static void do_reset_step(espfab_session_t *s)
     send_sync(s);
 }
 
+/* The port's USB id: --usb-id / opts first (a serial server cannot tell). */
+static void port_usb_id(const espfab_session_t *s, int *vid, int *pid)
+{
+    if (s->o.usb_vid > 0) {
+        *vid = s->o.usb_vid;
+        *pid = s->o.usb_pid;
+        return;
+    }
+    espfab_port_usb_id(s->port, vid, pid);
+}
+
 static void start_attempt(espfab_session_t *s)
 {
     set_state(s, ESPFAB_SS_RESET);
     s->nsteps = 0;
     s->step = 0;
     int vid = -1, pid = -1;
-    espfab_port_usb_id(s->port, &vid, &pid);
+    port_usb_id(s, &vid, &pid);
     espfab_reset_t before = espfab_reset_resolve(s->o.before, vid, pid);
     if (before != s->o.before && !s->usb_jtag_noted) {
         note(s, "%s is the chip's own USB-JTAG-Serial (303a:1001): USB-JTAG reset", s->port_spec);
@@ -1219,9 +1287,108 @@ static void read_magic(espfab_session_t *s)
     send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_magic);
 }
 
+static void find_usb_mode(espfab_session_t *s)
+{
+    int vid = -1, pid = -1;
+    port_usb_id(s, &vid, &pid);
+    espfab_usb_mode_t m = espfab_chip_usb_mode(s->chip, vid, pid);
+    if (m == ESPFAB_USB_NONE && s->o.before == ESPFAB_RESET_USB_JTAG && s->chip->usb_jtag)
+        m = ESPFAB_USB_JTAG; /* said by the user: a serial server or a pty cannot tell */
+    if (m != s->usb && m != ESPFAB_USB_NONE)
+        note(s, "the port is the %s's own %s%s", s->chip->name, espfab_usb_mode_name(m),
+             m == ESPFAB_USB_OTG ? ": 2 KiB blocks, watchdog reset" : ": its watchdogs will be disabled");
+    s->usb = m;
+}
+
+static uint32_t ram_block(const espfab_session_t *s)
+{
+    return s->usb == ESPFAB_USB_OTG ? ESPFAB_USB_OTG_BLOCK : ESPFAB_RAM_BLOCK;
+}
+
+static uint32_t stub_block(const espfab_session_t *s)
+{
+    return s->usb == ESPFAB_USB_OTG ? ESPFAB_USB_OTG_BLOCK : ESPFAB_STUB_FLASH_BLOCK;
+}
+
+/* ---- register scripts ------------------------------------------------------ */
+
+static void script_next(espfab_session_t *s);
+
+static bool script_reading(const espfab_session_t *s)
+{
+    const espfab_regop_t *op = &s->script[s->sidx];
+    return op->kind == ESPFAB_REGOP_READ || (op->kind == ESPFAB_REGOP_SET_BITS && !s->set_have_read);
+}
+
+static void on_script(espfab_session_t *s, int rc, const espfab_resp_t *r)
+{
+    const espfab_regop_t *op = &s->script[s->sidx];
+    bool reading = script_reading(s);
+    if (rc < 0 || !r->ok) {
+        if (s->script_soft) {
+            note(s, "%s: %s(0x%08" PRIX32 ") %s; going on", s->script_what, reading ? "READ_REG" : "WRITE_REG",
+                 op->addr, rc < 0 ? "got no reply" : "was refused");
+            s->script_failed = true;
+            s->script_done(s);
+            return;
+        }
+        if (rc == 0)
+            fail_resp(s, r, reading ? ESPFAB_OP_READ_REG : ESPFAB_OP_WRITE_REG, "%s (0x%08" PRIX32 ")",
+                      s->script_what, op->addr);
+        else
+            fail(s, rc, "no reply to %s(0x%08" PRIX32 ") while %s", reading ? "READ_REG" : "WRITE_REG",
+                 op->addr, s->script_what);
+        return;
+    }
+    if (reading && op->kind == ESPFAB_REGOP_SET_BITS) {
+        s->set_read = r->value;
+        s->set_have_read = true;
+        script_next(s);
+        return;
+    }
+    if (reading && s->nvals < sizeof(s->script_val) / sizeof(s->script_val[0]))
+        s->script_val[s->nvals++] = r->value;
+    s->set_have_read = false;
+    s->sidx++;
+    script_next(s);
+}
+
+static void script_next(espfab_session_t *s)
+{
+    if (s->sidx >= s->nscript) {
+        s->script_done(s);
+        return;
+    }
+    const espfab_regop_t *op = &s->script[s->sidx];
+    size_t n;
+    if (script_reading(s)) {
+        n = espfab_cmd_read_reg(op->addr, s->pkt, sizeof(s->pkt));
+    } else {
+        uint32_t v = op->kind == ESPFAB_REGOP_SET_BITS ? s->set_read | op->value : op->value;
+        n = espfab_cmd_write_reg(op->addr, v, op->mask ? op->mask : 0xFFFFFFFFu, 0, s->pkt, sizeof(s->pkt));
+    }
+    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), s->script_soft ? 1 : REG_TRIES, on_script);
+}
+
+/* Runs s->script[0..nscript) (READ, WRITE with mask, SET_BITS), then done.
+ * soft: a refused or unanswered step ends the script (script_failed) and
+ * done runs anyway; otherwise it fails the session. */
+static void run_script(espfab_session_t *s, const char *what, bool soft, step_fn done)
+{
+    s->sidx = 0;
+    s->nvals = 0;
+    s->set_have_read = false;
+    s->script_soft = soft;
+    s->script_failed = false;
+    s->script_what = what;
+    s->script_done = done;
+    script_next(s);
+}
+
 static void chip_detected(espfab_session_t *s)
 {
     snprintf(s->rec.chip, sizeof(s->rec.chip), "%s", s->chip->name);
+    find_usb_mode(s);
     if (s->sdm)
         note(s, "%s is in secure download mode: no register reads, no stub, no MD5", s->chip->name);
     if (s->o.chip != ESPFAB_CHIP_UNKNOWN && s->o.chip != s->chip->id) {
@@ -1240,6 +1407,27 @@ static void chip_detected(espfab_session_t *s)
 /* ---- READ_INFO -------------------------------------------------------------- */
 
 static void read_next_info_reg(espfab_session_t *s);
+
+static void watchdogs_disabled(espfab_session_t *s)
+{
+    note(s, "%s: RTC watchdog off, super watchdog feeding itself", espfab_usb_mode_name(s->usb));
+    start_flash_id(s);
+}
+
+/* esptool's _post_connect: over USB-Serial/JTAG the ROM feeds no watchdog
+ * and they would reset the chip in the middle of the write.  Not in SDM
+ * (no register writes) nor when a stub was already running (it was done). */
+static void post_connect(espfab_session_t *s)
+{
+    if (s->usb == ESPFAB_USB_JTAG && !s->sdm && s->loader != ESPFAB_LOADER_STUB) {
+        s->nscript = espfab_chip_wdt_disable_plan(s->chip, s->script, sizeof(s->script) / sizeof(s->script[0]));
+        if (s->nscript) {
+            run_script(s, "disabling the watchdogs (USB-Serial/JTAG)", false, watchdogs_disabled);
+            return;
+        }
+    }
+    start_flash_id(s);
+}
 
 static void on_info_reg(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
@@ -1294,7 +1482,7 @@ static void read_next_info_reg(espfab_session_t *s)
         snprintf(s->info.description, sizeof(s->info.description), "%s", s->chip->name);
         note(s, "chip is %s; its MAC could not be decoded (%s)", s->chip->name, espfab_strerror(rc));
     }
-    start_flash_id(s);
+    post_connect(s);
 }
 
 static void start_read_info(espfab_session_t *s)
@@ -1599,17 +1787,18 @@ static void stub_next(espfab_session_t *s)
             s->stub_seq = (uint32_t)-1;
             continue;
         }
-        uint32_t blocks = (uint32_t)((len + ESPFAB_RAM_BLOCK - 1) / ESPFAB_RAM_BLOCK);
+        uint32_t rb = ram_block(s);
+        uint32_t blocks = (uint32_t)((len + rb - 1) / rb);
         if (s->stub_seq == (uint32_t)-1) {
             s->stub_seq = 0;
-            size_t n = espfab_cmd_mem_begin((uint32_t)len, blocks, ESPFAB_RAM_BLOCK, addr, s->pkt,
+            size_t n = espfab_cmd_mem_begin((uint32_t)len, blocks, rb, addr, s->pkt,
                                             sizeof(s->pkt));
             send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 2, on_mem_cmd);
             return;
         }
         if (s->stub_seq < blocks) {
-            size_t off = (size_t)s->stub_seq * ESPFAB_RAM_BLOCK;
-            size_t bl = len - off < ESPFAB_RAM_BLOCK ? len - off : ESPFAB_RAM_BLOCK;
+            size_t off = (size_t)s->stub_seq * rb;
+            size_t bl = len - off < rb ? len - off : rb;
             size_t n = espfab_cmd_mem_data(s->stub_seq, data + off, bl, s->pkt, sizeof(s->pkt));
             send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), BLOCK_TRIES, on_mem_cmd);
             return;
@@ -2207,7 +2396,7 @@ static void write_region(espfab_session_t *s)
     sregion_t *R = &s->reg[s->ridx];
     const espfab_session_region_t *sr = &s->o.regions[s->ridx];
     bool stub = s->loader == ESPFAB_LOADER_STUB;
-    R->block = stub ? ESPFAB_STUB_FLASH_BLOCK : ESPFAB_ROM_FLASH_BLOCK;
+    R->block = stub ? stub_block(s) : ESPFAB_ROM_FLASH_BLOCK;
     R->last_timeout = 0;
     bool enc_word = !stub && s->chip->rom_begin_encrypted_word;
     size_t len = R->blob->len, n;
@@ -2354,6 +2543,69 @@ static void on_run_begin(espfab_session_t *s, int rc, const espfab_resp_t *r)
     send_cmd(s, n, 0, scaled(s, RUN_END_TIMEOUT_MS), 1, on_run_end);
 }
 
+static void reset_by_lines(espfab_session_t *s)
+{
+    if (espfab_port_has_modem_lines(s->port)) {
+        s->nsteps = espfab_reset_hard(s->usb == ESPFAB_USB_OTG, s->steps, ESPFAB_RESET_MAX_STEPS);
+        s->step = 0;
+        hard_reset_step(s);
+        return;
+    }
+    note(s, "%s has no DTR/RTS lines: asking the loader to run the application (FLASH_BEGIN 0,0 + "
+            "FLASH_END 1)", s->port_spec);
+    uint32_t block = s->loader == ESPFAB_LOADER_STUB ? stub_block(s) : ESPFAB_ROM_FLASH_BLOCK;
+    bool enc_word = s->loader != ESPFAB_LOADER_STUB && s->chip && s->chip->rom_begin_encrypted_word;
+    size_t n = espfab_cmd_flash_begin(ESPFAB_OP_FLASH_BEGIN, 0, 0, block, 0, enc_word, 0, s->pkt,
+                                      sizeof(s->pkt));
+    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 1, on_run_begin);
+}
+
+static void wdt_reset_sent(espfab_session_t *s)
+{
+    if (s->script_failed && s->sidx < 3) {
+        reset_by_lines(s); /* the watchdog was not armed */
+        return;
+    }
+    /* a lost reply after WDTCONFIG0 was written: the chip has already reset */
+    note(s, "reset by the RTC watchdog (%s: no RTS line resets this chip)", espfab_usb_mode_name(s->usb));
+    arm(s, WDT_RESET_WAIT_MS, pass);
+}
+
+static void wdt_reset(espfab_session_t *s)
+{
+    s->nscript = espfab_chip_wdt_reset_plan(s->chip, s->script, sizeof(s->script) / sizeof(s->script[0]));
+    run_script(s, "resetting with the RTC watchdog", true, wdt_reset_sent);
+}
+
+/* esptool: over USB-OTG the watchdog resets the chip when its boot pin is
+ * not held (strap bit clear) and download mode is not forced; otherwise,
+ * and on the P4 always the watchdog, the RTS line. */
+static void on_straps(espfab_session_t *s)
+{
+    if (!s->script_failed && s->nvals == 2 && !(s->script_val[0] & s->chip->strap_spi_boot) &&
+        !(s->script_val[1] & s->chip->force_dl)) {
+        wdt_reset(s);
+        return;
+    }
+    reset_by_lines(s);
+}
+
+static void reset_usb(espfab_session_t *s)
+{
+    if (s->usb == ESPFAB_USB_OTG && !s->sdm && s->chip->wdt_config0) {
+        if (s->chip->otg_reset_by_wdt) {
+            wdt_reset(s);
+            return;
+        }
+        s->script[0] = (espfab_regop_t){ESPFAB_REGOP_READ, s->chip->strap_reg, 0, 0};
+        s->script[1] = (espfab_regop_t){ESPFAB_REGOP_READ, s->chip->option1_reg, 0, 0};
+        s->nscript = 2;
+        run_script(s, "reading the boot straps", true, on_straps);
+        return;
+    }
+    reset_by_lines(s);
+}
+
 static void start_run(espfab_session_t *s)
 {
     set_state(s, ESPFAB_SS_RUN);
@@ -2362,19 +2614,15 @@ static void start_run(espfab_session_t *s)
         pass(s);
         return;
     }
-    if (espfab_port_has_modem_lines(s->port)) {
-        int vid = -1, pid = -1;
-        espfab_port_usb_id(s->port, &vid, &pid);
-        s->nsteps = espfab_reset_hard(espfab_reset_uses_usb_otg(vid, pid), s->steps, ESPFAB_RESET_MAX_STEPS);
-        s->step = 0;
-        hard_reset_step(s);
+    if (s->chip && s->chip->reset_clears_force_dl && !s->sdm) {
+        /* else the chip may come back in download mode (arduino-esp32 #6762) */
+        s->script[0] = (espfab_regop_t){ESPFAB_REGOP_WRITE, s->chip->option1_reg, 0, s->chip->force_dl};
+        s->nscript = 1;
+        run_script(s, "clearing the force-download bit", true, reset_usb);
         return;
     }
-    note(s, "%s has no DTR/RTS lines: asking the loader to run the application (FLASH_BEGIN 0,0 + "
-            "FLASH_END 1)", s->port_spec);
-    uint32_t block = s->loader == ESPFAB_LOADER_STUB ? ESPFAB_STUB_FLASH_BLOCK : ESPFAB_ROM_FLASH_BLOCK;
-    bool enc_word = s->loader != ESPFAB_LOADER_STUB && s->chip && s->chip->rom_begin_encrypted_word;
-    size_t n = espfab_cmd_flash_begin(ESPFAB_OP_FLASH_BEGIN, 0, 0, block, 0, enc_word, 0, s->pkt,
-                                      sizeof(s->pkt));
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 1, on_run_begin);
+    if (s->chip)
+        reset_usb(s);
+    else
+        reset_by_lines(s);
 }

@@ -519,8 +519,68 @@ static void test_jedec(void)
     CHECK_STR(espfab_flash_vendor(0x77), "unknown");
 }
 
+static void test_usb_mode(void)
+{
+    const espfab_chip_t *s3 = espfab_chip_get(ESPFAB_CHIP_ESP32S3), *s2 = espfab_chip_get(ESPFAB_CHIP_ESP32S2);
+    const espfab_chip_t *c3 = espfab_chip_get(ESPFAB_CHIP_ESP32C3), *e32 = espfab_chip_get(ESPFAB_CHIP_ESP32);
+    const espfab_chip_t *p4 = espfab_chip_get(ESPFAB_CHIP_ESP32P4);
+    CHECK_EQ(espfab_chip_usb_mode(s3, 0x303a, 0x1001), ESPFAB_USB_JTAG);
+    CHECK_EQ(espfab_chip_usb_mode(s3, 0x303a, 0x0009), ESPFAB_USB_OTG);
+    CHECK_EQ(espfab_chip_usb_mode(s3, 0x303a, 0x0002), ESPFAB_USB_NONE); /* the S2's id */
+    CHECK_EQ(espfab_chip_usb_mode(s2, 0x303a, 0x0002), ESPFAB_USB_OTG);
+    CHECK_EQ(espfab_chip_usb_mode(s2, 0x303a, 0x1001), ESPFAB_USB_NONE); /* no USB-Serial/JTAG */
+    CHECK_EQ(espfab_chip_usb_mode(p4, 0x303a, 0x0012), ESPFAB_USB_OTG);
+    CHECK_EQ(espfab_chip_usb_mode(c3, 0x303a, 0x1001), ESPFAB_USB_JTAG);
+    CHECK_EQ(espfab_chip_usb_mode(c3, 0x303a, 0x0005), ESPFAB_USB_NONE); /* no OTG */
+    CHECK_EQ(espfab_chip_usb_mode(e32, 0x303a, 0x1001), ESPFAB_USB_NONE);
+    CHECK_EQ(espfab_chip_usb_mode(c3, 0x10c4, 0xea60), ESPFAB_USB_NONE); /* CP2102 */
+    CHECK_EQ(espfab_chip_usb_mode(c3, -1, -1), ESPFAB_USB_NONE);
+    CHECK_EQ(espfab_chip_usb_mode(NULL, 0x303a, 0x1001), ESPFAB_USB_NONE);
+}
+
+static void test_wdt_plans(void)
+{
+    espfab_regop_t ops[8];
+    /* C6: LP watchdog, SWD key = WDT key, auto-feed bit 18 */
+    size_t n = espfab_chip_wdt_disable_plan(espfab_chip_get(ESPFAB_CHIP_ESP32C6), ops, 8);
+    CHECK_EQ(n, 6);
+    const espfab_regop_t want[6] = {
+        {ESPFAB_REGOP_WRITE, 0x600B1C18, 0x50D83AA1, 0}, {ESPFAB_REGOP_WRITE, 0x600B1C00, 0, 0},
+        {ESPFAB_REGOP_WRITE, 0x600B1C18, 0, 0},          {ESPFAB_REGOP_WRITE, 0x600B1C20, 0x50D83AA1, 0},
+        {ESPFAB_REGOP_SET_BITS, 0x600B1C1C, 1u << 18, 0}, {ESPFAB_REGOP_WRITE, 0x600B1C20, 0, 0}};
+    for (size_t i = 0; i < n && i < 6; i++) {
+        CHECK_EQ(ops[i].kind, want[i].kind);
+        CHECK_EQ(ops[i].addr, want[i].addr);
+        CHECK_EQ(ops[i].value, want[i].value);
+    }
+    /* C3: RTC_CNTL, SWD key 0x8F1D312A, bit 31 */
+    n = espfab_chip_wdt_disable_plan(espfab_chip_get(ESPFAB_CHIP_ESP32C3), ops, 8);
+    CHECK_EQ(n, 6);
+    CHECK_EQ(ops[0].addr, 0x600080A8);
+    CHECK_EQ(ops[3].value, 0x8F1D312A);
+    CHECK_EQ(ops[4].addr, 0x600080AC);
+    CHECK_EQ(ops[4].value, 1u << 31);
+    CHECK_EQ(espfab_chip_wdt_disable_plan(espfab_chip_get(ESPFAB_CHIP_ESP32), ops, 8), 0);
+    CHECK_EQ(espfab_chip_wdt_disable_plan(espfab_chip_get(ESPFAB_CHIP_ESP32S2), ops, 8), 0); /* no SWD */
+    CHECK_EQ(espfab_chip_wdt_disable_plan(espfab_chip_get(ESPFAB_CHIP_ESP32C3), ops, 5), 0); /* cap */
+    /* the watchdog reset, S2 */
+    n = espfab_chip_wdt_reset_plan(espfab_chip_get(ESPFAB_CHIP_ESP32S2), ops, 8);
+    CHECK_EQ(n, 4);
+    CHECK_EQ(ops[0].addr, 0x3F4080AC);
+    CHECK_EQ(ops[0].value, 0x50D83AA1);
+    CHECK_EQ(ops[1].addr, 0x3F408098);
+    CHECK_EQ(ops[1].value, 2000);
+    CHECK_EQ(ops[2].addr, 0x3F408094);
+    CHECK_EQ(ops[2].value, 0xD0000102);
+    CHECK_EQ(ops[3].value, 0);
+    CHECK_EQ(espfab_chip_wdt_reset_plan(espfab_chip_get(ESPFAB_CHIP_ESP8266), ops, 8), 0);
+    CHECK_STR(espfab_usb_mode_name(ESPFAB_USB_OTG), "USB-OTG");
+}
+
 int main(void)
 {
+    RUN(test_usb_mode);
+    RUN(test_wdt_plans);
     RUN(test_esp32);
     RUN(test_esp32_rom_baud);
     RUN(test_esp32c2_26mhz);

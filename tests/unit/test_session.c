@@ -51,6 +51,14 @@ typedef struct board {
     uint32_t begin_words[4]; /* last FLASH_BEGIN payload */
     uint32_t baud_words[2];  /* last CHANGE_BAUDRATE payload */
     uint32_t mem_bytes;      /* MEM_DATA payload received */
+    uint32_t max_mem_block, max_data_block; /* largest MEM_DATA / FLASH_(DEFL_)DATA payload */
+    int late_seq;            /* at this data seq: print late_banner and go silent */
+    const char *late_banner;
+    /* WRITE_REG log (first entry of each command) and a register store */
+    uint32_t wr_addr[64], wr_val[64], wr_mask[64];
+    int nwr;
+    uint32_t st_addr[32], st_val[32];
+    int nst;
     /* what it saw */
     int nsync;
     int ops[256];
@@ -123,6 +131,9 @@ static void board_reply(board_t *b, uint8_t op, uint32_t value, const uint8_t *d
 
 static uint32_t board_reg(board_t *b, uint32_t addr)
 {
+    for (int i = 0; i < b->nst; i++)
+        if (b->st_addr[i] == addr)
+            return b->st_val[i];
     if (b->esp8266) {
         switch (addr) {
         case 0x40001000: return 0xFFF0C101;        /* ESP8266 magic */
@@ -143,6 +154,28 @@ static uint32_t board_reg(board_t *b, uint32_t addr)
     }
 }
 
+static void board_store(board_t *b, uint32_t addr, uint32_t v)
+{
+    for (int i = 0; i < b->nst; i++)
+        if (b->st_addr[i] == addr) {
+            b->st_val[i] = v;
+            return;
+        }
+    if (b->nst < 32) {
+        b->st_addr[b->nst] = addr;
+        b->st_val[b->nst++] = v;
+    }
+}
+
+/* index of the first logged WRITE_REG to addr at or after from; -1 if none */
+static int board_wr_find(const board_t *b, int from, uint32_t addr, uint32_t val)
+{
+    for (int i = from < 0 ? 0 : from; i < b->nwr; i++)
+        if (b->wr_addr[i] == addr && b->wr_val[i] == val)
+            return i;
+    return -1;
+}
+
 static void board_hangup(board_t *b)
 {
     if (b->poll_open) {
@@ -158,6 +191,14 @@ static void board_data(board_t *b, uint8_t op, const uint8_t *pay, size_t len, u
     uint32_t dlen = get32(pay), seq = get32(pay + 4);
     if (b->ndata < 256)
         b->data_seqs[b->ndata++] = (int)seq;
+    if (dlen > b->max_data_block)
+        b->max_data_block = dlen;
+    if ((int)seq == b->late_seq && b->late_banner) {
+        if (write(b->mfd, b->late_banner, strlen(b->late_banner)) < 0)
+            fprintf(stderr, "board: write\n");
+        b->silent = true;
+        return;
+    }
     if ((int)seq == b->vanish_seq) {
         board_hangup(b);
         return;
@@ -209,6 +250,8 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
     const uint8_t *pay = f + 8;
     size_t len = n - 8;
     b->ops[op]++;
+    if (b->silent && b->late_banner)
+        return; /* reset: the loader is gone */
     switch (op) {
     case 0x08: /* SYNC */
         b->nsync++;
@@ -261,7 +304,22 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
     case 0x11:
         board_data(b, op, pay, len, get32(f + 4));
         return;
+    case 0x09: /* WRITE_REG addr value mask delay: (old & ~mask) | (value & mask) */
+        if (len >= 16) {
+            uint32_t a = get32(pay), v = get32(pay + 4), m = get32(pay + 8);
+            if (b->nwr < 64) {
+                b->wr_addr[b->nwr] = a;
+                b->wr_val[b->nwr] = v;
+                b->wr_mask[b->nwr++] = m;
+            }
+            if (a >= 0x60004000u && a < 0x60009000u) /* GPIO, RTC; the SPI engine completes at once */
+                board_store(b, a, (board_reg(b, a) & ~m) | (v & m));
+        }
+        board_reply(b, op, 0, NULL, 0, 0, 0);
+        return;
     case 0x07: /* MEM_DATA */
+        if (get32(pay) > b->max_mem_block)
+            b->max_mem_block = get32(pay);
         b->mem_bytes += get32(pay);
         board_reply(b, op, 0, NULL, 0, 0, 0);
         return;
@@ -345,7 +403,7 @@ static void board_init(board_t *b, uv_loop_t *loop)
     memset(b, 0, sizeof(*b));
     b->status_len = 4;
     b->chip_id = 9; /* ESP32-S3 */
-    b->corrupt_seq = b->err_seq = b->vanish_seq = b->garble_op = -1;
+    b->corrupt_seq = b->err_seq = b->vanish_seq = b->garble_op = b->late_seq = -1;
     CHECK(openpty(&b->mfd, &b->sfd, b->path, NULL, NULL) == 0);
     struct termios t;
     tcgetattr(b->sfd, &t);
@@ -679,7 +737,8 @@ static void test_port_vanished(void)
 /* A fake stub JSON (not a real stub: the fake board only counts its bytes). */
 static char stub_dir[64];
 
-static void make_fake_stub(void)
+/* A fake ESP32-S3 stub: text of text_len bytes, data = 8 bytes. */
+static void make_fake_stub_sized(size_t text_len)
 {
     snprintf(stub_dir, sizeof(stub_dir), "/tmp/espfab-test-stub-XXXXXX");
     CHECK(mkdtemp(stub_dir) != NULL);
@@ -687,12 +746,18 @@ static void make_fake_stub(void)
     snprintf(path, sizeof(path), "%s/%s", stub_dir, espfab_chip_get(ESPFAB_CHIP_ESP32S3)->stub_file);
     FILE *fp = fopen(path, "w");
     CHECK(fp != NULL);
-    /* text = 12 bytes, data = 8 bytes */
-    fprintf(fp, "{\"entry\": %u, \"text\": \"AAECAwQFBgcICQoL\", \"text_start\": %u, "
+    static uint8_t text[8192];
+    static unsigned char b64[8192 * 4 / 3 + 8];
+    for (size_t i = 0; i < text_len && i < sizeof(text); i++)
+        text[i] = (uint8_t)i;
+    EVP_EncodeBlock(b64, text, (int)text_len);
+    fprintf(fp, "{\"entry\": %u, \"text\": \"%s\", \"text_start\": %u, "
                 "\"data\": \"ZGF0YWRhdGE=\", \"data_start\": %u}\n",
-            0x40378004u, 0x40378000u, 0x3FCB2C00u);
+            0x40378004u, (const char *)b64, 0x40378000u, 0x3FCB2C00u);
     fclose(fp);
 }
+
+static void make_fake_stub(void) { make_fake_stub_sized(12); }
 
 static void remove_fake_stub(void)
 {
@@ -972,6 +1037,128 @@ static void test_bad_port(void)
     CHECK_STR(espfab_session_state_name(ESPFAB_SS_READ_INFO), "read-info");
 }
 
+/* ---- the chip's own USB ---------------------------------------------------- */
+
+#define S3_WDT_PROTECT 0x600080B0u
+#define S3_WDT_CONFIG0 0x60008098u
+#define S3_WDT_CONFIG1 0x6000809Cu
+#define S3_SWD_CONF 0x600080B4u
+#define S3_SWD_PROTECT 0x600080B8u
+#define S3_OPTION1 0x6000812Cu
+#define S3_STRAP 0x60004038u
+
+static void script_swd_conf(board_t *b) { board_store(b, S3_SWD_CONF, 0x12); }
+
+/* Over USB-Serial/JTAG (303a:1001) the session disables the RTC watchdog
+ * and turns on the super watchdog's auto-feed before anything long, in
+ * esptool's order, keeping SWD_CONF's other bits (read-modify-write). */
+static void test_usb_jtag_watchdogs(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.usb_vid = 0x303a;
+    o.usb_pid = 0x1001;
+    run_session(&B, &o, &r, true, script_swd_conf, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_CONTAINS(r.notes, "USB-Serial/JTAG");
+    CHECK(B.nwr >= 6);
+    const uint32_t want[6][2] = {{S3_WDT_PROTECT, 0x50D83AA1}, {S3_WDT_CONFIG0, 0}, {S3_WDT_PROTECT, 0},
+                                 {S3_SWD_PROTECT, 0x8F1D312A}, {S3_SWD_CONF, 0x80000012}, {S3_SWD_PROTECT, 0}};
+    for (int i = 0; i < 6 && i < B.nwr; i++) {
+        CHECK_EQ(B.wr_addr[i], want[i][0]);
+        CHECK_EQ(B.wr_val[i], want[i][1]);
+    }
+    /* before the flash id is read (its SPI registers come after) and
+     * before the first data block */
+    CHECK(board_wr_find(&B, 0, 0x60002000u + 0x58, 0) > 5);
+    /* the S3's force-download bit is cleared (masked) before the reset */
+    int f = board_wr_find(&B, 6, S3_OPTION1, 0);
+    CHECK(f > 0);
+    if (f > 0)
+        CHECK_EQ(B.wr_mask[f], 1);
+    /* --before usb-jtag on a port that cannot tell (pty): the same */
+    base_opts(&o);
+    o.before = ESPFAB_RESET_USB_JTAG;
+    run_session(&B, &o, &r, true, NULL, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK(board_wr_find(&B, 0, S3_WDT_CONFIG0, 0) >= 0);
+    /* a plain UART port: no watchdog writes */
+    base_opts(&o);
+    run_session(&B, &o, &r, true, NULL, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(board_wr_find(&B, 0, S3_WDT_PROTECT, 0x50D83AA1), -1);
+    CHECK(strstr(r.notes, "watchdog") == NULL);
+}
+
+static void script_strap_held(board_t *b) { board_store(b, S3_STRAP, 0); }
+static void script_strap_free(board_t *b) { board_store(b, S3_STRAP, 0x8); }
+
+/* Over the ROM's USB-OTG CDC (303a:0009 on an S3) every MEM_DATA and data
+ * block is at most 2 KiB, and the chip is reset by its RTC watchdog when
+ * the boot pin is not forcing download mode, else by the run request. */
+static void test_usb_otg_blocks_and_reset(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    make_fake_stub_sized(5000);
+    o.no_stub = false;
+    o.stub_dir = stub_dir;
+    o.no_compress = true;
+    o.usb_vid = 0x303a;
+    o.usb_pid = 0x0009;
+    run_session(&B, &o, &r, true, script_strap_held, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_CONTAINS(r.notes, "USB-OTG");
+    CHECK_EQ(B.max_mem_block, 0x800);
+    CHECK_EQ(B.mem_bytes, 5008);
+    CHECK_EQ(B.max_data_block, 0x800);
+    CHECK_EQ(B.begin_words[2], 0x800); /* FLASH_BEGIN's block size */
+    CHECK_EQ(board_wr_find(&B, 0, S3_WDT_PROTECT, 0x50D83AA1) >= 0, 1);
+    int w = board_wr_find(&B, 0, S3_WDT_CONFIG1, 2000);
+    CHECK(w > 0);
+    CHECK(board_wr_find(&B, w, S3_WDT_CONFIG0, 1u << 31 | 5u << 28 | 1u << 8 | 2u) > w);
+    CHECK_CONTAINS(r.notes, "reset by the RTC watchdog");
+    CHECK_EQ(B.ops[0x02], 1); /* the region's FLASH_BEGIN; no run request: the watchdog reset it */
+    /* strap pin not held: the RTS line (here: the run request) */
+    run_session(&B, &o, &r, true, script_strap_free, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(board_wr_find(&B, 0, S3_WDT_CONFIG1, 2000), -1);
+    CHECK_EQ(B.ops[0x02], 2); /* the region's, then FLASH_BEGIN(0, 0) of the run request */
+    /* the same board on a UART bridge: the usual 6 KiB / 16 KiB blocks */
+    o.usb_vid = o.usb_pid = 0;
+    run_session(&B, &o, &r, true, NULL, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(B.max_mem_block, 5000);
+    CHECK_EQ(B.max_data_block, 0x4000);
+    remove_fake_stub();
+}
+
+static void script_wdt_banner(board_t *b)
+{
+    b->late_seq = 2;
+    b->late_banner = "\r\nESP-ROM:esp32s3-20210327\r\nBuild:Mar 27 2021\r\n"
+                     "rst:0x10 (RTCWDT_RTC_RESET),boot:0x8 (SPI_FAST_FLASH_BOOT)\r\n";
+}
+
+/* The board prints a reset banner in the middle of the write: the session
+ * fails at once with the reset cause, not after a timeout. */
+static void test_board_reset_banner(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.no_compress = true;
+    run_session(&B, &o, &r, true, script_wdt_banner, NULL);
+    const espfab_attempt_t *a = &r.rec;
+    CHECK_EQ(a->outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(a->fault.code, ESPFAB_E_BOARD_RESET);
+    CHECK_CONTAINS(a->message, "rst:0x10 (RTCWDT_RTC_RESET)");
+    CHECK_CONTAINS(a->message, "during write");
+    CHECK_CONTAINS(a->message, "--usb-id 303a:1001");
+}
+
 int main(void)
 {
     RUN(test_pass_rom_deflate);
@@ -994,6 +1181,9 @@ int main(void)
     RUN(test_stub_never_starts);
     RUN(test_cancel);
     RUN(test_cancel_mid_write);
+    RUN(test_usb_jtag_watchdogs);
+    RUN(test_usb_otg_blocks_and_reset);
+    RUN(test_board_reset_banner);
     RUN(test_bad_port);
     return check_summary();
 }
