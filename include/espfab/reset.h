@@ -56,9 +56,6 @@ size_t espfab_reset_hard(bool usb, espfab_reset_step_t *steps, size_t cap);
  * on the chip's own USB-JTAG-Serial (303a:1001) becomes USB_JTAG, as
  * esptool does; anything else is kept. */
 espfab_reset_t espfab_reset_resolve(espfab_reset_t r, int vid, int pid);
-/* True for the ROM's USB-OTG CDC port (303a:0002, ESP32-S2/S3): the hard
- * reset after flashing uses longer pulses there, as esptool's does. */
-bool espfab_reset_uses_usb_otg(int vid, int pid);
 
 /* The boot sequence for connect attempt `attempt` (0-based) of strategy r:
  * AUTO cycles UnixTight(50), UnixTight(550), Classic(50), Classic(550);

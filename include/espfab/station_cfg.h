@@ -45,6 +45,7 @@ typedef struct espfab_slot_cfg {
     char before[20];              /* normalised like profile.h; "" = use the profile's */
     uint32_t baud;                /* 0 = use the profile's */
     char profile[1024];           /* absolute; "" = the station's / --profile */
+    int usb_vid, usb_pid;         /* usb_id = VID:PID for ports that cannot tell; 0 = none */
     int line;                     /* line of the [slot NAME] header */
 } espfab_slot_cfg_t;
 

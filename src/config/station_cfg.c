@@ -17,8 +17,8 @@ enum { SK_ID, SK_LINE, SK_OPERATOR, SK_LOT, SK_DATABASE, SK_PROFILE, SK_MODE, SK
 static const char *const station_keys[SK_COUNT + 1] = {
     "id", "line", "operator", "lot", "database", "profile", "mode", NULL};
 
-enum { LK_PORT, LK_BEFORE, LK_BAUD, LK_PROFILE, LK_COUNT };
-static const char *const slot_keys[LK_COUNT + 1] = {"port", "before", "baud", "profile", NULL};
+enum { LK_PORT, LK_BEFORE, LK_BAUD, LK_PROFILE, LK_USB_ID, LK_COUNT };
+static const char *const slot_keys[LK_COUNT + 1] = {"port", "before", "baud", "profile", "usb_id", NULL};
 
 static const char *const section_names[] = {"station", "slot", NULL};
 static const char *const mode_names[] = {"batch", "continuous", NULL};
@@ -194,6 +194,17 @@ static int slot_key(sstate_t *st, espfab_slot_cfg_t *s, int k, const char *value
     }
     if (k == LK_PROFILE)
         return set_path(st, line, "profile", value, s->profile, sizeof s->profile);
+    if (k == LK_USB_ID) {
+        unsigned v, p;
+        char tail;
+        if (sscanf(value, "%x:%x%c", &v, &p, &tail) != 2 || v == 0 || v > 0xFFFF || p > 0xFFFF)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "bad usb_id '%s' (VID:PID in hex, e.g. 303a:1001 for the chip's "
+                            "USB-Serial/JTAG behind a serial server)", value);
+        s->usb_vid = (int)v;
+        s->usb_pid = (int)p;
+        return 0;
+    }
     if (!cfg_parse_u32(value, &s->baud) || s->baud < 1200 || s->baud > 20000000)
         return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                         "bad number '%s' for baud (a baud rate such as 115200, 460800, 921600)",

@@ -103,11 +103,6 @@ size_t espfab_reset_hard(bool usb, espfab_reset_step_t *st, size_t cap)
     return done(n, cap);
 }
 
-bool espfab_reset_uses_usb_otg(int vid, int pid)
-{
-    return vid == 0x303a && pid == 0x0002;
-}
-
 espfab_reset_t espfab_reset_resolve(espfab_reset_t r, int vid, int pid)
 {
     if (r == ESPFAB_RESET_AUTO && vid == 0x303a && pid == 0x1001)

@@ -395,6 +395,8 @@ static void start_board(slot *sl)
     so.baud = sl->cfg->baud ? sl->cfg->baud : p->baud;
     so.chip = p->chip;
     so.before = reset_from_name(sl->cfg->before[0] ? sl->cfg->before : p->before);
+    so.usb_vid = sl->cfg->usb_vid;
+    so.usb_pid = sl->cfg->usb_pid;
     so.after = strcmp(p->after, "hard-reset") == 0 ? ESPFAB_AFTER_HARD_RESET : ESPFAB_AFTER_NO_RESET;
     so.no_stub = !p->stub;
     so.no_compress = !p->compress;

@@ -82,9 +82,6 @@ static void test_resolve_by_usb_id(void)
     CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_AUTO, -1, -1), ESPFAB_RESET_AUTO);          /* pty */
     CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_CLASSIC, 0x303a, 0x1001), ESPFAB_RESET_CLASSIC);
     CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_NONE, 0x303a, 0x1001), ESPFAB_RESET_NONE);
-    CHECK(espfab_reset_uses_usb_otg(0x303a, 0x0002));
-    CHECK(!espfab_reset_uses_usb_otg(0x303a, 0x1001));
-    CHECK(!espfab_reset_uses_usb_otg(-1, -1));
 }
 
 static void test_names(void)

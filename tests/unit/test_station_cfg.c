@@ -40,7 +40,8 @@ static void test_full(void)
              "[slot A2]\n"
              "port = /dev/serial/by-path/*-usb-0:1.2:1.0-port0\n"
              "[slot sim]\n"
-             "port = tcp://127.0.0.1:3333\n",
+             "port = tcp://127.0.0.1:3333\n"
+             "usb_id = 303A:1001\n",
              dir);
     espfab_station_cfg_t c;
     espfab_fault_t f;
@@ -68,6 +69,9 @@ static void test_full(void)
     CHECK_STR(c.slots[1].before, "");
     CHECK_EQ(c.slots[1].baud, 0);
     CHECK(c.slots[2].is_tcp);
+    CHECK_EQ(c.slots[2].usb_vid, 0x303a);
+    CHECK_EQ(c.slots[2].usb_pid, 0x1001);
+    CHECK_EQ(c.slots[1].usb_vid, 0);
     CHECK(espfab_station_cfg_slot(&c, "B9") == NULL);
     espfab_station_cfg_free(&c);
     CHECK_EQ(c.nslots, 0);
@@ -120,6 +124,8 @@ static void test_errors(void)
          "st.ini:5: bad number '9k' for baud"},
         {"[station]\nid = a\n[slot A]\nport = /dev/x\nbefore = sometimes\n",
          ESPFAB_E_CONFIG_BAD_VALUE, "st.ini:5: bad value 'sometimes' for before (allowed: "},
+        {"[station]\nid = a\n[slot A]\nport = /dev/x\nusb_id = 1001\n", ESPFAB_E_CONFIG_BAD_VALUE,
+         "st.ini:5: bad usb_id '1001' (VID:PID in hex, e.g. 303a:1001"},
         {"[station]\nid = a\n[slot A]\nport = ttyUSB0\n", ESPFAB_E_CONFIG_BAD_VALUE,
          "st.ini:4: bad port 'ttyUSB0'"},
         {"[station]\nid = a\n[slot A]\nport = tcp://host\n", ESPFAB_E_CONFIG_BAD_VALUE,
