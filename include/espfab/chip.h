@@ -174,4 +174,12 @@ size_t espfab_chip_wdt_reset_plan(const espfab_chip_t *c, espfab_regop_t *ops, s
 /* "Winbond" etc. for a few common manufacturers, else "unknown". */
 const char *espfab_flash_vendor(uint8_t manufacturer);
 
+/* XMC (vendor 0x20) flash of the XMC25QHxxC family answering RDID as it
+ * does once it has started properly: type 0x40 with capacity 0x13-0x20, 0x41
+ * with 0x17-0x20, 0x50 with 0x15-0x16 (esptool's strict check).  When RDID
+ * says anything else but SFDP byte 0x10 says XMC (0x20), the chip did not
+ * start and needs the sequence B9 79 FF (2 ms) AB. */
+#define ESPFAB_FLASH_VENDOR_XMC 0x20
+bool espfab_flash_is_xmc_strict(uint32_t jedec);
+
 #endif

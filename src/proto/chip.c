@@ -603,3 +603,16 @@ size_t espfab_chip_wdt_reset_plan(const espfab_chip_t *c, espfab_regop_t *ops, s
     return n;
 }
 #undef OP
+
+bool espfab_flash_is_xmc_strict(uint32_t jedec)
+{
+    if ((jedec & 0xFF) != ESPFAB_FLASH_VENDOR_XMC)
+        return false;
+    uint32_t type = (jedec >> 8) & 0xFF, cap = (jedec >> 16) & 0xFF;
+    switch (type) {
+    case 0x40: return cap >= 0x13 && cap <= 0x20;
+    case 0x41: return cap >= 0x17 && cap <= 0x20;
+    case 0x50: return cap >= 0x15 && cap <= 0x16;
+    default: return false;
+    }
+}

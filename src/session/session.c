@@ -60,6 +60,7 @@
 
 typedef void (*reply_fn)(espfab_session_t *s, int rc, const espfab_resp_t *r);
 typedef void (*step_fn)(espfab_session_t *s);
+typedef void (*spi_fn)(espfab_session_t *s, uint32_t value);
 
 typedef struct sregion {
     espfab_blob_t *blob;     /* the bytes intended (maybe a patched/padded copy) */
@@ -163,6 +164,10 @@ struct espfab_session {
     espfab_regop_t ops[12];
     size_t nops;
     int polls;
+    uint8_t spi_opcode;      /* the SPI command the ops run */
+    spi_fn spi_done;         /* gets W0 once it completed */
+    uint32_t rdid;           /* the first RDID answer */
+    int xmc_step;            /* XMC start-up sequence: next command */
     espfab_secinfo_t sec;
 
     /* register scripts (watchdogs, the reset over USB): run_script() */
@@ -1525,31 +1530,33 @@ static void flash_id_done(espfab_session_t *s, uint32_t id)
     start_check(s);
 }
 
+static void flash_id_done(espfab_session_t *s, uint32_t id);
+
 static void on_regop(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     const espfab_regop_t *op = &s->ops[s->idx];
     if (rc < 0) {
         fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_TIMEOUT : ESPFAB_E_FLASH_ID_FAILED,
-             "no reply to %s(0x%08" PRIX32 ") while reading the flash id",
-             op->kind == ESPFAB_REGOP_WRITE ? "WRITE_REG" : "READ_REG", op->addr);
+             "no reply to %s(0x%08" PRIX32 ") while running SPI flash command 0x%02X",
+             op->kind == ESPFAB_REGOP_WRITE ? "WRITE_REG" : "READ_REG", op->addr, s->spi_opcode);
         return;
     }
     if (!r->ok) {
         fail_resp(s, r, op->kind == ESPFAB_REGOP_WRITE ? ESPFAB_OP_WRITE_REG : ESPFAB_OP_READ_REG,
-                  "reading the flash id (0x%08" PRIX32 ")", op->addr);
+                  "running SPI flash command 0x%02X (0x%08" PRIX32 ")", s->spi_opcode, op->addr);
         return;
     }
     if (op->kind == ESPFAB_REGOP_POLL_CLEAR && (r->value & op->mask) != 0) {
         if (++s->polls >= 10) {
-            fail(s, ESPFAB_E_FLASH_ID_FAILED, "the SPI command did not complete (0x%08" PRIX32 " = 0x%08" PRIX32 ")",
-                 op->addr, r->value);
+            fail(s, ESPFAB_E_FLASH_ID_FAILED, "SPI flash command 0x%02X did not complete (0x%08" PRIX32
+                 " = 0x%08" PRIX32 ")", s->spi_opcode, op->addr, r->value);
             return;
         }
         next_regop(s);
         return;
     }
     if (op->kind == ESPFAB_REGOP_READ) {
-        flash_id_done(s, r->value);
+        s->spi_done(s, r->value);
         return;
     }
     s->idx++;
@@ -1570,12 +1577,80 @@ static void next_regop(espfab_session_t *s)
     send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_regop);
 }
 
-static void start_rdid(espfab_session_t *s)
+/* Runs one SPI flash command through the chip's SPI registers, then
+ * done(W0). */
+static void start_spi(espfab_session_t *s, uint8_t opcode, bool has_addr, uint32_t addr, int miso_bits,
+                      spi_fn done)
 {
-    s->nops = espfab_chip_spi_plan(s->chip, 0x9F, false, 0, 24, s->ops, 12);
+    s->nops = espfab_chip_spi_plan(s->chip, opcode, has_addr, addr, miso_bits, s->ops, 12);
     s->idx = 0;
     s->polls = 0;
+    s->spi_opcode = opcode;
+    s->spi_done = done;
     next_regop(s);
+}
+
+/* ---- the XMC start-up check (esptool's flash_xmc_startup) ---- */
+
+static void xmc_next(espfab_session_t *s);
+
+static void on_rdid_after_xmc(espfab_session_t *s, uint32_t v)
+{
+    v &= 0xFFFFFF;
+    if (espfab_flash_is_xmc_strict(v))
+        note(s, "XMC flash started (RDID 0x%06" PRIX32 " after the start-up sequence)", v);
+    else
+        note(s, "XMC flash start-up sequence did not help (RDID 0x%06" PRIX32 ")", v);
+    flash_id_done(s, v);
+}
+
+static void xmc_cmd_done(espfab_session_t *s, uint32_t v)
+{
+    (void)v;
+    s->xmc_step++;
+    if (s->xmc_step == 3)
+        arm(s, 2, xmc_next); /* tXUDPD after leaving ultra-deep power-down */
+    else
+        xmc_next(s);
+}
+
+static void xmc_next(espfab_session_t *s)
+{
+    /* deep power-down, ultra-deep power-down, exit it, release power-down */
+    static const uint8_t seq[] = {0xB9, 0x79, 0xFF, 0xAB};
+    if (s->xmc_step < (int)sizeof(seq))
+        start_spi(s, seq[s->xmc_step], false, 0, 0, xmc_cmd_done);
+    else
+        start_spi(s, 0x9F, false, 0, 24, on_rdid_after_xmc);
+}
+
+static void on_sfdp_vendor(espfab_session_t *s, uint32_t v)
+{
+    if ((v & 0xFF) != ESPFAB_FLASH_VENDOR_XMC) {
+        flash_id_done(s, s->rdid);
+        return;
+    }
+    note(s, "XMC flash did not start (RDID 0x%06" PRIX32 ", SFDP says XMC): running its start-up "
+            "sequence B9 79 FF AB", s->rdid);
+    s->xmc_step = 0;
+    xmc_next(s);
+}
+
+static void on_rdid(espfab_session_t *s, uint32_t v)
+{
+    s->rdid = v & 0xFFFFFF;
+    if (espfab_flash_is_xmc_strict(s->rdid)) {
+        flash_id_done(s, s->rdid);
+        return;
+    }
+    /* the SFDP vendor byte (0x10) says XMC although RDID does not: an XMC
+     * chip that did not come out of power-up right */
+    start_spi(s, 0x5A, true, 0x10, 8, on_sfdp_vendor);
+}
+
+static void start_rdid(espfab_session_t *s)
+{
+    start_spi(s, 0x9F, false, 0, 24, on_rdid);
 }
 
 /* Secure download mode: the flash is attached (SPI_ATTACH is allowed) but

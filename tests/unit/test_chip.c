@@ -577,10 +577,27 @@ static void test_wdt_plans(void)
     CHECK_STR(espfab_usb_mode_name(ESPFAB_USB_OTG), "USB-OTG");
 }
 
+static void test_xmc_strict(void)
+{
+    CHECK(espfab_flash_is_xmc_strict(0x164020));  /* XM25QH32C */
+    CHECK(espfab_flash_is_xmc_strict(0x134020));  /* lowest capacity of type 0x40 */
+    CHECK(espfab_flash_is_xmc_strict(0x204020));
+    CHECK(!espfab_flash_is_xmc_strict(0x214020));
+    CHECK(!espfab_flash_is_xmc_strict(0x124020));
+    CHECK(espfab_flash_is_xmc_strict(0x174120));
+    CHECK(!espfab_flash_is_xmc_strict(0x164120));
+    CHECK(espfab_flash_is_xmc_strict(0x155020));
+    CHECK(!espfab_flash_is_xmc_strict(0x175020));
+    CHECK(!espfab_flash_is_xmc_strict(0x1640EF)); /* Winbond */
+    CHECK(!espfab_flash_is_xmc_strict(0xFFFFFF));
+    CHECK(!espfab_flash_is_xmc_strict(0x000000));
+}
+
 int main(void)
 {
     RUN(test_usb_mode);
     RUN(test_wdt_plans);
+    RUN(test_xmc_strict);
     RUN(test_esp32);
     RUN(test_esp32_rom_baud);
     RUN(test_esp32c2_26mhz);

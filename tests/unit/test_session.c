@@ -59,6 +59,13 @@ typedef struct board {
     int nwr;
     uint32_t st_addr[32], st_val[32];
     int nst;
+    /* the S3's SPI engine: W0 answers the last opcode written to USR2 */
+    uint8_t spi_op;
+    int spi_count[256];      /* SPI commands run, by opcode */
+    uint32_t jedec;          /* RDID (0 = 0x1640EF) */
+    uint8_t sfdp_vendor;     /* SFDP byte 0x10 (0 = 0xEF) */
+    bool xmc_broken;         /* RDID reads 0xFFFFFF until B9 79 FF AB */
+    int xmc_seen;
     /* what it saw */
     int nsync;
     int ops[256];
@@ -149,7 +156,12 @@ static uint32_t board_reg(board_t *b, uint32_t addr)
     case 0x40001000: return 0x00000009;       /* ESP32-S3 magic */
     case 0x60007044: return 0x28000003;       /* MAC w0 */
     case 0x60007048: return 0x0000246f;       /* MAC w1 */
-    case 0x60002000 + 0x58: return 0x001640EF; /* SPI W0 after RDID: Winbond 4 MB */
+    case 0x60002000 + 0x58: /* SPI W0 */
+        if (b->spi_op == 0x5A)
+            return b->sfdp_vendor ? b->sfdp_vendor : 0xEF;
+        if (b->xmc_broken)
+            return 0xFFFFFF;
+        return b->jedec ? b->jedec : 0x001640EF; /* RDID: Winbond 4 MB */
     default: return 0;
     }
 }
@@ -311,6 +323,14 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
                 b->wr_addr[b->nwr] = a;
                 b->wr_val[b->nwr] = v;
                 b->wr_mask[b->nwr++] = m;
+            }
+            if (a == 0x60002000u + 0x20) { /* USR2: the command's opcode */
+                static const uint8_t fix[] = {0xB9, 0x79, 0xFF, 0xAB};
+                b->spi_op = (uint8_t)v;
+                b->spi_count[b->spi_op]++;
+                b->xmc_seen = b->spi_op == fix[b->xmc_seen] ? b->xmc_seen + 1 : b->spi_op == 0xB9;
+                if (b->xmc_seen == 4)
+                    b->xmc_broken = false;
             }
             if (a >= 0x60004000u && a < 0x60009000u) /* GPIO, RTC; the SPI engine completes at once */
                 board_store(b, a, (board_reg(b, a) & ~m) | (v & m));
@@ -1159,6 +1179,44 @@ static void test_board_reset_banner(void)
     CHECK_CONTAINS(a->message, "--usb-id 303a:1001");
 }
 
+static void script_xmc_broken(board_t *b)
+{
+    b->xmc_broken = true;
+    b->sfdp_vendor = 0x20;
+    b->jedec = 0x164020; /* XM25QH32C, once started */
+}
+
+static void script_xmc_good(board_t *b) { b->jedec = 0x164020; }
+
+/* An XMC flash that did not start answers RDID with 0xFFFFFF but its SFDP
+ * vendor byte says XMC: the session runs the start-up sequence B9 79 FF AB
+ * (esptool's flash_xmc_startup), reads the id again, and flashes. */
+static void test_xmc_startup(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    run_session(&B, &o, &r, true, script_xmc_broken, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(r.rec.flash_jedec, 0x164020);
+    CHECK_CONTAINS(r.notes, "XMC flash did not start (RDID 0xFFFFFF");
+    CHECK_CONTAINS(r.notes, "XMC flash started (RDID 0x164020");
+    CHECK_EQ(B.spi_count[0x9F], 2);
+    CHECK_EQ(B.spi_count[0x5A], 1);
+    CHECK_EQ(B.spi_count[0xAB], 1);
+    /* a started XMC chip: no SFDP read, no sequence */
+    run_session(&B, &o, &r, true, script_xmc_good, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(B.spi_count[0x5A], 0);
+    CHECK_EQ(B.spi_count[0xB9], 0);
+    /* another vendor: one SFDP read, which says it is not XMC */
+    run_session(&B, &o, &r, true, NULL, check_flash_image);
+    CHECK_EQ(r.rec.flash_jedec, 0x1640EF);
+    CHECK_EQ(B.spi_count[0x5A], 1);
+    CHECK_EQ(B.spi_count[0xB9], 0);
+    CHECK(strstr(r.notes, "XMC") == NULL);
+}
+
 int main(void)
 {
     RUN(test_pass_rom_deflate);
@@ -1184,6 +1242,7 @@ int main(void)
     RUN(test_usb_jtag_watchdogs);
     RUN(test_usb_otg_blocks_and_reset);
     RUN(test_board_reset_banner);
+    RUN(test_xmc_startup);
     RUN(test_bad_port);
     return check_summary();
 }
