@@ -328,7 +328,7 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
                 static const uint8_t fix[] = {0xB9, 0x79, 0xFF, 0xAB};
                 b->spi_op = (uint8_t)v;
                 b->spi_count[b->spi_op]++;
-                b->xmc_seen = b->spi_op == fix[b->xmc_seen] ? b->xmc_seen + 1 : b->spi_op == 0xB9;
+                b->xmc_seen = b->xmc_seen < 4 && b->spi_op == fix[b->xmc_seen] ? b->xmc_seen + 1 : b->spi_op == 0xB9;
                 if (b->xmc_seen == 4)
                     b->xmc_broken = false;
             }
