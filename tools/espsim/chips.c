@@ -1,8 +1,10 @@
 /*
  * espsim chip table: identity, status-byte count, security-info layout,
  * SPI register block, UART divider and boot banners per chip.  Values are
- * restated from the protocol fact sheet (sections 4.1, 4.3, 5.3).
+ * restated from the protocol fact sheet (sections 4.1, 4.3, 5.3); the USB
+ * and watchdog registers from esptool's targets (facts only).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "espsim.h"
@@ -13,6 +15,8 @@
 #define APP_NEW(rom, build, boot)                                             \
     "ESP-ROM:" rom "\r\nBuild:" build "\r\nrst:0x1 (POWERON),boot:" boot      \
     " (SPI_FAST_FLASH_BOOT)\r\n"
+
+#define WDT_KEY 0x50D83AA1u /* RTC WDT write-protect key (and LP SWD's) */
 
 static const sim_chip_t chips[SIM_CHIP_COUNT] = {
     [SIM_ESP8266] = {
@@ -47,6 +51,11 @@ static const sim_chip_t chips[SIM_CHIP_COUNT] = {
         .banner = DL_NEW("esp32s2-rc4-20191025", "Oct 25 2019", "0x0",
                          "DOWNLOAD(USB/UART0/1)"),
         .app_boot = APP_NEW("esp32s2-rc4-20191025", "Oct 25 2019", "0x8"),
+        .has_otg = true, /* RTC WDT only (used for the OTG reset) */
+        .wdt_config0 = 0x3F408094u, .wdt_config1 = 0x3F408098u,
+        .wdt_wprotect = 0x3F4080ACu, .wdt_key = WDT_KEY,
+        .gpio_strap = 0x3F404038u, .strap_spi_boot = 0x8,
+        .option1 = 0x3F408128u, .force_dl = 0x1,
     },
     [SIM_ESP32S3] = {
         .name = "esp32s3", .magic = 0x00000009u, .has_magic = true,
@@ -58,6 +67,13 @@ static const sim_chip_t chips[SIM_CHIP_COUNT] = {
                   "rst:0x1 (POWERON),boot:0x0 (DOWNLOAD(USB/UART0))\r\n"
                   "waiting for download\r\n",
         .app_boot = APP_NEW("esp32s3-20210327", "Mar 27 2021", "0x8"),
+        .has_jtag = true, .has_otg = true,
+        .wdt_config0 = 0x60008098u, .wdt_config1 = 0x6000809Cu,
+        .wdt_wprotect = 0x600080B0u, .wdt_key = WDT_KEY,
+        .swd_conf = 0x600080B4u, .swd_wprotect = 0x600080B8u,
+        .swd_key = 0x8F1D312Au, .swd_auto_feed = 1u << 31,
+        .gpio_strap = 0x60004038u, .strap_spi_boot = 0x8,
+        .option1 = 0x6000812Cu, .force_dl = 0x1,
     },
     [SIM_ESP32C2] = {
         .name = "esp32c2", .magic = 0x6F51306Fu, .has_magic = true,
@@ -78,6 +94,11 @@ static const sim_chip_t chips[SIM_CHIP_COUNT] = {
         .banner = DL_NEW("esp32c3-api1-20210207", "Feb  7 2021", "0x4",
                          "DOWNLOAD(USB/UART1)"),
         .app_boot = APP_NEW("esp32c3-api1-20210207", "Feb  7 2021", "0xc"),
+        .has_jtag = true,
+        .wdt_config0 = 0x60008090u, .wdt_config1 = 0x60008094u,
+        .wdt_wprotect = 0x600080A8u, .wdt_key = WDT_KEY,
+        .swd_conf = 0x600080ACu, .swd_wprotect = 0x600080B0u,
+        .swd_key = 0x8F1D312Au, .swd_auto_feed = 1u << 31,
     },
     [SIM_ESP32C6] = {
         .name = "esp32c6", .magic = 0x2CE0806Fu, .has_magic = true,
@@ -89,6 +110,11 @@ static const sim_chip_t chips[SIM_CHIP_COUNT] = {
                   "rst:0x15 (USB_UART_HPSYS),boot:0x4 "
                   "(DOWNLOAD(USB/UART0/SDIO_FEI_FEO))\r\nwaiting for download\r\n",
         .app_boot = APP_NEW("esp32c6-20220919", "Sep 19 2022", "0xc"),
+        .has_jtag = true,
+        .wdt_config0 = 0x600B1C00u, .wdt_config1 = 0x600B1C04u,
+        .wdt_wprotect = 0x600B1C18u, .wdt_key = WDT_KEY,
+        .swd_conf = 0x600B1C1Cu, .swd_wprotect = 0x600B1C20u,
+        .swd_key = WDT_KEY, .swd_auto_feed = 1u << 18,
     },
     [SIM_ESP32H2] = {
         .name = "esp32h2", .magic = 0xD7B73E80u, .has_magic = true,
@@ -99,6 +125,11 @@ static const sim_chip_t chips[SIM_CHIP_COUNT] = {
         .banner = DL_NEW("esp32h2-20221101", "Nov  1 2022", "0x4",
                          "DOWNLOAD(USB/UART0)"),
         .app_boot = APP_NEW("esp32h2-20221101", "Nov  1 2022", "0xc"),
+        .has_jtag = true,
+        .wdt_config0 = 0x600B1C00u, .wdt_config1 = 0x600B1C04u,
+        .wdt_wprotect = 0x600B1C1Cu, .wdt_key = WDT_KEY,
+        .swd_conf = 0x600B1C20u, .swd_wprotect = 0x600B1C24u,
+        .swd_key = WDT_KEY, .swd_auto_feed = 1u << 18,
     },
     [SIM_ESP32P4] = {
         .name = "esp32p4", .magic = 0, .has_magic = false,
@@ -109,6 +140,13 @@ static const sim_chip_t chips[SIM_CHIP_COUNT] = {
         .banner = DL_NEW("esp32p4-eco2-20240710", "Jul 10 2024", "0x0",
                          "DOWNLOAD(USB/UART0/SPI)"),
         .app_boot = APP_NEW("esp32p4-eco2-20240710", "Jul 10 2024", "0xc"),
+        .has_jtag = true, .has_otg = true,
+        .wdt_config0 = 0x50116000u, .wdt_config1 = 0x50116004u,
+        .wdt_wprotect = 0x50116018u, .wdt_key = WDT_KEY,
+        .swd_conf = 0x5011601Cu, .swd_wprotect = 0x50116020u,
+        .swd_key = WDT_KEY, .swd_auto_feed = 1u << 18,
+        .gpio_strap = 0x500E0038u, .strap_spi_boot = 0x8,
+        .option1 = 0x50110008u, .force_dl = 0x4,
     },
 };
 
@@ -123,6 +161,21 @@ int sim_chip_by_name(const char *name)
         if (strcmp(chips[i].name, name) == 0)
             return i;
     return -1;
+}
+
+size_t sim_chip_wdt_banner(const sim_chip_t *c, bool download, char *out,
+                           size_t n)
+{
+    static const char cause[] = "rst:0x10 (RTCWDT_RTC_RESET)";
+    const char *src = download ? c->banner : c->app_boot;
+    const char *rst = strstr(src, "rst:");
+    const char *rest = rst ? strchr(rst, ',') : NULL;
+    size_t k;
+    if (!rest)
+        return 0; /* not an ESP-ROM style banner */
+    k = (size_t)snprintf(out, n, "%.*s%s%s", (int)(rst - src), src, cause,
+                         rest);
+    return k < n ? k : 0;
 }
 
 bool sim_slip_byte(sim_slip_t *s, uint8_t c)

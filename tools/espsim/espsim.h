@@ -47,10 +47,22 @@ typedef struct {
     uint8_t oui[3];
     const char *banner;        /* download-mode boot banner */
     const char *app_boot;      /* normal-boot banner (fault normal-boot) */
+    /* USB peripherals and watchdog registers (esptool's targets); 0 = none */
+    bool has_jtag;             /* USB-Serial/JTAG, 303a:1001 */
+    bool has_otg;              /* the ROM's USB-OTG CDC */
+    uint32_t wdt_config0, wdt_config1, wdt_wprotect, wdt_key; /* RTC WDT */
+    uint32_t swd_conf, swd_wprotect, swd_key, swd_auto_feed;  /* super WDT */
+    uint32_t gpio_strap, strap_spi_boot;  /* bit set: boot pin not held low */
+    uint32_t option1, force_dl;           /* RTC_CNTL_OPTION1 force download */
 } sim_chip_t;
 
 const sim_chip_t *sim_chip_get(sim_chip_id_t id);
 int sim_chip_by_name(const char *name); /* -1 if unknown */
+/* The ROM's banner after an RTC watchdog reset: the power-on download banner
+ * (download) or the normal-boot banner, with "rst:0x10 (RTCWDT_RTC_RESET)"
+ * as the reset cause.  Returns the length (0 if it does not fit). */
+size_t sim_chip_wdt_banner(const sim_chip_t *c, bool download, char *out,
+                           size_t n);
 
 /* ---- SLIP ------------------------------------------------------------- */
 
@@ -100,6 +112,11 @@ int sim_faults_parse(sim_faults_t *f, const char *spec, char *msg, size_t n);
 /* ---- board ------------------------------------------------------------ */
 
 typedef enum { SIM_IDLE, SIM_ROM, SIM_STUB, SIM_APP, SIM_HUNG } sim_mode_t;
+/* How the host reaches the board (--usb): a UART bridge / pty / socket, the
+ * chip's USB-Serial/JTAG, or the ROM's USB-OTG CDC. */
+typedef enum { SIM_USB_NONE, SIM_USB_JTAG, SIM_USB_OTG } sim_usb_t;
+#define SIM_OTG_BLOCK 0x800      /* max MEM/FLASH data payload over USB-OTG */
+#define SIM_WDT_RESET_S 0.050    /* RTC WDT enabled by the host: reset delay */
 typedef enum { FL_NONE, FL_PLAIN, FL_DEFL } sim_flmode_t;
 
 typedef struct { uint32_t addr, val; } sim_reg_t;
@@ -161,6 +178,16 @@ typedef struct sim_board {
     bool frame_pending;      /* stub: a command received while the flash was
                               * busy, handled when it is free (slip.buf) */
 
+    /* USB persona and watchdogs (timers on the same clock as `now`) */
+    sim_usb_t usb;
+    double usb_wdt_s;        /* jtag: the unfed watchdogs fire this long
+                              * after a reset into the loader */
+    double wdt_deadline;     /* jtag: then, unless both are disarmed (0 =
+                              * none) */
+    double wdt_reset_at;     /* the host enabled the RTC WDT: reset then */
+    int wdt_resets;          /* watchdog resets since start */
+    const char *last_reset;  /* "power-on", "rtcwdt-app", "rtcwdt-download" */
+
     /* output */
     sim_chunk_t *out_head, *out_tail;
     double busy_until;       /* do not process input before this */
@@ -176,6 +203,14 @@ void sim_board_free(sim_board_t *b);
 void sim_board_reset(sim_board_t *b);
 /* The host went away (pty slave closed / TCP closed). */
 void sim_board_detach(sim_board_t *b);
+/* Runs the board's timers at b->now (the watchdogs); returns true when the
+ * board reset itself (its output queue was dropped and a banner queued;
+ * host bytes read but not yet fed are lost on a real chip too). */
+bool sim_board_tick(sim_board_t *b);
+/* The time of the next timer, 1e18 if none. */
+double sim_board_next_timer(const sim_board_t *b);
+/* "rom", "stub", "app", "idle", "hung". */
+const char *sim_mode_name(sim_mode_t m);
 /* Feeds host bytes; returns how many were consumed (stops early when the
  * board became busy, so the rest waits in the kernel buffer). */
 void sim_loader_poll(sim_board_t *b);
@@ -185,7 +220,13 @@ size_t sim_loader_feed(sim_board_t *b, const uint8_t *p, size_t n);
 uint32_t sim_reg_read(sim_board_t *b, uint32_t addr);
 void sim_reg_set(sim_board_t *b, uint32_t addr, uint32_t val);
 void sim_regs_seed(sim_board_t *b, uint32_t seed);
-/* WRITE_REG side effects (SPI user-command engine). */
+/* Boards with a USB persona: watchdog, strapping and OPTION1 registers as
+ * a reset leaves them (power_on: OPTION1 too, which survives a WDT reset). */
+void sim_regs_usb_reset(sim_board_t *b, bool power_on);
+/* true while the RTC WDT is enabled or the super WDT is not auto-fed. */
+bool sim_regs_wdt_armed(sim_board_t *b, bool *rwdt, bool *swd);
+/* WRITE_REG side effects (SPI user-command engine, watchdog write
+ * protection, the RTC WDT reset). */
 void sim_reg_write(sim_board_t *b, uint32_t addr, uint32_t val);
 
 /* Output queue (loader.c). */

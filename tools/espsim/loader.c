@@ -444,11 +444,14 @@ void sim_board_detach(sim_board_t *b)
     b->chip_free = 0;
     b->stage_len = 0;
     b->frame_pending = false;
+    b->wdt_deadline = 0;
+    b->wdt_reset_at = 0;
 }
 
-void sim_board_reset(sim_board_t *b)
+/* What every reset does: the loader, stub, flash session and output are
+ * gone, the UART is back at 115200. */
+static void restart(sim_board_t *b)
 {
-    const char *banner;
     sim_board_detach(b);
     memset(&b->slip, 0, sizeof b->slip);
     b->mem_active = false;
@@ -459,6 +462,22 @@ void sim_board_reset(sim_board_t *b)
     b->syncs_since_reset = 0;
     /* SPI engine registers back to idle; eFuses and magic stay. */
     sim_reg_set(b, b->chip->spi_base, 0);
+}
+
+/* Over USB-Serial/JTAG the ROM feeds neither watchdog: from a reset into
+ * the loader they fire after usb_wdt_s unless the host disarms them. */
+static void arm_usb_watchdogs(sim_board_t *b)
+{
+    if (b->usb == SIM_USB_JTAG && b->mode == SIM_ROM)
+        b->wdt_deadline = b->now + b->usb_wdt_s;
+}
+
+void sim_board_reset(sim_board_t *b)
+{
+    const char *banner;
+    restart(b);
+    sim_regs_usb_reset(b, true);
+    b->last_reset = "power-on";
     if (b->faults.silent) {
         b->mode = SIM_HUNG;
         return;
@@ -471,6 +490,87 @@ void sim_board_reset(sim_board_t *b)
         banner = b->chip->banner;
     }
     sim_out_raw(b, banner, strlen(banner), b->now);
+    arm_usb_watchdogs(b);
+}
+
+/* An RTC watchdog reset (RTCWDT_RTC_RESET): the chip boots again, into the
+ * download mode if OPTION1's force-download bit is set, else into the app
+ * (the boot pin is not held low any more), like the normal-boot fault. */
+static void wdt_reset(sim_board_t *b, const char *why)
+{
+    const sim_chip_t *c = b->chip;
+    bool dl = c->option1 && (sim_reg_read(b, c->option1) & c->force_dl);
+    char banner[256];
+    size_t n;
+    if (b->verbose)
+        fprintf(stderr, "espsim: board %d watchdog reset (%s) t=%.3f: %s "
+                "(rst:0x10 RTCWDT_RTC_RESET)\n", b->index, why, b->now,
+                dl ? "force-download bit set, back in download mode"
+                   : "boots the app, the loader no longer answers");
+    restart(b);
+    sim_regs_usb_reset(b, false);
+    b->wdt_resets++;
+    b->last_reset = dl ? "rtcwdt-download" : "rtcwdt-app";
+    if (b->faults.silent) {
+        b->mode = SIM_HUNG;
+        return;
+    }
+    b->mode = dl ? (b->faults.no_sync ? SIM_HUNG : SIM_ROM) : SIM_APP;
+    n = sim_chip_wdt_banner(c, dl, banner, sizeof banner);
+    if (n)
+        sim_out_raw(b, banner, n, b->now);
+    arm_usb_watchdogs(b);
+}
+
+bool sim_board_tick(sim_board_t *b)
+{
+    bool loader = b->mode == SIM_ROM || b->mode == SIM_STUB;
+    if (b->wdt_reset_at > 0 && b->now >= b->wdt_reset_at) {
+        b->wdt_reset_at = 0;
+        if (b->mode != SIM_IDLE) {
+            wdt_reset(b, "RTC WDT enabled by WRITE_REG");
+            return true;
+        }
+    }
+    if (b->wdt_deadline > 0 && !loader) {
+        b->wdt_deadline = 0; /* the app runs: its bootloader owns them */
+    } else if (b->wdt_deadline > 0 && b->now >= b->wdt_deadline) {
+        bool rwdt, swd;
+        char why[96];
+        b->wdt_deadline = 0;
+        if (sim_regs_wdt_armed(b, &rwdt, &swd)) {
+            snprintf(why, sizeof why, "%s%s%s not fed over USB-Serial/JTAG "
+                     "for %.3g s", rwdt ? "RTC WDT" : "", rwdt && swd ? " and "
+                     : "", swd ? "super WDT" : "", b->usb_wdt_s);
+            wdt_reset(b, why);
+            return true;
+        }
+        if (b->verbose)
+            fprintf(stderr, "espsim: board %d watchdogs disarmed by the host: "
+                    "no reset t=%.3f\n", b->index, b->now);
+    }
+    return false;
+}
+
+double sim_board_next_timer(const sim_board_t *b)
+{
+    double t = 1e18;
+    if (b->wdt_reset_at > 0 && b->wdt_reset_at < t)
+        t = b->wdt_reset_at;
+    if (b->wdt_deadline > 0 && b->wdt_deadline < t)
+        t = b->wdt_deadline;
+    return t;
+}
+
+const char *sim_mode_name(sim_mode_t m)
+{
+    switch (m) {
+    case SIM_ROM: return "rom";
+    case SIM_STUB: return "stub";
+    case SIM_APP: return "app";
+    case SIM_HUNG: return "hung";
+    default: return "idle";
+    }
 }
 
 /* ---- ROM and stub command handlers ------------------------------------ */
@@ -1117,6 +1217,16 @@ static void handle_frame(sim_board_t *b, const uint8_t *f, size_t len)
     chk = le32(f + 4);
     d = f + 8;
     n = len - 8;
+    if (b->usb == SIM_USB_OTG && n > 16 + SIM_OTG_BLOCK &&
+        (op == OP_MEM_DATA || op == OP_FLASH_DATA || op == OP_DEFL_DATA)) {
+        /* the ROM's USB-OTG CDC (and the stub's) takes at most 0x800 bytes
+         * per block; a larger one is lost and never answered (a hang) */
+        if (b->verbose)
+            fprintf(stderr, "espsim: board %d USB-OTG: op=0x%02x block of %zu "
+                    "bytes > 0x%x dropped, no reply t=%.3f\n", b->index, op,
+                    n - 16, SIM_OTG_BLOCK, b->now);
+        return;
+    }
     b->op_count[op]++;
 
     if (f[0] != 0x00) {

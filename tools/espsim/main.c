@@ -96,14 +96,31 @@ static void usage(FILE *f)
 "                       md5-stuck, slow-flash=FACTOR, unplug=BYTES,\n"
 "                       secure-download (S2 and later: the ROM's SDM),\n"
 "                       sync-miss=N (first N SYNCs after a reset unanswered)\n"
+"  --usb B:jtag[=SECONDS] | --usb B:otg\n"
+"                       board B (or '*') is reached over the chip's USB;\n"
+"                       repeatable, the last one for a board wins.\n"
+"                       jtag (USB-Serial/JTAG: esp32s3 esp32c3 esp32c6\n"
+"                       esp32h2 esp32p4): the ROM feeds neither the RTC nor\n"
+"                       the super watchdog, so SECONDS (default 3) after a\n"
+"                       reset into the loader the board resets into its app\n"
+"                       unless the host disarmed both (WRITE_REG).\n"
+"                       otg (the ROM's USB-OTG CDC: esp32s2 esp32s3\n"
+"                       esp32p4): a MEM_DATA/FLASH_DATA/FLASH_DEFL_DATA\n"
+"                       block over 0x800 bytes is never answered; GPIO_STRAP\n"
+"                       reads SPI_BOOT set.  Every S2/S3/C3/C6/H2/P4 board:\n"
+"                       enabling the RTC WDT while unlocked resets it 50 ms\n"
+"                       later, into the app or, with RTC_CNTL_OPTION1's\n"
+"                       force-download bit set, into the download mode.\n"
 "  --verbose            command trace per board on stderr\n"
 "  --control            read commands on stdin, one per line: 'unplug N'\n"
 "                       (the board vanishes: pty removed, TCP closed and\n"
 "                       no longer accepting), 'plug N' (a NEW board is\n"
 "                       inserted at position N: fresh flash, next MAC,\n"
 "                       no faults; its board line is printed again),\n"
-"                       'dump' (like SIGUSR1).  Each command is answered\n"
-"                       with 'ok CMD' or 'error ...' on stdout.\n"
+"                       'dump' (like SIGUSR1), 'state N' (prints 'state N\n"
+"                       chip=.. mode=rom|stub|app|idle|hung baud=.. usb=..\n"
+"                       wdt-resets=K last-reset=..' first).  Each command\n"
+"                       is answered with 'ok CMD' or 'error ...' on stdout.\n"
 "  --help               this text\n"
 "\n"
 "Output: one line per board\n"
@@ -467,6 +484,16 @@ static void check_pty_host(io_t *io, double now)
     }
 }
 
+/* The board reset itself (a watchdog): host bytes not yet handed to the
+ * loader are lost, the line restarts at 115200 with no banked budget. */
+static void board_rebooted(io_t *io, double now)
+{
+    io->in_off = io->in_len = 0;
+    io->rx_next = io->tx_next = now;
+    io->rx_idle = io->tx_idle = true;
+    io->next_chatter = now + 0.2;
+}
+
 static void chatter(io_t *io, double now)
 {
     char line[80];
@@ -485,6 +512,56 @@ typedef struct {
     int board; /* -1 = all */
 } fault_arg_t;
 
+typedef struct {
+    const char *arg;
+    int board;        /* -1 = all */
+    sim_usb_t usb;
+    double wdt_s;
+} usb_arg_t;
+
+static const char *usb_name(sim_usb_t u)
+{
+    return u == SIM_USB_JTAG ? "jtag" : u == SIM_USB_OTG ? "otg" : "none";
+}
+
+/* "B:jtag[=SECONDS]" or "B:otg"; returns 0 or -1 (message printed). */
+static int parse_usb(const char *v, usb_arg_t *u)
+{
+    const char *colon = strchr(v, ':');
+    char *end;
+    u->arg = v;
+    u->wdt_s = 3.0;
+    if (!colon)
+        goto bad;
+    if (v[0] == '*' && colon == v + 1) {
+        u->board = -1;
+    } else {
+        long k = strtol(v, &end, 10);
+        if (end != colon || end == v || k < 0 || k >= MAX_BOARDS)
+            goto bad;
+        u->board = (int)k;
+    }
+    if (!strcmp(colon + 1, "otg")) {
+        u->usb = SIM_USB_OTG;
+        return 0;
+    }
+    if (strncmp(colon + 1, "jtag", 4) != 0)
+        goto bad;
+    u->usb = SIM_USB_JTAG;
+    if (colon[5] == '\0')
+        return 0;
+    if (colon[5] != '=')
+        goto bad;
+    u->wdt_s = strtod(colon + 6, &end);
+    if (end == colon + 6 || *end || !(u->wdt_s > 0) || u->wdt_s > 1e6)
+        goto bad;
+    return 0;
+bad:
+    fprintf(stderr, "espsim: bad --usb %s (want B:jtag[=SECONDS] or B:otg, "
+                    "B = board number or '*', SECONDS > 0)\n", v);
+    return -1;
+}
+
 static void print_board(const io_t *io)
 {
     char tcp[40] = "-";
@@ -502,6 +579,8 @@ static int plug(io_t *io)
     static uint32_t generation;
     sim_chip_id_t chip = io->b.chip_id;
     int index = io->b.index;
+    sim_usb_t usb = io->b.usb; /* the jig's port, not the board */
+    double wdt_s = io->b.usb_wdt_s;
     if (!io->gone)
         unplug(io);
     sim_board_free(&io->b);
@@ -511,6 +590,8 @@ static int plug(io_t *io)
         return -1;
     io->b.pace = io->b.timing = g_pace;
     io->b.verbose = g_verbose;
+    io->b.usb = usb;
+    io->b.usb_wdt_s = wdt_s;
     io->pty = io->lfd = io->cfd = -1;
     io->pty_host = false;
     io->link = LINK_NONE;
@@ -532,6 +613,13 @@ static void control_line(char *line)
         return;
     if (!strcmp(cmd, "dump")) {
         dump_all();
+    } else if (!strcmp(cmd, "state") && n >= 0 && n < nios) {
+        const sim_board_t *b = &ios[n].b;
+        printf("state %d chip=%s mode=%s baud=%u usb=%s wdt-resets=%d "
+               "last-reset=%s\n", n, b->chip->name,
+               ios[n].gone ? "unplugged" : sim_mode_name(b->mode),
+               (unsigned)b->baud, usb_name(b->usb), b->wdt_resets,
+               b->last_reset ? b->last_reset : "none");
     } else if ((!strcmp(cmd, "unplug") || !strcmp(cmd, "plug")) && n >= 0 &&
                n < nios) {
         if (cmd[0] == 'u') {
@@ -543,7 +631,8 @@ static void control_line(char *line)
             return;
         }
     } else {
-        printf("error unknown command '%s' (unplug N, plug N, dump)\n", line);
+        printf("error unknown command '%s' (unplug N, plug N, state N, "
+               "dump)\n", line);
         fflush(stdout);
         return;
     }
@@ -577,11 +666,12 @@ static void read_control(void)
 int main(int argc, char **argv)
 {
     const char *boards = NULL;
-    int tcp_base = -1, nfaults = 0, nrevs = 0;
+    int tcp_base = -1, nfaults = 0, nrevs = 0, nusb = 0;
     bool no_pty = false, pace = false, verbose = false;
     uint32_t seed = 0, jedec = 0;
     long flash_size = 4L * 1024 * 1024;
     fault_arg_t faults[64];
+    usb_arg_t usbs[64];
     int revs[SIM_CHIP_COUNT];
     struct pollfd *pfd;
     sigset_t block, empty;
@@ -663,6 +753,15 @@ int main(int argc, char **argv)
             faults[nfaults].board = v[0] == '*' ? -1 : atoi(v);
             faults[nfaults].spec = colon + 1;
             nfaults++;
+        } else if (!strcmp(a, "--usb")) {
+            NEED();
+            if (nusb == 64) {
+                fprintf(stderr, "espsim: too many --usb options\n");
+                return 2;
+            }
+            if (parse_usb(v, &usbs[nusb]) < 0)
+                return 2;
+            nusb++;
         } else if (!strcmp(a, "--control")) {
             control = true;
         } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -743,6 +842,33 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    for (int u = 0; u < nusb; u++) {
+        if (usbs[u].board >= nios) {
+            fprintf(stderr, "espsim: --usb %s: no board %d\n", usbs[u].arg,
+                    usbs[u].board);
+            return 2;
+        }
+        for (int i = 0; i < nios; i++) {
+            sim_board_t *b = &ios[i].b;
+            bool has = usbs[u].usb == SIM_USB_JTAG ? b->chip->has_jtag
+                                                   : b->chip->has_otg;
+            if (usbs[u].board != -1 && usbs[u].board != i)
+                continue;
+            if (!has) {
+                fprintf(stderr, "espsim: --usb %s: board %d is an %s, which "
+                        "has no %s (%s)\n", usbs[u].arg, i, b->chip->name,
+                        usbs[u].usb == SIM_USB_JTAG
+                            ? "USB-Serial/JTAG"
+                            : "USB-OTG download port",
+                        usbs[u].usb == SIM_USB_JTAG
+                            ? "jtag: esp32s3 esp32c3 esp32c6 esp32h2 esp32p4"
+                            : "otg: esp32s2 esp32s3 esp32p4");
+                return 2;
+            }
+            b->usb = usbs[u].usb;
+            b->usb_wdt_s = usbs[u].wdt_s;
+        }
+    }
     if (links_dir)
         mkdir(links_dir, 0755);
     if (dump_dir)
@@ -795,6 +921,12 @@ int main(int argc, char **argv)
             if (io->gone)
                 continue;
             check_pty_host(io, now);
+            io->b.now = now;
+            if (sim_board_tick(&io->b))
+                board_rebooted(io, now);
+            d = sim_board_next_timer(&io->b);
+            if (d < deadline)
+                deadline = d;
             if (io->pty >= 0 && !io->pty_host &&
                 io->pty_next_check < deadline)
                 deadline = io->pty_next_check;

@@ -2,8 +2,12 @@
  * espsim register file: a sparse map (default 0) seeded with the chip's
  * magic word, eFuse MAC and revision words, UART divider and the ESP32 RTC
  * calibration words, plus the SPI user-command engine that answers RDID
- * (0x9F), SFDP (0x5A) and status reads when CMD bit 18 is written.
+ * (0x9F), SFDP (0x5A) and status reads when CMD bit 18 is written, and
+ * the watchdog registers of S2/S3/C3/C6/H2/P4: write protection of the RTC
+ * watchdog (RWDT) and the super watchdog (SWD), and the reset that follows
+ * when a host enables the RWDT (esptool's watchdog_reset).
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "espsim.h"
@@ -173,9 +177,83 @@ static void spi_execute(sim_board_t *b)
     }
 }
 
+void sim_regs_usb_reset(sim_board_t *b, bool power_on)
+{
+    const sim_chip_t *c = b->chip;
+    if (b->usb == SIM_USB_NONE)
+        return;
+    if (c->wdt_config0) {
+        sim_reg_set(b, c->wdt_config0, 1u << 31); /* RWDT enabled */
+        sim_reg_set(b, c->wdt_wprotect, 0);       /* locked */
+    }
+    if (c->swd_conf) {
+        sim_reg_set(b, c->swd_conf, 0); /* SWD not auto-fed */
+        sim_reg_set(b, c->swd_wprotect, 0);
+    }
+    if (c->gpio_strap) /* USB download: the boot pin is not held low */
+        sim_reg_set(b, c->gpio_strap, c->strap_spi_boot);
+    if (power_on && c->option1)
+        sim_reg_set(b, c->option1, 0);
+}
+
+bool sim_regs_wdt_armed(sim_board_t *b, bool *rwdt, bool *swd)
+{
+    const sim_chip_t *c = b->chip;
+    bool r = c->wdt_config0 && (sim_reg_read(b, c->wdt_config0) & (1u << 31));
+    bool s = c->swd_conf && !(sim_reg_read(b, c->swd_conf) & c->swd_auto_feed);
+    if (rwdt)
+        *rwdt = r;
+    if (swd)
+        *swd = s;
+    return r || s;
+}
+
+/* Watchdog registers: the RWDT's configuration takes writes only while
+ * WDTWPROTECT holds the key, the SWD's only while SWD_WPROTECT holds its
+ * key.  Enabling the RWDT (bit 31) resets the board shortly after (the
+ * WRITE_REG reply goes out first).  Returns true when the write is
+ * swallowed. */
+static bool wdt_write(sim_board_t *b, uint32_t addr, uint32_t val)
+{
+    const sim_chip_t *c = b->chip;
+    bool locked;
+    if (c->wdt_config0 && (addr == c->wdt_config0 || addr == c->wdt_config1)) {
+        locked = sim_reg_read(b, c->wdt_wprotect) != c->wdt_key;
+        if (locked) {
+            if (b->verbose)
+                fprintf(stderr, "espsim: board %d WRITE_REG 0x%08x = 0x%08x "
+                        "ignored: RTC WDT write-protected\n", b->index,
+                        (unsigned)addr, (unsigned)val);
+            return true;
+        }
+        if (addr == c->wdt_config0 && (val & (1u << 31))) {
+            double at = (b->busy_until > b->now ? b->busy_until : b->now) +
+                        SIM_WDT_RESET_S;
+            if (!(b->wdt_reset_at > 0 && b->wdt_reset_at <= at))
+                b->wdt_reset_at = at;
+            if (b->verbose)
+                fprintf(stderr, "espsim: board %d RTC WDT enabled "
+                        "(config0=0x%08x): reset at t=%.3f\n", b->index,
+                        (unsigned)val, b->wdt_reset_at);
+        }
+        return false;
+    }
+    if (c->swd_conf && addr == c->swd_conf) {
+        locked = sim_reg_read(b, c->swd_wprotect) != c->swd_key;
+        if (locked && b->verbose)
+            fprintf(stderr, "espsim: board %d WRITE_REG 0x%08x = 0x%08x "
+                    "ignored: super WDT write-protected\n", b->index,
+                    (unsigned)addr, (unsigned)val);
+        return locked;
+    }
+    return false;
+}
+
 void sim_reg_write(sim_board_t *b, uint32_t addr, uint32_t val)
 {
     const sim_chip_t *c = b->chip;
+    if (wdt_write(b, addr, val))
+        return;
     if (addr == c->spi_base && (val & SPI_CMD_USR)) {
         spi_execute(b);
         sim_reg_set(b, addr, val & ~SPI_CMD_USR); /* command done */
