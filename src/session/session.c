@@ -620,8 +620,7 @@ static bool scan_late(espfab_session_t *s, const uint8_t *bytes, size_t len)
         why = "a brownout: the 3.3 V supply sagged; use a stronger supply";
     else
         why = "a power dip or a pulse on EN";
-    fail(s, ESPFAB_E_BOARD_RESET, "the board reset itself during %s: \"%s\" (%s)", state_names[s->state],
-         line, why);
+    fail(s, ESPFAB_E_BOARD_RESET, "during %s it printed \"%s\": %s", state_names[s->state], line, why);
     return true;
 }
 
