@@ -123,7 +123,10 @@ typedef enum espfab_regop_kind {
     ESPFAB_REGOP_WRITE = 0,   /* WRITE_REG addr = value */
     ESPFAB_REGOP_POLL_CLEAR,  /* READ_REG addr until (value & mask) == 0, up to 10 times */
     ESPFAB_REGOP_READ,        /* READ_REG addr: the result */
-    ESPFAB_REGOP_SET_BITS     /* READ_REG addr, then WRITE_REG addr = read | value */
+    ESPFAB_REGOP_SET_BITS,    /* READ_REG addr, then WRITE_REG addr = read | value */
+    ESPFAB_REGOP_CLEAR_BITS,  /* READ_REG addr, then WRITE_REG addr = read & ~value */
+    ESPFAB_REGOP_CLEAR_IF_SET,/* READ_REG addr; if all of value's bits are set, clear them */
+    ESPFAB_REGOP_DELAY        /* wait value microseconds (no command) */
 } espfab_regop_kind_t;
 
 typedef struct espfab_regop {
@@ -171,6 +174,20 @@ size_t espfab_chip_wdt_disable_plan(const espfab_chip_t *c, espfab_regop_t *ops,
 /* A reset by the RTC watchdog (2000 slow-clock cycles), for USB-OTG ports
  * where no RTS line resets the chip.  0 when the chip has no RTC watchdog. */
 size_t espfab_chip_wdt_reset_plan(const espfab_chip_t *c, espfab_regop_t *ops, size_t cap);
+
+/* ESP32-P4 v3.1 and v3.2 (ECO6/ECO7) leave the flash unpowered in download
+ * mode (the default flash voltage changed); before the flash can be attached
+ * the host powers it (esptool's power_on_flash).  On v3.2 with the eFuse
+ * DOWNLOAD_MODE_XPD_ON set, the ROM has powered it and only PMU_DATE's
+ * force-on bits are released.  regs must hold EFUSE_RD_REPEAT_DATA1
+ * (espfab_chip_info_regs() asks for it).  0: nothing to do. */
+#define ESPFAB_P4_EFUSE_RD_REPEAT_DATA1 0x5012D034u
+size_t espfab_chip_flash_power_plan(const espfab_chip_t *c, int rev_full, const espfab_reg_t *regs,
+                                    size_t n, espfab_regop_t *ops, size_t cap);
+
+/* "303a:1001" -> vid 0x303A, pid 0x1001 (hex, each 0..FFFF, vid not 0).
+ * 0, or -1 when s is not VID:PID. */
+int espfab_usb_id_parse(const char *s, int *vid, int *pid);
 /* "Winbond" etc. for a few common manufacturers, else "unknown". */
 const char *espfab_flash_vendor(uint8_t manufacturer);
 

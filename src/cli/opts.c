@@ -259,15 +259,10 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
         case O_STUB_DIR:
             o->stub_dir = optarg;
             break;
-        case O_USB_ID: {
-            unsigned v, p;
-            char tail;
-            if (sscanf(optarg, "%x:%x%c", &v, &p, &tail) != 2 || v == 0 || v > 0xFFFF || p > 0xFFFF)
+        case O_USB_ID:
+            if (espfab_usb_id_parse(optarg, &o->usb_vid, &o->usb_pid) != 0)
                 return fail(err, errlen, "--usb-id %s: expected VID:PID in hex, e.g. 303a:1001", optarg);
-            o->usb_vid = (int)v;
-            o->usb_pid = (int)p;
             break;
-        }
         case O_PROFILE:
             o->profile = optarg;
             break;

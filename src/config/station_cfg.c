@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "config/cfg.h"
+#include "espfab/chip.h"
 
 #define STATION_MAX_BYTES (1u << 20)
 
@@ -195,14 +196,10 @@ static int slot_key(sstate_t *st, espfab_slot_cfg_t *s, int k, const char *value
     if (k == LK_PROFILE)
         return set_path(st, line, "profile", value, s->profile, sizeof s->profile);
     if (k == LK_USB_ID) {
-        unsigned v, p;
-        char tail;
-        if (sscanf(value, "%x:%x%c", &v, &p, &tail) != 2 || v == 0 || v > 0xFFFF || p > 0xFFFF)
+        if (espfab_usb_id_parse(value, &s->usb_vid, &s->usb_pid) != 0)
             return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                             "bad usb_id '%s' (VID:PID in hex, e.g. 303a:1001 for the chip's "
                             "USB-Serial/JTAG behind a serial server)", value);
-        s->usb_vid = (int)v;
-        s->usb_pid = (int)p;
         return 0;
     }
     if (!cfg_parse_u32(value, &s->baud) || s->baud < 1200 || s->baud > 20000000)

@@ -245,6 +245,7 @@ size_t espfab_chip_info_regs(const espfab_chip_t *c, uint32_t *addrs, size_t cap
         break;
     case ESPFAB_CHIP_ESP32P4:
         n = add(want, 16, n, P4_B1 + 8);
+        n = add(want, 16, n, ESPFAB_P4_EFUSE_RD_REPEAT_DATA1); /* flash power (v3.2) */
         break;
     default:
         return 0;
@@ -603,6 +604,71 @@ size_t espfab_chip_wdt_reset_plan(const espfab_chip_t *c, espfab_regop_t *ops, s
     return n;
 }
 #undef OP
+
+/* P4 power management (LP_AON at 0x50110000): LP_SYS + 0x10C powers the
+ * pad group, PMU + 0x1B8/0x1BC are the flash LDO, PMU + 0x3FC's low two bits
+ * force the flash supply on. */
+#define P4_XPD_PAD_GROUP 0x5011010Cu
+#define P4_LDO_0P1A 0x501151B8u
+#define P4_LDO_0P1A_ANA 0x501151BCu
+#define P4_PMU_DATE 0x501153FCu
+#define P4_EFUSE_XPD_ON (1u << 16)
+
+size_t espfab_chip_flash_power_plan(const espfab_chip_t *c, int rev_full, const espfab_reg_t *regs,
+                                    size_t n, espfab_regop_t *ops, size_t cap)
+{
+    espfab_regop_t p[12];
+    size_t k = 0;
+    if (!c || !ops || c->id != ESPFAB_CHIP_ESP32P4 || (rev_full != 301 && rev_full != 302))
+        return 0;
+    if (rev_full == 302 && (reg(regs, n, ESPFAB_P4_EFUSE_RD_REPEAT_DATA1) & P4_EFUSE_XPD_ON)) {
+        /* the ROM powered it; running the sequence twice would upset it */
+        p[k++] = (espfab_regop_t){ESPFAB_REGOP_CLEAR_IF_SET, P4_PMU_DATE, 0x3, 0};
+    } else {
+#define P(kind, a, v) (p[k++] = (espfab_regop_t){(kind), (a), (v), 0})
+        P(ESPFAB_REGOP_WRITE, P4_XPD_PAD_GROUP, 1);
+        P(ESPFAB_REGOP_DELAY, 0, 10000);
+        P(ESPFAB_REGOP_SET_BITS, P4_LDO_0P1A_ANA, 1u << 27);   /* current limit on */
+        P(ESPFAB_REGOP_SET_BITS, P4_LDO_0P1A, 1u << 7);        /* force tie-high */
+        P(ESPFAB_REGOP_SET_BITS, P4_PMU_DATE, 0x3);            /* flash supply forced on */
+        P(ESPFAB_REGOP_DELAY, 0, 50);
+        P(ESPFAB_REGOP_CLEAR_BITS, P4_LDO_0P1A_ANA, 1u << 27); /* current limit off */
+        P(ESPFAB_REGOP_CLEAR_BITS, P4_LDO_0P1A, 0xFFu << 23);  /* target voltage field */
+        P(ESPFAB_REGOP_SET_BITS, P4_LDO_0P1A, 0x80);           /* take the eFuse voltage */
+        P(ESPFAB_REGOP_CLEAR_BITS, P4_LDO_0P1A, 1u << 7);
+        P(ESPFAB_REGOP_DELAY, 0, 1800);
+#undef P
+    }
+    if (k > cap)
+        return 0;
+    memcpy(ops, p, k * sizeof(p[0]));
+    return k;
+}
+
+int espfab_usb_id_parse(const char *s, int *vid, int *pid)
+{
+    if (!s)
+        return -1;
+    const char *colon = strchr(s, ':');
+    if (!colon || colon == s || colon - s > 4 || !colon[1] || strlen(colon + 1) > 4)
+        return -1;
+    unsigned long v = 0, p = 0;
+    for (const char *q = s; q < colon; q++) {
+        if (!isxdigit((unsigned char)*q))
+            return -1;
+        v = v * 16 + (unsigned long)(isdigit((unsigned char)*q) ? *q - '0' : (tolower((unsigned char)*q) - 'a' + 10));
+    }
+    for (const char *q = colon + 1; *q; q++) {
+        if (!isxdigit((unsigned char)*q))
+            return -1;
+        p = p * 16 + (unsigned long)(isdigit((unsigned char)*q) ? *q - '0' : (tolower((unsigned char)*q) - 'a' + 10));
+    }
+    if (v == 0)
+        return -1;
+    *vid = (int)v;
+    *pid = (int)p;
+    return 0;
+}
 
 bool espfab_flash_is_xmc_strict(uint32_t jedec)
 {

@@ -109,6 +109,10 @@ struct espfab_session {
     bool sdm;
     uint32_t cur_baud;
     espfab_usb_mode_t usb;   /* how the port reaches the chip (known after detect) */
+    bool wdt_disabled;       /* the USB-Serial/JTAG watchdogs were turned off */
+    bool reset_issued;       /* RUN: the chip is resetting; input and port loss are expected */
+    uint32_t spi_saved[2];   /* SPI USR and USR2 before the flash id commands */
+    bool spi_soft;           /* a failed SPI command falls back to s->rdid */
 
     /* command in flight */
     struct {
@@ -171,7 +175,7 @@ struct espfab_session {
     espfab_secinfo_t sec;
 
     /* register scripts (watchdogs, the reset over USB): run_script() */
-    espfab_regop_t script[8];
+    espfab_regop_t script[16];
     size_t nscript, sidx;
     uint32_t script_val[4];  /* what the READ steps returned, in order */
     size_t nvals;
@@ -179,6 +183,7 @@ struct espfab_session {
     bool set_have_read;
     bool script_soft;        /* a failure ends the script, not the session */
     bool script_failed;
+    bool script_resets;      /* its last step resets the chip */
     const char *script_what;
     step_fn script_done;
     char late[LATE_CAP];     /* text outside frames since SYNC (reset banners) */
@@ -605,13 +610,18 @@ static bool scan_late(espfab_session_t *s, const uint8_t *bytes, size_t len)
     const char *eol = r ? strpbrk(r, "\r\n") : NULL;
     if (!eol || s->state >= ESPFAB_SS_RUN)
         return false;
-    char line[96];
-    int n = (int)(eol - r) < (int)sizeof(line) - 1 ? (int)(eol - r) : (int)sizeof(line) - 1;
+    /* the reset cause only: "rst:0x10 (RTCWDT_RTC_RESET)" (the detail must
+     * leave room for the port's name and the advice) */
+    char line[40];
+    const char *end = strpbrk(r, ",\r\n");
+    int n = (int)(end - r) < (int)sizeof(line) - 1 ? (int)(end - r) : (int)sizeof(line) - 1;
     memcpy(line, r, (size_t)n);
     line[n] = 0;
     const char *why;
-    if (strstr(line, "WDT") && s->usb == ESPFAB_USB_JTAG)
+    if (strstr(line, "WDT") && s->wdt_disabled)
         why = "a watchdog, although espfab had disabled them";
+    else if (strstr(line, "WDT") && s->usb != ESPFAB_USB_NONE)
+        why = "a watchdog";
     else if (strstr(line, "WDT") && s->chip && s->chip->usb_jtag)
         why = "a watchdog: over USB-Serial/JTAG the ROM feeds none; if this port is one, pass --usb-id 303a:1001";
     else if (strstr(line, "WDT"))
@@ -641,6 +651,8 @@ static void on_outside(void *data, const uint8_t *bytes, size_t len)
         scan_bootlog(s);
         return;
     }
+    if (s->reset_issued) /* the chip is restarting: its boot text */
+        return;
     if (scan_late(s, bytes, len))
         return;
     if (s->baud_switching || s->draining)
@@ -653,7 +665,7 @@ static void on_outside(void *data, const uint8_t *bytes, size_t len)
 static void on_slip_error(void *data, int err)
 {
     espfab_session_t *s = data;
-    if (s->finishing || !s->synced || s->baud_switching || s->draining)
+    if (s->finishing || !s->synced || s->baud_switching || s->draining || s->reset_issued)
         return;
     s->bad_frames++;
     ESPFAB_LOGD(TAG, "%s: dropped a broken frame (%s)", s->port_spec, espfab_strerror(err));
@@ -679,7 +691,7 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
         }
         return;
     }
-    if (s->draining)
+    if (s->draining || (s->reset_issued && !s->cmd.active))
         return;
     bool sync_echo = len >= 8 && frame[0] == 1 && frame[1] == ESPFAB_OP_SYNC;
     if (s->collecting_sync) {
@@ -784,6 +796,12 @@ static void on_read(espfab_port_t *p, const uint8_t *buf, ssize_t n, const espfa
     espfab_session_t *s = data;
     if (s->finishing)
         return;
+    if (s->reset_issued && n < 0) {
+        /* a USB port of the chip itself goes away (re-enumerates) */
+        note(s, "%s went away as the chip reset (its own USB port)", s->port_spec);
+        pass(s);
+        return;
+    }
     if (n < 0) {
         s->cmd.active = false;
         if (f && f->code)
@@ -1318,10 +1336,23 @@ static uint32_t stub_block(const espfab_session_t *s)
 
 static void script_next(espfab_session_t *s);
 
+static bool script_rmw(const espfab_regop_t *op)
+{
+    return op->kind == ESPFAB_REGOP_SET_BITS || op->kind == ESPFAB_REGOP_CLEAR_BITS ||
+           op->kind == ESPFAB_REGOP_CLEAR_IF_SET;
+}
+
 static bool script_reading(const espfab_session_t *s)
 {
     const espfab_regop_t *op = &s->script[s->sidx];
-    return op->kind == ESPFAB_REGOP_READ || (op->kind == ESPFAB_REGOP_SET_BITS && !s->set_have_read);
+    return op->kind == ESPFAB_REGOP_READ || (script_rmw(op) && !s->set_have_read);
+}
+
+static void script_step_done(espfab_session_t *s)
+{
+    s->set_have_read = false;
+    s->sidx++;
+    script_next(s);
 }
 
 static void on_script(espfab_session_t *s, int rc, const espfab_resp_t *r)
@@ -1331,7 +1362,7 @@ static void on_script(espfab_session_t *s, int rc, const espfab_resp_t *r)
     if (rc < 0 || !r->ok) {
         if (s->script_soft) {
             note(s, "%s: %s(0x%08" PRIX32 ") %s; going on", s->script_what, reading ? "READ_REG" : "WRITE_REG",
-                 op->addr, rc < 0 ? "got no reply" : "was refused");
+                 op->addr, rc < 0 ? espfab_strerror(rc) : "was refused");
             s->script_failed = true;
             s->script_done(s);
             return;
@@ -1344,17 +1375,18 @@ static void on_script(espfab_session_t *s, int rc, const espfab_resp_t *r)
                  op->addr, s->script_what);
         return;
     }
-    if (reading && op->kind == ESPFAB_REGOP_SET_BITS) {
+    if (reading && script_rmw(op)) {
         s->set_read = r->value;
         s->set_have_read = true;
-        script_next(s);
+        if (op->kind == ESPFAB_REGOP_CLEAR_IF_SET && (r->value & op->value) != op->value)
+            script_step_done(s); /* not all set: leave it */
+        else
+            script_next(s);
         return;
     }
     if (reading && s->nvals < sizeof(s->script_val) / sizeof(s->script_val[0]))
         s->script_val[s->nvals++] = r->value;
-    s->set_have_read = false;
-    s->sidx++;
-    script_next(s);
+    script_step_done(s);
 }
 
 static void script_next(espfab_session_t *s)
@@ -1365,16 +1397,26 @@ static void script_next(espfab_session_t *s)
     }
     const espfab_regop_t *op = &s->script[s->sidx];
     size_t n;
+    if (op->kind == ESPFAB_REGOP_DELAY) {
+        s->sidx++;
+        arm(s, (op->value + 999) / 1000, script_next);
+        return;
+    }
+    if (s->script_resets && s->sidx + 1 == s->nscript)
+        s->reset_issued = true; /* from now on the chip may vanish or talk */
     if (script_reading(s)) {
         n = espfab_cmd_read_reg(op->addr, s->pkt, sizeof(s->pkt));
     } else {
-        uint32_t v = op->kind == ESPFAB_REGOP_SET_BITS ? s->set_read | op->value : op->value;
+        uint32_t v = op->kind == ESPFAB_REGOP_SET_BITS ? s->set_read | op->value
+                   : script_rmw(op)                    ? s->set_read & ~op->value
+                                                       : op->value;
         n = espfab_cmd_write_reg(op->addr, v, op->mask ? op->mask : 0xFFFFFFFFu, 0, s->pkt, sizeof(s->pkt));
     }
     send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), s->script_soft ? 1 : REG_TRIES, on_script);
 }
 
-/* Runs s->script[0..nscript) (READ, WRITE with mask, SET_BITS), then done.
+/* Runs s->script[0..nscript) (READ, WRITE with mask, SET_BITS, CLEAR_BITS,
+ * CLEAR_IF_SET, DELAY), then done.
  * soft: a refused or unanswered step ends the script (script_failed) and
  * done runs anyway; otherwise it fails the session. */
 static void run_script(espfab_session_t *s, const char *what, bool soft, step_fn done)
@@ -1384,6 +1426,21 @@ static void run_script(espfab_session_t *s, const char *what, bool soft, step_fn
     s->set_have_read = false;
     s->script_soft = soft;
     s->script_failed = false;
+    s->script_resets = false;
+    s->script_what = what;
+    s->script_done = done;
+    script_next(s);
+}
+
+/* run_script (soft) whose last step resets the chip */
+static void run_script_resets(espfab_session_t *s, const char *what, step_fn done)
+{
+    s->sidx = 0;
+    s->nvals = 0;
+    s->set_have_read = false;
+    s->script_soft = true;
+    s->script_failed = false;
+    s->script_resets = true;
     s->script_what = what;
     s->script_done = done;
     script_next(s);
@@ -1412,10 +1469,31 @@ static void chip_detected(espfab_session_t *s)
 
 static void read_next_info_reg(espfab_session_t *s);
 
+static void flash_powered(espfab_session_t *s)
+{
+    note(s, "%s v%d.%d: flash powered (its supply is off in download mode)", s->chip->name,
+         s->rec.rev_full / 100, s->rec.rev_full % 100);
+    start_flash_id(s);
+}
+
+/* esptool's _post_connect, second half: an ESP32-P4 v3.1/v3.2 needs its
+ * flash powered before it can be attached. */
+static void power_flash(espfab_session_t *s)
+{
+    s->nscript = s->sdm ? 0 : espfab_chip_flash_power_plan(s->chip, s->rec.rev_full, s->regs, s->nregs, s->script,
+                                                          sizeof(s->script) / sizeof(s->script[0]));
+    if (s->nscript) {
+        run_script(s, "powering the flash", false, flash_powered);
+        return;
+    }
+    start_flash_id(s);
+}
+
 static void watchdogs_disabled(espfab_session_t *s)
 {
+    s->wdt_disabled = true;
     note(s, "%s: RTC watchdog off, super watchdog feeding itself", espfab_usb_mode_name(s->usb));
-    start_flash_id(s);
+    power_flash(s);
 }
 
 /* esptool's _post_connect: over USB-Serial/JTAG the ROM feeds no watchdog
@@ -1430,7 +1508,7 @@ static void post_connect(espfab_session_t *s)
             return;
         }
     }
-    start_flash_id(s);
+    power_flash(s);
 }
 
 static void on_info_reg(espfab_session_t *s, int rc, const espfab_resp_t *r)
@@ -1530,10 +1608,18 @@ static void flash_id_done(espfab_session_t *s, uint32_t id)
 }
 
 static void flash_id_done(espfab_session_t *s, uint32_t id);
+static void spi_finished(espfab_session_t *s, uint32_t id);
 
 static void on_regop(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     const espfab_regop_t *op = &s->ops[s->idx];
+    if ((rc < 0 || !r->ok) && s->spi_soft) {
+        /* the XMC check is a courtesy (esptool ignores its failures too) */
+        note(s, "SPI flash command 0x%02X %s; going on with RDID 0x%06" PRIX32, s->spi_opcode,
+             rc < 0 ? espfab_strerror(rc) : "was refused", s->rdid);
+        spi_finished(s, s->rdid);
+        return;
+    }
     if (rc < 0) {
         fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_TIMEOUT : ESPFAB_E_FLASH_ID_FAILED,
              "no reply to %s(0x%08" PRIX32 ") while running SPI flash command 0x%02X",
@@ -1546,7 +1632,13 @@ static void on_regop(espfab_session_t *s, int rc, const espfab_resp_t *r)
         return;
     }
     if (op->kind == ESPFAB_REGOP_POLL_CLEAR && (r->value & op->mask) != 0) {
-        if (++s->polls >= 10) {
+        if (++s->polls >= 10 && s->spi_soft) {
+            note(s, "SPI flash command 0x%02X did not complete; going on with RDID 0x%06" PRIX32, s->spi_opcode,
+                 s->rdid);
+            spi_finished(s, s->rdid);
+            return;
+        }
+        if (s->polls >= 10) {
             fail(s, ESPFAB_E_FLASH_ID_FAILED, "SPI flash command 0x%02X did not complete (0x%08" PRIX32
                  " = 0x%08" PRIX32 ")", s->spi_opcode, op->addr, r->value);
             return;
@@ -1600,7 +1692,7 @@ static void on_rdid_after_xmc(espfab_session_t *s, uint32_t v)
         note(s, "XMC flash started (RDID 0x%06" PRIX32 " after the start-up sequence)", v);
     else
         note(s, "XMC flash start-up sequence did not help (RDID 0x%06" PRIX32 ")", v);
-    flash_id_done(s, v);
+    spi_finished(s, v);
 }
 
 static void xmc_cmd_done(espfab_session_t *s, uint32_t v)
@@ -1626,7 +1718,7 @@ static void xmc_next(espfab_session_t *s)
 static void on_sfdp_vendor(espfab_session_t *s, uint32_t v)
 {
     if ((v & 0xFF) != ESPFAB_FLASH_VENDOR_XMC) {
-        flash_id_done(s, s->rdid);
+        spi_finished(s, s->rdid);
         return;
     }
     note(s, "XMC flash did not start (RDID 0x%06" PRIX32 ", SFDP says XMC): running its start-up "
@@ -1639,17 +1731,48 @@ static void on_rdid(espfab_session_t *s, uint32_t v)
 {
     s->rdid = v & 0xFFFFFF;
     if (espfab_flash_is_xmc_strict(s->rdid)) {
-        flash_id_done(s, s->rdid);
+        spi_finished(s, s->rdid);
         return;
     }
     /* the SFDP vendor byte (0x10) says XMC although RDID does not: an XMC
      * chip that did not come out of power-up right */
+    s->spi_soft = true;
     start_spi(s, 0x5A, true, 0x10, 8, on_sfdp_vendor);
+}
+
+static void spi_restored(espfab_session_t *s)
+{
+    flash_id_done(s, s->rdid);
+}
+
+/* The SPI commands changed SPI_USR and SPI_USR2, which the ROM's own flash
+ * functions rely on: put back what they held (esptool does, per command). */
+static void spi_finished(espfab_session_t *s, uint32_t id)
+{
+    s->spi_soft = false;
+    s->rdid = id & 0xFFFFFF;
+    uint32_t base = s->chip->spi_base;
+    s->script[0] = (espfab_regop_t){ESPFAB_REGOP_WRITE, base + s->chip->spi_usr, s->spi_saved[0], 0};
+    s->script[1] = (espfab_regop_t){ESPFAB_REGOP_WRITE, base + s->chip->spi_usr2, s->spi_saved[1], 0};
+    s->nscript = 2;
+    run_script(s, "restoring SPI_USR/SPI_USR2", false, spi_restored);
+}
+
+static void spi_saved(espfab_session_t *s)
+{
+    s->spi_saved[0] = s->script_val[0];
+    s->spi_saved[1] = s->script_val[1];
+    start_spi(s, 0x9F, false, 0, 24, on_rdid);
 }
 
 static void start_rdid(espfab_session_t *s)
 {
-    start_spi(s, 0x9F, false, 0, 24, on_rdid);
+    uint32_t base = s->chip->spi_base;
+    s->spi_soft = false;
+    s->script[0] = (espfab_regop_t){ESPFAB_REGOP_READ, base + s->chip->spi_usr, 0, 0};
+    s->script[1] = (espfab_regop_t){ESPFAB_REGOP_READ, base + s->chip->spi_usr2, 0, 0};
+    s->nscript = 2;
+    run_script(s, "saving SPI_USR/SPI_USR2", false, spi_saved);
 }
 
 /* Secure download mode: the flash is attached (SPI_ATTACH is allowed) but
@@ -2620,6 +2743,7 @@ static void on_run_begin(espfab_session_t *s, int rc, const espfab_resp_t *r)
 static void reset_by_lines(espfab_session_t *s)
 {
     if (espfab_port_has_modem_lines(s->port)) {
+        s->reset_issued = true;
         s->nsteps = espfab_reset_hard(s->usb == ESPFAB_USB_OTG, s->steps, ESPFAB_RESET_MAX_STEPS);
         s->step = 0;
         hard_reset_step(s);
@@ -2636,24 +2760,33 @@ static void reset_by_lines(espfab_session_t *s)
 
 static void wdt_reset_sent(espfab_session_t *s)
 {
-    if (s->script_failed && s->sidx < 3) {
+    if (s->script_failed && s->sidx + 1 < s->nscript) {
+        s->reset_issued = false;
         reset_by_lines(s); /* the watchdog was not armed */
         return;
     }
-    /* a lost reply after WDTCONFIG0 was written: the chip has already reset */
+    /* armed (a lost reply to the arming write may only mean that the chip
+     * has reset already); the chip resets in milliseconds, so the plan's
+     * final re-lock is not sent */
+    s->reset_issued = true;
     note(s, "reset by the RTC watchdog (%s: no RTS line resets this chip)", espfab_usb_mode_name(s->usb));
     arm(s, WDT_RESET_WAIT_MS, pass);
 }
 
 static void wdt_reset(espfab_session_t *s)
 {
-    s->nscript = espfab_chip_wdt_reset_plan(s->chip, s->script, sizeof(s->script) / sizeof(s->script[0]));
-    run_script(s, "resetting with the RTC watchdog", true, wdt_reset_sent);
+    size_t n = espfab_chip_wdt_reset_plan(s->chip, s->script, sizeof(s->script) / sizeof(s->script[0]));
+    size_t arm_step = 0;
+    while (arm_step < n && s->script[arm_step].addr != s->chip->wdt_config0)
+        arm_step++;
+    s->nscript = arm_step < n ? arm_step + 1 : n; /* up to the write that arms it */
+    run_script_resets(s, "resetting with the RTC watchdog", wdt_reset_sent);
 }
 
-/* esptool: over USB-OTG the watchdog resets the chip when its boot pin is
- * not held (strap bit clear) and download mode is not forced; otherwise,
- * and on the P4 always the watchdog, the RTS line. */
+/* esptool (S2, S3): over USB-OTG the watchdog resets the chip when the boot
+ * strap was latched low (GPIO_STRAP's SPI_BOOT bit clear) and download mode
+ * is not forced over USB; otherwise the RTS line.  The P4 always uses the
+ * watchdog. */
 static void on_straps(espfab_session_t *s)
 {
     if (!s->script_failed && s->nvals == 2 && !(s->script_val[0] & s->chip->strap_spi_boot) &&

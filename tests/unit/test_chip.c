@@ -577,6 +577,60 @@ static void test_wdt_plans(void)
     CHECK_STR(espfab_usb_mode_name(ESPFAB_USB_OTG), "USB-OTG");
 }
 
+static void test_flash_power_plan(void)
+{
+    const espfab_chip_t *p4 = espfab_chip_get(ESPFAB_CHIP_ESP32P4);
+    espfab_regop_t ops[16];
+    espfab_reg_t xpd = {ESPFAB_P4_EFUSE_RD_REPEAT_DATA1, 1u << 16};
+    size_t n = espfab_chip_flash_power_plan(p4, 301, NULL, 0, ops, 16);
+    CHECK_EQ(n, 11);
+    CHECK_EQ(ops[0].kind, ESPFAB_REGOP_WRITE);
+    CHECK_EQ(ops[0].addr, 0x5011010C);
+    CHECK_EQ(ops[1].kind, ESPFAB_REGOP_DELAY);
+    CHECK_EQ(ops[1].value, 10000);
+    CHECK_EQ(ops[4].addr, 0x501153FC);
+    CHECK_EQ(ops[4].value, 3);
+    CHECK_EQ(ops[7].kind, ESPFAB_REGOP_CLEAR_BITS);
+    CHECK_EQ(ops[7].value, 0xFFu << 23);
+    CHECK_EQ(espfab_chip_flash_power_plan(p4, 302, NULL, 0, ops, 16), 11); /* eFuse bit clear */
+    n = espfab_chip_flash_power_plan(p4, 302, &xpd, 1, ops, 16);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(ops[0].kind, ESPFAB_REGOP_CLEAR_IF_SET);
+    CHECK_EQ(ops[0].addr, 0x501153FC);
+    CHECK_EQ(espfab_chip_flash_power_plan(p4, 301, &xpd, 1, ops, 16), 11); /* v3.1 ignores it */
+    CHECK_EQ(espfab_chip_flash_power_plan(p4, 300, NULL, 0, ops, 16), 0);
+    CHECK_EQ(espfab_chip_flash_power_plan(p4, 100, NULL, 0, ops, 16), 0);
+    CHECK_EQ(espfab_chip_flash_power_plan(espfab_chip_get(ESPFAB_CHIP_ESP32S3), 301, NULL, 0, ops, 16), 0);
+    CHECK_EQ(espfab_chip_flash_power_plan(p4, 301, NULL, 0, ops, 8), 0); /* cap */
+    /* the eFuse word is among the registers read for the chip info */
+    uint32_t addrs[16];
+    size_t na = espfab_chip_info_regs(p4, addrs, 16);
+    bool found = false;
+    for (size_t i = 0; i < na; i++)
+        found |= addrs[i] == ESPFAB_P4_EFUSE_RD_REPEAT_DATA1;
+    CHECK(found);
+}
+
+static void test_usb_id_parse(void)
+{
+    int v = -1, p = -1;
+    CHECK_EQ(espfab_usb_id_parse("303a:1001", &v, &p), 0);
+    CHECK_EQ(v, 0x303a);
+    CHECK_EQ(p, 0x1001);
+    CHECK_EQ(espfab_usb_id_parse("303A:0009", &v, &p), 0);
+    CHECK_EQ(p, 9);
+    CHECK_EQ(espfab_usb_id_parse("10c4:ea60", &v, &p), 0);
+    CHECK_EQ(v, 0x10c4);
+    const char *bad[] = {"1001", "303a:", ":1001", "303a:1001x", "0:1001", "12345:1", "303a:12345",
+                         "30 3a:1001", "-1:1", "303a:-1", "", "303a:1001:1", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        if (espfab_usb_id_parse(bad[i], &v, &p) != -1)
+            fprintf(stderr, "accepted '%s'\n", bad[i]);
+        CHECK_EQ(espfab_usb_id_parse(bad[i], &v, &p), -1);
+    }
+    CHECK_EQ(espfab_usb_id_parse(NULL, &v, &p), -1);
+}
+
 static void test_xmc_strict(void)
 {
     CHECK(espfab_flash_is_xmc_strict(0x164020));  /* XM25QH32C */
@@ -598,6 +652,8 @@ int main(void)
     RUN(test_usb_mode);
     RUN(test_wdt_plans);
     RUN(test_xmc_strict);
+    RUN(test_flash_power_plan);
+    RUN(test_usb_id_parse);
     RUN(test_esp32);
     RUN(test_esp32_rom_baud);
     RUN(test_esp32c2_26mhz);

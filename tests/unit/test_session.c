@@ -66,6 +66,10 @@ typedef struct board {
     uint8_t sfdp_vendor;     /* SFDP byte 0x10 (0 = 0xEF) */
     bool xmc_broken;         /* RDID reads 0xFFFFFF until B9 79 FF AB */
     int xmc_seen;
+    int spi_refuse_op;       /* refuse (ROM error 0x05) the USR2 write of this opcode */
+    uint32_t spi_base;       /* 0 = the S3's 0x60002000 (the P4's is 0x5008D000) */
+    uint32_t hangup_after;   /* hang up after answering a WRITE_REG to this address */
+    uint32_t chatter_after;  /* print boot text after answering a WRITE_REG here */
     /* what it saw */
     int nsync;
     int ops[256];
@@ -136,6 +140,8 @@ static void board_reply(board_t *b, uint8_t op, uint32_t value, const uint8_t *d
     board_send(b, f, 8 + dlen + sl);
 }
 
+static uint32_t board_spi(const board_t *b) { return b->spi_base ? b->spi_base : 0x60002000u; }
+
 static uint32_t board_reg(board_t *b, uint32_t addr)
 {
     for (int i = 0; i < b->nst; i++)
@@ -152,16 +158,17 @@ static uint32_t board_reg(board_t *b, uint32_t addr)
     }
     if (addr == 0x40001000 && b->magic)
         return b->magic;
-    switch (addr) {
-    case 0x40001000: return 0x00000009;       /* ESP32-S3 magic */
-    case 0x60007044: return 0x28000003;       /* MAC w0 */
-    case 0x60007048: return 0x0000246f;       /* MAC w1 */
-    case 0x60002000 + 0x58: /* SPI W0 */
+    if (addr == board_spi(b) + 0x58) { /* SPI W0 */
         if (b->spi_op == 0x5A)
             return b->sfdp_vendor ? b->sfdp_vendor : 0xEF;
         if (b->xmc_broken)
             return 0xFFFFFF;
         return b->jedec ? b->jedec : 0x001640EF; /* RDID: Winbond 4 MB */
+    }
+    switch (addr) {
+    case 0x40001000: return 0x00000009;       /* ESP32-S3 magic */
+    case 0x60007044: return 0x28000003;       /* MAC w0 */
+    case 0x60007048: return 0x0000246f;       /* MAC w1 */
     default: return 0;
     }
 }
@@ -324,16 +331,34 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
                 b->wr_val[b->nwr] = v;
                 b->wr_mask[b->nwr++] = m;
             }
-            if (a == 0x60002000u + 0x20) { /* USR2: the command's opcode */
+            if (a == board_spi(b) + 0x20) { /* USR2: the command's opcode */
                 static const uint8_t fix[] = {0xB9, 0x79, 0xFF, 0xAB};
                 b->spi_op = (uint8_t)v;
                 b->spi_count[b->spi_op]++;
                 b->xmc_seen = b->xmc_seen < 4 && b->spi_op == fix[b->xmc_seen] ? b->xmc_seen + 1 : b->spi_op == 0xB9;
                 if (b->xmc_seen == 4)
                     b->xmc_broken = false;
+                if (b->spi_refuse_op == (int)(v & 0xFF)) {
+                    board_reply(b, op, 0, NULL, 0, 1, 0x05);
+                    return;
+                }
             }
-            if (a >= 0x60004000u && a < 0x60009000u) /* GPIO, RTC; the SPI engine completes at once */
+            /* GPIO, RTC (S3), LP/PMU (P4); the SPI engine completes at once */
+            if ((a >= 0x60004000u && a < 0x60009000u) || (a >= 0x50110000u && a < 0x50120000u))
                 board_store(b, a, (board_reg(b, a) & ~m) | (v & m));
+            board_reply(b, op, 0, NULL, 0, 0, 0);
+            if (a == b->hangup_after) {
+                board_hangup(b);
+                return;
+            }
+            if (a == b->chatter_after) {
+                for (int i = 0; i < 40; i++) {
+                    static const char boot[] = "ESP-ROM:esp32s3-20210327\r\nrst:0x10 (RTCWDT_RTC_RESET)\r\n";
+                    if (write(b->mfd, boot, sizeof(boot) - 1) < 0)
+                        break;
+                }
+            }
+            return;
         }
         board_reply(b, op, 0, NULL, 0, 0, 0);
         return;
@@ -423,7 +448,7 @@ static void board_init(board_t *b, uv_loop_t *loop)
     memset(b, 0, sizeof(*b));
     b->status_len = 4;
     b->chip_id = 9; /* ESP32-S3 */
-    b->corrupt_seq = b->err_seq = b->vanish_seq = b->garble_op = b->late_seq = -1;
+    b->corrupt_seq = b->err_seq = b->vanish_seq = b->garble_op = b->late_seq = b->spi_refuse_op = -1;
     CHECK(openpty(&b->mfd, &b->sfd, b->path, NULL, NULL) == 0);
     struct termios t;
     tcgetattr(b->sfd, &t);
@@ -1113,10 +1138,14 @@ static void test_usb_jtag_watchdogs(void)
 
 static void script_strap_held(board_t *b) { board_store(b, S3_STRAP, 0); }
 static void script_strap_free(board_t *b) { board_store(b, S3_STRAP, 0x8); }
+static void script_otg_hangup(board_t *b) { b->hangup_after = S3_WDT_CONFIG0; }
+static void script_otg_chatter(board_t *b) { b->chatter_after = S3_WDT_CONFIG0; }
 
 /* Over the ROM's USB-OTG CDC (303a:0009 on an S3) every MEM_DATA and data
- * block is at most 2 KiB, and the chip is reset by its RTC watchdog when
- * the boot pin is not forcing download mode, else by the run request. */
+ * block is at most 2 KiB, and, as esptool does, the chip is reset by its RTC
+ * watchdog when the boot strap was latched low (GPIO_STRAP's SPI_BOOT bit
+ * clear) and download mode is not forced over USB, else by the RTS line
+ * (on a pty: the run request). */
 static void test_usb_otg_blocks_and_reset(void)
 {
     run_t r;
@@ -1141,11 +1170,20 @@ static void test_usb_otg_blocks_and_reset(void)
     CHECK(board_wr_find(&B, w, S3_WDT_CONFIG0, 1u << 31 | 5u << 28 | 1u << 8 | 2u) > w);
     CHECK_CONTAINS(r.notes, "reset by the RTC watchdog");
     CHECK_EQ(B.ops[0x02], 1); /* the region's FLASH_BEGIN; no run request: the watchdog reset it */
-    /* strap pin not held: the RTS line (here: the run request) */
+    /* SPI_BOOT set (the strap was not latched low): the RTS line (here: the
+     * run request) */
     run_session(&B, &o, &r, true, script_strap_free, check_flash_image);
     CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
     CHECK_EQ(board_wr_find(&B, 0, S3_WDT_CONFIG1, 2000), -1);
     CHECK_EQ(B.ops[0x02], 2); /* the region's, then FLASH_BEGIN(0, 0) of the run request */
+    /* the chip's USB port goes away as it resets: a pass, not PORT_VANISHED */
+    run_session(&B, &o, &r, true, script_otg_hangup, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_CONTAINS(r.notes, "went away as the chip reset");
+    /* or it stays and the restarting chip talks: still a pass */
+    run_session(&B, &o, &r, true, script_otg_chatter, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(r.rec.fault.code, 0);
     /* the same board on a UART bridge: the usual 6 KiB / 16 KiB blocks */
     o.usb_vid = o.usb_pid = 0;
     run_session(&B, &o, &r, true, NULL, check_flash_image);
@@ -1188,6 +1226,22 @@ static void script_xmc_broken(board_t *b)
 
 static void script_xmc_good(board_t *b) { b->jedec = 0x164020; }
 
+static void script_spi_regs(board_t *b)
+{
+    board_store(b, 0x60002000u + 0x18, 0x80000004u); /* S3 SPI_USR */
+    board_store(b, 0x60002000u + 0x20, 0x70000005u); /* S3 SPI_USR2 */
+    b->spi_refuse_op = 0x5A;                         /* and SFDP reads fail */
+}
+
+/* index of the last logged WRITE_REG to addr; -1 if none */
+static int board_wr_last(const board_t *b, uint32_t addr)
+{
+    for (int i = b->nwr - 1; i >= 0; i--)
+        if (b->wr_addr[i] == addr)
+            return i;
+    return -1;
+}
+
 /* An XMC flash that did not start answers RDID with 0xFFFFFF but its SFDP
  * vendor byte says XMC: the session runs the start-up sequence B9 79 FF AB
  * (esptool's flash_xmc_startup), reads the id again, and flashes. */
@@ -1215,6 +1269,73 @@ static void test_xmc_startup(void)
     CHECK_EQ(B.spi_count[0x5A], 1);
     CHECK_EQ(B.spi_count[0xB9], 0);
     CHECK(strstr(r.notes, "XMC") == NULL);
+    /* the SPI commands leave SPI_USR/USR2 as they found them, and a failing
+     * SFDP read (the XMC check) does not fail the board */
+    run_session(&B, &o, &r, true, script_spi_regs, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(r.rec.flash_jedec, 0x1640EF);
+    CHECK_CONTAINS(r.notes, "SPI flash command 0x5A was refused; going on with RDID 0x1640EF");
+    int u = board_wr_last(&B, 0x60002018u), u2 = board_wr_last(&B, 0x60002020u);
+    int cmd = board_wr_last(&B, 0x60002000u);
+    CHECK(u > cmd && u2 > cmd && cmd >= 0);
+    if (u >= 0 && u2 >= 0) {
+        CHECK_EQ(B.wr_val[u], 0x80000004u);
+        CHECK_EQ(B.wr_val[u2], 0x70000005u);
+    }
+}
+
+#define P4_PAD 0x5011010Cu
+#define P4_LDO 0x501151B8u
+#define P4_ANA 0x501151BCu
+#define P4_DATE 0x501153FCu
+
+static void script_p4(board_t *b, uint32_t rev_word, uint32_t efuse, uint32_t date)
+{
+    b->chip_id = 18;
+    b->spi_base = 0x5008D000u;
+    board_store(b, 0x5012D044u + 8, rev_word);
+    board_store(b, 0x5012D034u, efuse);
+    board_store(b, P4_LDO, 0x7F800000u);
+    board_store(b, P4_DATE, date);
+}
+static void script_p4_v31(board_t *b) { script_p4(b, 0x31, 0, 0); }
+static void script_p4_v32_xpd(board_t *b) { script_p4(b, 0x32, 1u << 16, 0x3); }
+static void script_p4_v32_xpd_one(board_t *b) { script_p4(b, 0x32, 1u << 16, 0x1); }
+static void script_p4_v30(board_t *b) { script_p4(b, 0x30, 0, 0); }
+
+/* ESP32-P4 v3.1/v3.2: the flash is powered before it is attached (esptool's
+ * power_on_flash); read-modify-write steps keep the other bits. */
+static void test_p4_flash_power(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    run_session(&B, &o, &r, true, script_p4_v31, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_STR(r.rec.chip, "ESP32-P4");
+    CHECK_CONTAINS(r.notes, "ESP32-P4 v3.1: flash powered");
+    CHECK_EQ(board_reg(&B, P4_PAD), 1);
+    CHECK_EQ(board_reg(&B, P4_ANA), 0);      /* current limit on, then off */
+    CHECK_EQ(board_reg(&B, P4_LDO), 0);      /* target field cleared, 0x80 set, tie-high off */
+    CHECK_EQ(board_reg(&B, P4_DATE), 3);     /* flash supply forced on */
+    int pad = board_wr_find(&B, 0, P4_PAD, 1), rdid = board_wr_find(&B, 0, 0x5008D000u + 0x20, 0x9F | 7u << 28);
+    CHECK(pad >= 0 && rdid > pad);           /* before the flash id */
+    CHECK(board_wr_find(&B, 0, P4_LDO, 0x7F800080u) > pad);
+    CHECK(board_wr_find(&B, 0, P4_LDO, 0x00000080u) > pad);
+    /* v3.2 with DOWNLOAD_MODE_XPD_ON: only PMU_DATE's force-on bits go */
+    run_session(&B, &o, &r, true, script_p4_v32_xpd, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(board_reg(&B, P4_DATE), 0);
+    CHECK_EQ(board_wr_find(&B, 0, P4_PAD, 1), -1);
+    /* ... and only when both are set */
+    run_session(&B, &o, &r, true, script_p4_v32_xpd_one, check_flash_image);
+    CHECK_EQ(board_wr_last(&B, P4_DATE), -1);
+    CHECK_EQ(board_reg(&B, P4_DATE), 1);
+    /* v3.0: nothing */
+    run_session(&B, &o, &r, true, script_p4_v30, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(board_wr_find(&B, 0, P4_PAD, 1), -1);
+    CHECK(strstr(r.notes, "flash powered") == NULL);
 }
 
 int main(void)
@@ -1243,6 +1364,7 @@ int main(void)
     RUN(test_usb_otg_blocks_and_reset);
     RUN(test_board_reset_banner);
     RUN(test_xmc_startup);
+    RUN(test_p4_flash_power);
     RUN(test_bad_port);
     return check_summary();
 }
