@@ -51,6 +51,11 @@ struct slot {
     uv_timer_t timer;                /* presence polling; deferred frees */
     bool paused;
     bool absent_once;
+    /* continuous mode: the board that passed last here, and whether the
+     * session on the port now is that board come back */
+    espfab_attempt_t last_pass;
+    bool have_last_pass;
+    bool came_back;
     /* TCP presence probe (continuous mode): connect, note success, close. */
     uv_tcp_t probe;
     uv_connect_t probe_req;
@@ -220,10 +225,53 @@ static void defer_free(uv_timer_t *t)
     }
 }
 
+/* The board that passed last in this slot was found on the port again (a
+ * chip's own USB port re-enumerates after the reset into the application):
+ * the session stopped before any write.  The row says so; the station's
+ * counts and the slot's display keep the pass. */
+static void board_came_back(slot *sl, const espfab_attempt_t *rec)
+{
+    espfab_station_t *st = sl->st;
+    espfab_fault_t f;
+    espfab_attempt_t a = *rec;
+    a.id = sl->attempt.id;
+    record_labels(sl, &a);
+    a.outcome = ESPFAB_OUTCOME_INTERRUPTED;
+    espfab_fault_set(&a.fault, ESPFAB_E_ALREADY_PASSED, "%s: %s passed here %.1f s ago and is back on the port; "
+                     "not flashed again", sl->port, rec->mac,
+                     (double)(now_ms() - (uint64_t)sl->last_pass.end_ms) / 1000.0);
+    espfab_fault_format(&a.fault, a.message, sizeof(a.message));
+    a.end_ms = (int64_t)now_ms();
+    espfab_fault_clear(&f);
+    if (sl->attempt_open && espfab_store_attempt_finish(st->o.store, &a, &f) != 0)
+        store_failed(sl, &f, "complete");
+    sl->attempt_open = false;
+    sl->came_back = false;
+    sl->attempt = sl->last_pass;
+    sl->status.attempt = &sl->attempt;
+    if (st->totals.in_flight)
+        st->totals.in_flight--;
+    emit(st, ESPFAB_STATION_EV_NOTE, sl, NULL, a.message);
+    sl->status.state = ESPFAB_SLOT_PASSED;
+    sl->absent_once = false;
+    if (st->stopping)
+        slot_set(sl, ESPFAB_SLOT_PASSED);
+    else
+        slot_set(sl, ESPFAB_SLOT_REMOVE);
+    sl->dead = sl->sess;
+    sl->sess = NULL;
+    uv_timer_stop(&sl->timer);
+    uv_timer_start(&sl->timer, defer_free, 0, 0);
+}
+
 static void board_done(slot *sl, const espfab_attempt_t *rec)
 {
     espfab_station_t *st = sl->st;
     espfab_fault_t f;
+    if (sl->came_back && rec->outcome != ESPFAB_OUTCOME_PASS) {
+        board_came_back(sl, rec);
+        return;
+    }
     int64_t id = sl->attempt.id;
     sl->attempt = *rec;
     sl->attempt.id = id;
@@ -262,6 +310,11 @@ static void board_done(slot *sl, const espfab_attempt_t *rec)
     emit(st, ESPFAB_STATION_EV_BOARD_DONE, sl, &sl->attempt, sl->attempt.message);
 
     bool pass = sl->attempt.outcome == ESPFAB_OUTCOME_PASS;
+    if (pass && sl->attempt.mac[0]) {
+        sl->last_pass = sl->attempt;
+        sl->have_last_pass = true;
+    }
+    sl->came_back = false;
     if (st->o.mode == ESPFAB_STATION_CONTINUOUS && !st->stopping &&
         !(st->o.max_boards && st->boards >= st->o.max_boards)) {
         sl->status.state = pass ? ESPFAB_SLOT_PASSED : ESPFAB_SLOT_FAILED;
@@ -301,6 +354,13 @@ static void session_cb(espfab_session_t *s, const espfab_session_ev_t *ev, void 
             if (espfab_store_attempt_update(st->o.store, &a, &f) != 0)
                 store_failed(sl, &f, "update");
             sl->identity_recorded = true;
+        }
+        /* Continuous mode: the board that just passed here, back on the
+         * port, is not flashed again (stopped before any write). */
+        if (st->o.mode == ESPFAB_STATION_CONTINUOUS && !sl->came_back && sl->have_last_pass && rec->mac[0] &&
+            strcmp(rec->mac, sl->last_pass.mac) == 0 && ev->new_state < ESPFAB_SS_CHECK) {
+            sl->came_back = true;
+            espfab_session_cancel(s);
         }
         emit(st, ESPFAB_STATION_EV_SLOT, sl, NULL, NULL);
         break;

@@ -117,6 +117,8 @@ static void usage(FILE *f)
 "                       no longer accepting), 'plug N' (a NEW board is\n"
 "                       inserted at position N: fresh flash, next MAC,\n"
 "                       no faults; its board line is printed again),\n"
+"                       'replug N' (the SAME board leaves and comes back,\n"
+"                       as a chip's own USB port does when it resets),\n"
 "                       'dump' (like SIGUSR1), 'state N' (prints 'state N\n"
 "                       chip=.. mode=rom|stub|app|idle|hung baud=.. usb=..\n"
 "                       wdt-resets=K last-reset=..' first).  Each command\n"
@@ -573,6 +575,26 @@ static void print_board(const io_t *io)
            m[4], m[5], io->pty >= 0 ? io->pty_path : "-", tcp);
 }
 
+/* The same board goes away and comes back (a chip's own USB port
+ * re-enumerating after a reset): same MAC, same flash. */
+static int replug(io_t *io)
+{
+    if (!io->gone)
+        unplug(io);
+    io->pty = io->lfd = io->cfd = -1;
+    io->pty_host = false;
+    io->link = LINK_NONE;
+    io->gone = false;
+    if (!g_no_pty && open_pty(io) < 0)
+        return -1;
+    if (g_tcp >= 0 && open_tcp(io, io->port) < 0)
+        return -1;
+    if (io->b.verbose)
+        fprintf(stderr, "espsim: board %d back (replugged)\n", io->b.index);
+    print_board(io);
+    return 0;
+}
+
 /* A jig operator swaps the board at position N for a new one. */
 static int plug(io_t *io)
 {
@@ -620,6 +642,12 @@ static void control_line(char *line)
                ios[n].gone ? "unplugged" : sim_mode_name(b->mode),
                (unsigned)b->baud, usb_name(b->usb), b->wdt_resets,
                b->last_reset ? b->last_reset : "none");
+    } else if (!strcmp(cmd, "replug") && n >= 0 && n < nios) {
+        if (replug(&ios[n]) < 0) {
+            printf("error replug %d failed\n", n);
+            fflush(stdout);
+            return;
+        }
     } else if ((!strcmp(cmd, "unplug") || !strcmp(cmd, "plug")) && n >= 0 &&
                n < nios) {
         if (cmd[0] == 'u') {
@@ -631,8 +659,8 @@ static void control_line(char *line)
             return;
         }
     } else {
-        printf("error unknown command '%s' (unplug N, plug N, state N, "
-               "dump)\n", line);
+        printf("error unknown command '%s' (unplug N, plug N, replug N, "
+               "state N, dump)\n", line);
         fflush(stdout);
         return;
     }
