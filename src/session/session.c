@@ -2178,7 +2178,9 @@ static void start_spi_params(espfab_session_t *s)
         size = s->rec.flash_size;
     if (!size) {
         size = 4u << 20;
-        note(s, "flash size unknown: telling the loader 4 MiB");
+        note(s, "flash size unknown%s: telling the loader 4 MiB; give the board's with --flash-size "
+                "(flash_size in a profile) if it differs",
+             s->sdm ? " (secure download mode hides the flash id)" : "");
     }
     size_t n = espfab_cmd_spi_set_params(size, s->pkt, sizeof(s->pkt));
     send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_spi_params);
