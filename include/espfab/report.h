@@ -140,7 +140,10 @@ typedef struct espfab_report_stats {
     /* after finish: */
     double yield, first_pass_yield; /* 0..1; -1 when there are no boards */
     double boards_per_hour;         /* -1 when the duration is 0 */
-    int64_t failures;               /* failed + interrupted attempts (Pareto total) */
+    int64_t failures;               /* failed + interrupted attempts (Pareto total), without
+                                     * already_passed */
+    int64_t already_passed;         /* interrupted attempts that only found a board that had just
+                                     * passed in its slot (ALREADY_PASSED): no failure */
     size_t ncauses;                 /* sorted by count descending, then name */
     espfab_report_cause_t *causes;
     size_t nbuckets;                /* consecutive, from the first attempt's hour */

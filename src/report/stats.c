@@ -238,7 +238,10 @@ int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a
     if (st->attempts == 1 || last > st->last_ms)
         st->last_ms = last;
 
-    if (a->outcome == ESPFAB_OUTCOME_FAIL || a->outcome == ESPFAB_OUTCOME_INTERRUPTED) {
+    bool came_back = a->outcome == ESPFAB_OUTCOME_INTERRUPTED && a->fault.code == ESPFAB_E_ALREADY_PASSED;
+    if (came_back)
+        st->already_passed++;
+    if ((a->outcome == ESPFAB_OUTCOME_FAIL || a->outcome == ESPFAB_OUTCOME_INTERRUPTED) && !came_back) {
         if (add_cause(st, p, a->fault.code))
             return ESPFAB_E_NOMEM;
     }
@@ -318,7 +321,7 @@ int espfab_report_stats_finish(espfab_report_stats_t *st)
         st->boards_passed += st->boards[i].ever_passed;
         st->boards_first_pass += st->boards[i].first_passed;
     }
-    st->failures = st->failed + st->interrupted;
+    st->failures = st->failed + st->interrupted - st->already_passed;
     st->yield = nb ? (double)st->boards_passed / (double)nb : -1;
     st->first_pass_yield = nb ? (double)st->boards_first_pass / (double)nb : -1;
     int64_t dur = st->last_ms - st->first_ms;

@@ -183,6 +183,7 @@ struct espfab_session {
     bool set_have_read;
     bool script_soft;        /* a failure ends the script, not the session */
     bool script_failed;
+    bool script_refused;     /* ... and the failing step was refused, not unanswered */
     bool script_resets;      /* its last step resets the chip */
     const char *script_what;
     step_fn script_done;
@@ -541,7 +542,7 @@ static void on_cmd_timeout(espfab_session_t *s)
         return;
     }
     s->cmd.active = false;
-    if (s->synced && s->bad_frames >= 2) {
+    if (s->synced && s->bad_frames >= 2 && !s->reset_issued) {
         /* Replies were lost on a line that also delivered broken frames:
          * the link, not the board, is the likely cause. */
         if (s->cmd.tries > 1)
@@ -1364,6 +1365,7 @@ static void on_script(espfab_session_t *s, int rc, const espfab_resp_t *r)
             note(s, "%s: %s(0x%08" PRIX32 ") %s; going on", s->script_what, reading ? "READ_REG" : "WRITE_REG",
                  op->addr, rc < 0 ? espfab_strerror(rc) : "was refused");
             s->script_failed = true;
+            s->script_refused = rc == 0;
             s->script_done(s);
             return;
         }
@@ -1426,6 +1428,7 @@ static void run_script(espfab_session_t *s, const char *what, bool soft, step_fn
     s->set_have_read = false;
     s->script_soft = soft;
     s->script_failed = false;
+    s->script_refused = false;
     s->script_resets = false;
     s->script_what = what;
     s->script_done = done;
@@ -1440,6 +1443,7 @@ static void run_script_resets(espfab_session_t *s, const char *what, step_fn don
     s->set_have_read = false;
     s->script_soft = true;
     s->script_failed = false;
+    s->script_refused = false;
     s->script_resets = true;
     s->script_what = what;
     s->script_done = done;
@@ -2710,6 +2714,12 @@ static void hard_reset_step(espfab_session_t *s)
     while (s->step < s->nsteps) {
         const espfab_reset_step_t *st = &s->steps[s->step++];
         int rc = espfab_port_set_lines(s->port, st->dtr, st->rts);
+        if (rc < 0 && s->reset_issued && s->step > 1) {
+            /* the first pulse reset the chip and its own USB port went */
+            note(s, "%s went away as the chip reset (its own USB port)", s->port_spec);
+            pass(s);
+            return;
+        }
         if (rc < 0) {
             note(s, "hard reset failed (%s): reset the board by hand", espfab_strerror(rc));
             pass(s);
@@ -2762,7 +2772,7 @@ static void reset_by_lines(espfab_session_t *s)
 
 static void wdt_reset_sent(espfab_session_t *s)
 {
-    if (s->script_failed && s->sidx + 1 < s->nscript) {
+    if (s->script_failed && (s->sidx + 1 < s->nscript || s->script_refused)) {
         s->reset_issued = false;
         reset_by_lines(s); /* the watchdog was not armed */
         return;

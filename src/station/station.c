@@ -17,6 +17,11 @@
 
 typedef struct slot slot;
 
+/* A board that passed and is found on its slot again within this time came
+ * back by itself (its own USB port re-enumerating after the reset); later,
+ * somebody put it back on purpose, and it is flashed again. */
+#define CAME_BACK_MS 20000u
+
 struct espfab_station {
     uv_loop_t *loop;
     espfab_station_opts_t o;
@@ -252,12 +257,13 @@ static void board_came_back(slot *sl, const espfab_attempt_t *rec)
     if (st->totals.in_flight)
         st->totals.in_flight--;
     emit(st, ESPFAB_STATION_EV_NOTE, sl, NULL, a.message);
-    sl->status.state = ESPFAB_SLOT_PASSED;
     sl->absent_once = false;
-    if (st->stopping)
+    if (st->stopping) {
         slot_set(sl, ESPFAB_SLOT_PASSED);
-    else
+    } else {
+        sl->status.state = ESPFAB_SLOT_PASSED; /* what the slot shows while it waits */
         slot_set(sl, ESPFAB_SLOT_REMOVE);
+    }
     sl->dead = sl->sess;
     sl->sess = NULL;
     uv_timer_stop(&sl->timer);
@@ -310,10 +316,10 @@ static void board_done(slot *sl, const espfab_attempt_t *rec)
     emit(st, ESPFAB_STATION_EV_BOARD_DONE, sl, &sl->attempt, sl->attempt.message);
 
     bool pass = sl->attempt.outcome == ESPFAB_OUTCOME_PASS;
-    if (pass && sl->attempt.mac[0]) {
+    /* only the board of this very attempt can "come back" */
+    sl->have_last_pass = pass && sl->attempt.mac[0];
+    if (sl->have_last_pass)
         sl->last_pass = sl->attempt;
-        sl->have_last_pass = true;
-    }
     sl->came_back = false;
     if (st->o.mode == ESPFAB_STATION_CONTINUOUS && !st->stopping &&
         !(st->o.max_boards && st->boards >= st->o.max_boards)) {
@@ -358,7 +364,8 @@ static void session_cb(espfab_session_t *s, const espfab_session_ev_t *ev, void 
         /* Continuous mode: the board that just passed here, back on the
          * port, is not flashed again (stopped before any write). */
         if (st->o.mode == ESPFAB_STATION_CONTINUOUS && !sl->came_back && sl->have_last_pass && rec->mac[0] &&
-            strcmp(rec->mac, sl->last_pass.mac) == 0 && ev->new_state < ESPFAB_SS_CHECK) {
+            strcmp(rec->mac, sl->last_pass.mac) == 0 && ev->new_state < ESPFAB_SS_CHECK &&
+            now_ms() - (uint64_t)sl->last_pass.end_ms < CAME_BACK_MS) {
             sl->came_back = true;
             espfab_session_cancel(s);
         }

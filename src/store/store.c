@@ -1026,7 +1026,8 @@ int espfab_store_check(espfab_store_t *s, espfab_store_health_t *h, espfab_fault
     rc = prepare(s, "SELECT count(*), coalesce(sum(outcome='running'),0), "
                     "coalesce(sum(outcome='interrupted'),0), coalesce(sum(outcome='pass'),0), "
                     "coalesce(sum(outcome='fail'),0), (SELECT count(*) FROM runs), "
-                    "(SELECT count(*) FROM attempts a WHERE a.outcome = 'interrupted' AND NOT "
+                    "(SELECT count(*) FROM attempts a WHERE a.outcome = 'interrupted' "
+                    " AND a.error_code IS NOT 703 AND NOT "
                     " (a.mac <> '' AND EXISTS (SELECT 1 FROM attempts b WHERE b.mac = a.mac "
                     "  AND b.id > a.id AND b.outcome = 'pass'))) FROM attempts",
                  &st, ESPFAB_E_STORE_CORRUPT, f);

@@ -48,5 +48,10 @@ wait $pid || fail "run exit status $? (the came-back board is not a failure)"
 [ "$(q "select count(distinct mac) from attempts where outcome='pass'")" = 2 ] || fail "2 distinct boards should pass"
 n=$(grep -c '"event":"board"' "$T/run.out")
 [ "$n" = 2 ] || fail "want 2 JSON board events (the came-back board is a note), got $n"
+# the came-back row is no problem for the line: db check is clean, and the
+# report counts no failure
+"$ESPFAB" db check --db "$T/espfab.db" > "$T/check.out" 2>&1 || fail "db check: $(cat "$T/check.out")"
+"$ESPFAB" report --db "$T/espfab.db" --format html -o "$T/r.html" 2>"$T/report.err" || fail "report: $(cat "$T/report.err")"
+grep -q "No failed or interrupted attempts" "$T/r.html" || fail "the report lists the came-back row as a failure"
 pass "continuous: a board coming back is not flashed twice; the next board is"
 echo "1 passed, 0 failed"

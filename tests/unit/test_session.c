@@ -70,6 +70,7 @@ typedef struct board {
     uint32_t spi_base;       /* 0 = the S3's 0x60002000 (the P4's is 0x5008D000) */
     uint32_t hangup_after;   /* hang up after answering a WRITE_REG to this address */
     uint32_t chatter_after;  /* print boot text after answering a WRITE_REG here */
+    uint32_t refuse_wr;      /* refuse (ROM error 0x05) WRITE_REGs to this address */
     /* what it saw */
     int nsync;
     int ops[256];
@@ -324,6 +325,10 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
         board_data(b, op, pay, len, get32(f + 4));
         return;
     case 0x09: /* WRITE_REG addr value mask delay: (old & ~mask) | (value & mask) */
+        if (len >= 16 && b->refuse_wr && get32(pay) == b->refuse_wr) {
+            board_reply(b, op, 0, NULL, 0, 1, 0x05);
+            return;
+        }
         if (len >= 16) {
             uint32_t a = get32(pay), v = get32(pay + 4), m = get32(pay + 8);
             if (b->nwr < 64) {
@@ -1140,6 +1145,11 @@ static void script_strap_held(board_t *b) { board_store(b, S3_STRAP, 0); }
 static void script_strap_free(board_t *b) { board_store(b, S3_STRAP, 0x8); }
 static void script_otg_hangup(board_t *b) { b->hangup_after = S3_WDT_CONFIG0; }
 static void script_otg_chatter(board_t *b) { b->chatter_after = S3_WDT_CONFIG0; }
+static void script_otg_refuse(board_t *b)
+{
+    script_strap_held(b);
+    b->refuse_wr = S3_WDT_CONFIG0;
+}
 
 /* Over the ROM's USB-OTG CDC (303a:0009 on an S3) every MEM_DATA and data
  * block is at most 2 KiB, and, as esptool does, the chip is reset by its RTC
@@ -1184,6 +1194,12 @@ static void test_usb_otg_blocks_and_reset(void)
     run_session(&B, &o, &r, true, script_otg_chatter, check_flash_image);
     CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
     CHECK_EQ(r.rec.fault.code, 0);
+    /* the arming write refused: the watchdog is not armed, the RTS line (the
+     * run request) resets the board */
+    run_session(&B, &o, &r, true, script_otg_refuse, check_flash_image);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(B.ops[0x02], 2);
+    CHECK(strstr(r.notes, "reset by the RTC watchdog") == NULL);
     /* the same board on a UART bridge: the usual 6 KiB / 16 KiB blocks */
     o.usb_vid = o.usb_pid = 0;
     run_session(&B, &o, &r, true, NULL, check_flash_image);
