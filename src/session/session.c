@@ -1685,6 +1685,35 @@ static void start_spi(espfab_session_t *s, uint8_t opcode, bool has_addr, uint32
     next_regop(s);
 }
 
+/* ---- the flash reset (esptool: after the id checks, not in SDM) ----
+ * An application may leave the flash in a mode the ROM does not expect
+ * (QPI/OPI, 4-byte addresses, 120 MHz): Reset Enable (66h) + Reset (99h)
+ * put it back.  Soft: a failure goes on. */
+
+static void flash_reset_done(espfab_session_t *s)
+{
+    spi_finished(s, s->rdid);
+}
+
+static void on_flash_reset_99(espfab_session_t *s, uint32_t v)
+{
+    (void)v;
+    arm(s, 1, flash_reset_done); /* tRST */
+}
+
+static void on_flash_reset_66(espfab_session_t *s, uint32_t v)
+{
+    (void)v;
+    start_spi(s, 0x99, false, 0, 0, on_flash_reset_99);
+}
+
+static void flash_reset(espfab_session_t *s, uint32_t id)
+{
+    s->rdid = id & 0xFFFFFF;
+    s->spi_soft = true;
+    start_spi(s, 0x66, false, 0, 0, on_flash_reset_66);
+}
+
 /* ---- the XMC start-up check (esptool's flash_xmc_startup) ---- */
 
 static void xmc_next(espfab_session_t *s);
@@ -1696,7 +1725,7 @@ static void on_rdid_after_xmc(espfab_session_t *s, uint32_t v)
         note(s, "XMC flash started (RDID 0x%06" PRIX32 " after the start-up sequence)", v);
     else
         note(s, "XMC flash start-up sequence did not help (RDID 0x%06" PRIX32 ")", v);
-    spi_finished(s, v);
+    flash_reset(s, v);
 }
 
 static void xmc_cmd_done(espfab_session_t *s, uint32_t v)
@@ -1722,7 +1751,7 @@ static void xmc_next(espfab_session_t *s)
 static void on_sfdp_vendor(espfab_session_t *s, uint32_t v)
 {
     if ((v & 0xFF) != ESPFAB_FLASH_VENDOR_XMC) {
-        spi_finished(s, s->rdid);
+        flash_reset(s, s->rdid);
         return;
     }
     note(s, "XMC flash did not start (RDID 0x%06" PRIX32 ", SFDP says XMC): running its start-up "
@@ -1735,7 +1764,7 @@ static void on_rdid(espfab_session_t *s, uint32_t v)
 {
     s->rdid = v & 0xFFFFFF;
     if (espfab_flash_is_xmc_strict(s->rdid)) {
-        spi_finished(s, s->rdid);
+        flash_reset(s, s->rdid);
         return;
     }
     /* the SFDP vendor byte (0x10) says XMC although RDID does not: an XMC

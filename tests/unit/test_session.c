@@ -1284,6 +1284,13 @@ static void test_xmc_startup(void)
     CHECK_EQ(r.rec.flash_jedec, 0x1640EF);
     CHECK_EQ(B.spi_count[0x5A], 1);
     CHECK_EQ(B.spi_count[0xB9], 0);
+    /* then the flash is reset (66h, 99h), as esptool does after the id checks */
+    CHECK_EQ(B.spi_count[0x66], 1);
+    CHECK_EQ(B.spi_count[0x99], 1);
+    int sfdp = board_wr_find(&B, 0, 0x60002020u, 0x5A | 7u << 28);
+    int en = board_wr_find(&B, 0, 0x60002020u, 0x66 | 7u << 28);
+    int rst = board_wr_find(&B, 0, 0x60002020u, 0x99 | 7u << 28);
+    CHECK(sfdp >= 0 && en > sfdp && rst > en);
     CHECK(strstr(r.notes, "XMC") == NULL);
     /* the SPI commands leave SPI_USR/USR2 as they found them, and a failing
      * SFDP read (the XMC check) does not fail the board */
