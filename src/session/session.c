@@ -53,6 +53,7 @@
 #define MD5_PER_MB_S 8.0
 #define BLOCK_TRIES 3
 #define REG_TRIES 3
+#define BEGIN_TRIES 3 /* FLASH_(DEFL_)BEGIN: safe to repeat before any data */
 #define LINK_MAX_BAD 12
 #define RUN_END_TIMEOUT_MS 500u
 #define GARBLED_WAIT_MS 100u         /* after a broken frame: how long the real reply may still take */
@@ -2649,7 +2650,9 @@ static void write_region(espfab_session_t *s)
                                    0, s->pkt, sizeof(s->pkt));
         timeout = stub ? DEFAULT_TIMEOUT_MS : per_mb(ERASE_PER_MB_S, len);
     }
-    send_cmd(s, n, 0, scaled(s, timeout), 1, on_begin);
+    /* a lost or garbled reply: BEGIN again (nothing was sent after it; the
+     * stub restarts its region, the ROM erases it once more) */
+    send_cmd(s, n, 0, scaled(s, timeout), BEGIN_TRIES, on_begin);
 }
 
 /* ---- VERIFY ---------------------------------------------------------------- */
