@@ -575,12 +575,10 @@ static void print_board(const io_t *io)
            m[4], m[5], io->pty >= 0 ? io->pty_path : "-", tcp);
 }
 
-/* The same board goes away and comes back (a chip's own USB port
- * re-enumerating after a reset): same MAC, same flash. */
-static int replug(io_t *io)
+/* The board at io (already unplugged) is inserted: a new pty, the same TCP
+ * port, its board line printed again. */
+static int insert(io_t *io)
 {
-    if (!io->gone)
-        unplug(io);
     io->pty = io->lfd = io->cfd = -1;
     io->pty_host = false;
     io->link = LINK_NONE;
@@ -589,10 +587,19 @@ static int replug(io_t *io)
         return -1;
     if (g_tcp >= 0 && open_tcp(io, io->port) < 0)
         return -1;
-    if (io->b.verbose)
-        fprintf(stderr, "espsim: board %d back (replugged)\n", io->b.index);
     print_board(io);
     return 0;
+}
+
+/* The same board goes away and comes back (a chip's own USB port
+ * re-enumerating after a reset): same MAC, same flash. */
+static int replug(io_t *io)
+{
+    if (!io->gone)
+        unplug(io);
+    if (io->b.verbose)
+        fprintf(stderr, "espsim: board %d back (replugged)\n", io->b.index);
+    return insert(io);
 }
 
 /* A jig operator swaps the board at position N for a new one. */
@@ -614,16 +621,7 @@ static int plug(io_t *io)
     io->b.verbose = g_verbose;
     io->b.usb = usb;
     io->b.usb_wdt_s = wdt_s;
-    io->pty = io->lfd = io->cfd = -1;
-    io->pty_host = false;
-    io->link = LINK_NONE;
-    io->gone = false;
-    if (!g_no_pty && open_pty(io) < 0)
-        return -1;
-    if (g_tcp >= 0 && open_tcp(io, io->port) < 0)
-        return -1;
-    print_board(io);
-    return 0;
+    return insert(io);
 }
 
 static void control_line(char *line)
