@@ -1422,7 +1422,7 @@ static void script_next(espfab_session_t *s)
  * CLEAR_IF_SET, DELAY), then done.
  * soft: a refused or unanswered step ends the script (script_failed) and
  * done runs anyway; otherwise it fails the session. */
-static void run_script(espfab_session_t *s, const char *what, bool soft, step_fn done)
+static void script_start(espfab_session_t *s, const char *what, bool soft, bool resets, step_fn done)
 {
     s->sidx = 0;
     s->nvals = 0;
@@ -1430,25 +1430,21 @@ static void run_script(espfab_session_t *s, const char *what, bool soft, step_fn
     s->script_soft = soft;
     s->script_failed = false;
     s->script_refused = false;
-    s->script_resets = false;
+    s->script_resets = resets;
     s->script_what = what;
     s->script_done = done;
     script_next(s);
 }
 
+static void run_script(espfab_session_t *s, const char *what, bool soft, step_fn done)
+{
+    script_start(s, what, soft, false, done);
+}
+
 /* run_script (soft) whose last step resets the chip */
 static void run_script_resets(espfab_session_t *s, const char *what, step_fn done)
 {
-    s->sidx = 0;
-    s->nvals = 0;
-    s->set_have_read = false;
-    s->script_soft = true;
-    s->script_failed = false;
-    s->script_refused = false;
-    s->script_resets = true;
-    s->script_what = what;
-    s->script_done = done;
-    script_next(s);
+    script_start(s, what, true, true, done);
 }
 
 static void chip_detected(espfab_session_t *s)
