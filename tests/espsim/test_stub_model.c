@@ -20,35 +20,9 @@
 
 #include "check.h"
 #include "espsim/espsim.h"
+#include "host.h"
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-9)
-
-static size_t slip(const uint8_t *p, size_t n, uint8_t *out)
-{
-    size_t k = 0;
-    out[k++] = 0xC0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == 0xC0) {
-            out[k++] = 0xDB;
-            out[k++] = 0xDC;
-        } else if (p[i] == 0xDB) {
-            out[k++] = 0xDB;
-            out[k++] = 0xDD;
-        } else {
-            out[k++] = p[i];
-        }
-    }
-    out[k++] = 0xC0;
-    return k;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 /* Sends one command at virtual time `now`; returns the bytes consumed. */
 static size_t send(sim_board_t *b, double now, uint8_t op, const uint8_t *d, size_t n, uint32_t chk)

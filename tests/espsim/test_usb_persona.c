@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "host.h"
 
 #define NBOARDS 8
 #define WDT_KEY 0x50D83AA1u
@@ -91,19 +92,6 @@ static void sleep_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* ---- espsim process ------------------------------------------------------ */
@@ -348,26 +336,13 @@ static void drain(conn_t *c, double s)
 static void send_cmd(conn_t *c, uint8_t op, const uint8_t *d, size_t n, uint32_t chk)
 {
     static uint8_t pkt[8 + 0x2000], wire[2 * sizeof pkt + 2];
-    size_t k = 0;
     pkt[0] = 0;
     pkt[1] = op;
     pkt[2] = (uint8_t)n;
     pkt[3] = (uint8_t)(n >> 8);
     put32(pkt + 4, chk);
     memcpy(pkt + 8, d, n);
-    wire[k++] = 0xC0;
-    for (size_t i = 0; i < 8 + n; i++) {
-        if (pkt[i] == 0xC0) {
-            wire[k++] = 0xDB;
-            wire[k++] = 0xDC;
-        } else if (pkt[i] == 0xDB) {
-            wire[k++] = 0xDB;
-            wire[k++] = 0xDD;
-        } else {
-            wire[k++] = pkt[i];
-        }
-    }
-    wire[k++] = 0xC0;
+    size_t k = slip(pkt, 8 + n, wire);
     for (size_t off = 0; off < k;) {
         ssize_t w = write(c->fd, wire + off, k - off);
         if (w <= 0)
