@@ -87,6 +87,24 @@ start_sim() {
     done <"$T/sim.out"
 }
 
+# stop_sim: ends espsim, which writes every board's flash to $T/dumps.
+stop_sim() {
+    kill "$SIM_PID" 2>/dev/null
+    wait "$SIM_PID" 2>/dev/null
+    SIM_PID=""
+}
+
+# expect_dump N OFFSET FILE WHAT: board N's flash (after stop_sim) holds FILE
+# at OFFSET.
+expect_dump() {
+    local n=$1 off=$2 file=$3 what=$4
+    if cmp -s <(tail -c +$((off + 1)) "$T/dumps/board-$n.bin" | head -c "$(stat -c %s "$file")") "$file"; then
+        pass "board $n's flash holds $what at $(printf 0x%x "$off")"
+    else
+        fail "board $n's flash differs from $what at $(printf 0x%x "$off")"
+    fi
+}
+
 # bootloader offset of a chip (where a merged image goes)
 boot_offset() { case $1 in esp32 | esp32s2) echo 0x1000 ;; esp32p4) echo 0x2000 ;; *) echo 0x0 ;; esac; }
 

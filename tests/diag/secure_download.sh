@@ -61,18 +61,7 @@ m=$(q "select message from attempts where port='${TCP[2]}'")
 case "$m" in *"NOT verified (verification disabled)"*) pass "run, verify = no: the row says NOT verified" ;;
 *) fail "run, verify = no: message '$m'" ;; esac
 
-kill "$SIM_PID" 2>/dev/null
-wait "$SIM_PID" 2>/dev/null
-SIM_PID=""
-if cmp -s <(tail -c +$((0x10000 + 1)) "$T/dumps/board-1.bin" | head -c "$(stat -c %s "$fw")") "$fw"; then
-    pass "board 1's flash holds the app at 0x10000"
-else
-    fail "board 1's flash differs from the app at 0x10000"
-fi
-merged=$(image esp32s3)
-if cmp -s <(head -c "$(stat -c %s "$merged")" "$T/dumps/board-2.bin") "$merged"; then
-    pass "board 2's flash holds the run's image at 0x0"
-else
-    fail "board 2's flash differs from the run's image at 0x0"
-fi
+stop_sim
+expect_dump 1 0x10000 "$fw" "the app"
+expect_dump 2 0x0 "$(image esp32s3)" "the run's image"
 finish
