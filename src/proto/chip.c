@@ -645,28 +645,30 @@ size_t espfab_chip_flash_power_plan(const espfab_chip_t *c, int rev_full, const 
     return k;
 }
 
+/* 1 to 4 hex digits in [b, e) -> *out; -1 if anything else */
+static int hex16(const char *b, const char *e, int *out)
+{
+    if (e <= b || e - b > 4)
+        return -1;
+    int v = 0;
+    for (const char *q = b; q < e; q++) {
+        if (!isxdigit((unsigned char)*q))
+            return -1;
+        v = v * 16 + (isdigit((unsigned char)*q) ? *q - '0' : tolower((unsigned char)*q) - 'a' + 10);
+    }
+    *out = v;
+    return 0;
+}
+
 int espfab_usb_id_parse(const char *s, int *vid, int *pid)
 {
-    if (!s)
+    const char *colon = s ? strchr(s, ':') : NULL;
+    int v, p;
+    if (!colon || hex16(s, colon, &v) != 0 || hex16(colon + 1, colon + 1 + strlen(colon + 1), &p) != 0 ||
+        v == 0)
         return -1;
-    const char *colon = strchr(s, ':');
-    if (!colon || colon == s || colon - s > 4 || !colon[1] || strlen(colon + 1) > 4)
-        return -1;
-    unsigned long v = 0, p = 0;
-    for (const char *q = s; q < colon; q++) {
-        if (!isxdigit((unsigned char)*q))
-            return -1;
-        v = v * 16 + (unsigned long)(isdigit((unsigned char)*q) ? *q - '0' : (tolower((unsigned char)*q) - 'a' + 10));
-    }
-    for (const char *q = colon + 1; *q; q++) {
-        if (!isxdigit((unsigned char)*q))
-            return -1;
-        p = p * 16 + (unsigned long)(isdigit((unsigned char)*q) ? *q - '0' : (tolower((unsigned char)*q) - 'a' + 10));
-    }
-    if (v == 0)
-        return -1;
-    *vid = (int)v;
-    *pid = (int)p;
+    *vid = v;
+    *pid = p;
     return 0;
 }
 
