@@ -620,15 +620,14 @@ static bool scan_late(espfab_session_t *s, const uint8_t *bytes, size_t len)
     memcpy(line, r, (size_t)n);
     line[n] = 0;
     const char *why;
-    if (strstr(line, "WDT") && s->wdt_disabled)
-        why = "a watchdog, although espfab had disabled them";
-    else if (strstr(line, "WDT") && s->usb != ESPFAB_USB_NONE)
-        why = "a watchdog";
-    else if (strstr(line, "WDT") && s->chip && s->chip->usb_jtag)
-        why = "a watchdog: over USB-Serial/JTAG the ROM feeds none; if this port is one, pass --usb-id 303a:1001";
-    else if (strstr(line, "WDT"))
-        why = "a watchdog";
-    else if (strstr(line, "BROWN"))
+    if (strstr(line, "WDT")) {
+        if (s->wdt_disabled)
+            why = "a watchdog, although espfab had disabled them";
+        else if (s->usb == ESPFAB_USB_NONE && s->chip && s->chip->usb_jtag)
+            why = "a watchdog: over USB-Serial/JTAG the ROM feeds none; if this port is one, pass --usb-id 303a:1001";
+        else
+            why = "a watchdog";
+    } else if (strstr(line, "BROWN"))
         why = "a brownout: the 3.3 V supply sagged; use a stronger supply";
     else
         why = "a power dip or a pulse on EN";
@@ -1611,14 +1610,19 @@ static void flash_id_done(espfab_session_t *s, uint32_t id)
 static void flash_id_done(espfab_session_t *s, uint32_t id);
 static void spi_finished(espfab_session_t *s, uint32_t id);
 
+/* A soft SPI command (the XMC check, the flash reset: esptool ignores their
+ * failures too) failed: go on with the first RDID. */
+static void spi_soft_fail(espfab_session_t *s, const char *what)
+{
+    note(s, "SPI flash command 0x%02X %s; going on with RDID 0x%06" PRIX32, s->spi_opcode, what, s->rdid);
+    spi_finished(s, s->rdid);
+}
+
 static void on_regop(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     const espfab_regop_t *op = &s->ops[s->idx];
     if ((rc < 0 || !r->ok) && s->spi_soft) {
-        /* the XMC check is a courtesy (esptool ignores its failures too) */
-        note(s, "SPI flash command 0x%02X %s; going on with RDID 0x%06" PRIX32, s->spi_opcode,
-             rc < 0 ? espfab_strerror(rc) : "was refused", s->rdid);
-        spi_finished(s, s->rdid);
+        spi_soft_fail(s, rc < 0 ? espfab_strerror(rc) : "was refused");
         return;
     }
     if (rc < 0) {
@@ -1634,9 +1638,7 @@ static void on_regop(espfab_session_t *s, int rc, const espfab_resp_t *r)
     }
     if (op->kind == ESPFAB_REGOP_POLL_CLEAR && (r->value & op->mask) != 0) {
         if (++s->polls >= 10 && s->spi_soft) {
-            note(s, "SPI flash command 0x%02X did not complete; going on with RDID 0x%06" PRIX32, s->spi_opcode,
-                 s->rdid);
-            spi_finished(s, s->rdid);
+            spi_soft_fail(s, "did not complete");
             return;
         }
         if (s->polls >= 10) {
@@ -1788,7 +1790,7 @@ static void spi_finished(espfab_session_t *s, uint32_t id)
     run_script(s, "restoring SPI_USR/SPI_USR2", false, spi_restored);
 }
 
-static void spi_saved(espfab_session_t *s)
+static void spi_regs_saved(espfab_session_t *s)
 {
     s->spi_saved[0] = s->script_val[0];
     s->spi_saved[1] = s->script_val[1];
@@ -1802,7 +1804,7 @@ static void start_rdid(espfab_session_t *s)
     s->script[0] = (espfab_regop_t){ESPFAB_REGOP_READ, base + s->chip->spi_usr, 0, 0};
     s->script[1] = (espfab_regop_t){ESPFAB_REGOP_READ, base + s->chip->spi_usr2, 0, 0};
     s->nscript = 2;
-    run_script(s, "saving SPI_USR/SPI_USR2", false, spi_saved);
+    run_script(s, "saving SPI_USR/SPI_USR2", false, spi_regs_saved);
 }
 
 /* Secure download mode: the flash is attached (SPI_ATTACH is allowed) but
