@@ -83,4 +83,8 @@ typedef struct espfab_attempt {
 
 void espfab_attempt_init(espfab_attempt_t *a);
 
+/* True for an interrupted attempt that only found, on its slot, the board
+ * that had just passed there (ALREADY_PASSED): no failure, nothing to redo. */
+bool espfab_attempt_came_back(const espfab_attempt_t *a);
+
 #endif

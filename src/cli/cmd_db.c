@@ -112,7 +112,7 @@ static int list_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
 static int unresolved_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
 {
     list_t *l = data;
-    if (a->fault.code == ESPFAB_E_ALREADY_PASSED)
+    if (espfab_attempt_came_back(a))
         return 0; /* the board had passed: it only came back on its port */
     if (a->mac[0]) {
         /* A nested query on the same connection is a read: allowed. */

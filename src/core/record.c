@@ -21,6 +21,11 @@ const char *espfab_phase_name(espfab_phase_t p)
     return (unsigned)p < ESPFAB_PHASE_COUNT ? names[p] : "unknown-phase";
 }
 
+bool espfab_attempt_came_back(const espfab_attempt_t *a)
+{
+    return a->outcome == ESPFAB_OUTCOME_INTERRUPTED && a->fault.code == ESPFAB_E_ALREADY_PASSED;
+}
+
 void espfab_attempt_init(espfab_attempt_t *a)
 {
     memset(a, 0, sizeof(*a));

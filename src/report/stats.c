@@ -238,7 +238,7 @@ int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a
     if (st->attempts == 1 || last > st->last_ms)
         st->last_ms = last;
 
-    bool came_back = a->outcome == ESPFAB_OUTCOME_INTERRUPTED && a->fault.code == ESPFAB_E_ALREADY_PASSED;
+    bool came_back = espfab_attempt_came_back(a);
     if (came_back)
         st->already_passed++;
     if ((a->outcome == ESPFAB_OUTCOME_FAIL || a->outcome == ESPFAB_OUTCOME_INTERRUPTED) && !came_back) {

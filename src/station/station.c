@@ -58,8 +58,7 @@ struct slot {
     bool absent_once;
     /* continuous mode: the board that passed last here, and whether the
      * session on the port now is that board come back */
-    espfab_attempt_t last_pass;
-    bool have_last_pass;
+    espfab_attempt_t last_pass;      /* mac[0] == 0: none */
     bool came_back;
     /* TCP presence probe (continuous mode): connect, note success, close. */
     uv_tcp_t probe;
@@ -317,9 +316,10 @@ static void board_done(slot *sl, const espfab_attempt_t *rec)
 
     bool pass = sl->attempt.outcome == ESPFAB_OUTCOME_PASS;
     /* only the board of this very attempt can "come back" */
-    sl->have_last_pass = pass && sl->attempt.mac[0];
-    if (sl->have_last_pass)
+    if (pass)
         sl->last_pass = sl->attempt;
+    else
+        sl->last_pass.mac[0] = '\0';
     sl->came_back = false;
     if (st->o.mode == ESPFAB_STATION_CONTINUOUS && !st->stopping &&
         !(st->o.max_boards && st->boards >= st->o.max_boards)) {
@@ -363,7 +363,7 @@ static void session_cb(espfab_session_t *s, const espfab_session_ev_t *ev, void 
         }
         /* Continuous mode: the board that just passed here, back on the
          * port, is not flashed again (stopped before any write). */
-        if (st->o.mode == ESPFAB_STATION_CONTINUOUS && !sl->came_back && sl->have_last_pass && rec->mac[0] &&
+        if (st->o.mode == ESPFAB_STATION_CONTINUOUS && !sl->came_back && sl->last_pass.mac[0] && rec->mac[0] &&
             strcmp(rec->mac, sl->last_pass.mac) == 0 && ev->new_state < ESPFAB_SS_CHECK &&
             now_ms() - (uint64_t)sl->last_pass.end_ms < CAME_BACK_MS) {
             sl->came_back = true;

@@ -1023,14 +1023,19 @@ int espfab_store_check(espfab_store_t *s, espfab_store_health_t *h, espfab_fault
     sqlite3_finalize(st);
     if (rc)
         return rc;
-    rc = prepare(s, "SELECT count(*), coalesce(sum(outcome='running'),0), "
-                    "coalesce(sum(outcome='interrupted'),0), coalesce(sum(outcome='pass'),0), "
-                    "coalesce(sum(outcome='fail'),0), (SELECT count(*) FROM runs), "
-                    "(SELECT count(*) FROM attempts a WHERE a.outcome = 'interrupted' "
-                    " AND a.error_code IS NOT 703 AND NOT "
-                    " (a.mac <> '' AND EXISTS (SELECT 1 FROM attempts b WHERE b.mac = a.mac "
-                    "  AND b.id > a.id AND b.outcome = 'pass'))) FROM attempts",
-                 &st, ESPFAB_E_STORE_CORRUPT, f);
+    /* open interrupted boards: not passed since, and not a board that had
+     * only come back after its pass (espfab_attempt_came_back) */
+    char sql[640];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*), coalesce(sum(outcome='running'),0), "
+             "coalesce(sum(outcome='interrupted'),0), coalesce(sum(outcome='pass'),0), "
+             "coalesce(sum(outcome='fail'),0), (SELECT count(*) FROM runs), "
+             "(SELECT count(*) FROM attempts a WHERE a.outcome = 'interrupted' "
+             " AND a.error_code IS NOT %d AND NOT "
+             " (a.mac <> '' AND EXISTS (SELECT 1 FROM attempts b WHERE b.mac = a.mac "
+             "  AND b.id > a.id AND b.outcome = 'pass'))) FROM attempts",
+             espfab_err_number(ESPFAB_E_ALREADY_PASSED));
+    rc = prepare(s, sql, &st, ESPFAB_E_STORE_CORRUPT, f);
     if (rc)
         return rc;
     if (sqlite3_step(st) == SQLITE_ROW) {
