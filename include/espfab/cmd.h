@@ -51,6 +51,42 @@ typedef enum espfab_loader {
     ESPFAB_LOADER_STUB             /* flasher stub: 2 status bytes [error, 0] */
 } espfab_loader_t;
 
+/* The error byte of a failed reply, by loader (docs/protocol.md).  The ROM
+ * sends status 1 and one of its codes; the stub sends its code alone. */
+enum espfab_rom_error {
+    ESPFAB_ROM_ERR_INVALID_MSG = 0x05,   /* bad parameters/length; also "unsupported" */
+    ESPFAB_ROM_ERR_FAILED_TO_ACT = 0x06, /* e.g. a data block's sequence number again */
+    ESPFAB_ROM_ERR_BAD_CHECKSUM = 0x07,  /* the data block's checksum */
+    ESPFAB_ROM_ERR_FLASH_WRITE = 0x08,
+    ESPFAB_ROM_ERR_FLASH_READ = 0x09,
+    ESPFAB_ROM_ERR_FLASH_READ_LEN = 0x0A,
+    ESPFAB_ROM_ERR_DEFLATE = 0x0B,       /* 0x0B-0x0D: inflate failures */
+    ESPFAB_ROM_ERR_DEFLATE_LAST = 0x0D,
+    ESPFAB_ROM_ERR_LAST_GENERIC = 0x0F,  /* 0x01-0x0F: the ROM's own codes */
+    ESPFAB_ROM_ERR_SDM_FIRST = 0x64,     /* 0x64-0x69: secure download mode refusals */
+    ESPFAB_ROM_ERR_SDM_LAST = 0x69
+};
+enum espfab_stub_error {
+    ESPFAB_STUB_ERR_FAILED = 0x01,
+    ESPFAB_STUB_ERR_BAD_DATA_LEN = 0xC0,
+    ESPFAB_STUB_ERR_BAD_DATA_CHECKSUM = 0xC1,
+    ESPFAB_STUB_ERR_BAD_BLOCKSIZE = 0xC2,
+    ESPFAB_STUB_ERR_INVALID_COMMAND = 0xC3,
+    ESPFAB_STUB_ERR_FAILED_SPI_OP = 0xC4,
+    ESPFAB_STUB_ERR_FAILED_SPI_UNLOCK = 0xC5,
+    ESPFAB_STUB_ERR_NOT_IN_FLASH_MODE = 0xC6,
+    ESPFAB_STUB_ERR_INFLATE = 0xC7,
+    ESPFAB_STUB_ERR_LAST = 0xCB,         /* 0xC0-0xCB: the stub's codes */
+    ESPFAB_STUB_ERR_NOT_IMPLEMENTED = 0xFF
+};
+/* An error byte that loader could have sent (else: noise on the line).
+ * 0 counts for the stub (no error). */
+bool espfab_rom_error_known(uint8_t e);
+bool espfab_stub_error_known(uint8_t e);
+
+/* GET_SECURITY_INFO flags. */
+#define ESPFAB_SECINFO_SECURE_DOWNLOAD 0x4u
+
 #define ESPFAB_CMD_HDR 8
 #define ESPFAB_SYNC_PAYLOAD 36
 #define ESPFAB_ROM_FLASH_BLOCK 0x400

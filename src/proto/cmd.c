@@ -9,7 +9,6 @@
 
 #include "espfab/err.h"
 
-#define ROM_INVALID_RECV_MSG 0x05
 
 #define HEX16(h)                                                                        \
     "op 0x" h "0", "op 0x" h "1", "op 0x" h "2", "op 0x" h "3", "op 0x" h "4",          \
@@ -317,7 +316,7 @@ espfab_match_t espfab_resp_match(const espfab_resp_t *r, uint8_t req_op)
         return ESPFAB_MATCH_SKIP;
     if (r->op == req_op)
         return ESPFAB_MATCH_OK;
-    if (r->body_len >= 2 && r->body[0] != 0 && r->body[1] == ROM_INVALID_RECV_MSG)
+    if (r->body_len >= 2 && r->body[0] != 0 && r->body[1] == ESPFAB_ROM_ERR_INVALID_MSG)
         return ESPFAB_MATCH_UNSUPPORTED;
     return ESPFAB_MATCH_SKIP;
 }
@@ -335,7 +334,20 @@ bool espfab_resp_is_unsupported(const espfab_resp_t *r)
     if (!r || r->ok || r->status == 0)
         return false;
     /* ROM error bytes never reach 0xC3/0xFF, so the three codes cannot collide. */
-    return r->error == ROM_INVALID_RECV_MSG || r->error == 0xC3 || r->error == 0xFF;
+    return r->error == ESPFAB_ROM_ERR_INVALID_MSG || r->error == ESPFAB_STUB_ERR_INVALID_COMMAND ||
+           r->error == ESPFAB_STUB_ERR_NOT_IMPLEMENTED;
+}
+
+bool espfab_rom_error_known(uint8_t e)
+{
+    return (e >= 0x01 && e <= ESPFAB_ROM_ERR_LAST_GENERIC) ||
+           (e >= ESPFAB_ROM_ERR_SDM_FIRST && e <= ESPFAB_ROM_ERR_SDM_LAST);
+}
+
+bool espfab_stub_error_known(uint8_t e)
+{
+    return e == 0 || e == ESPFAB_STUB_ERR_FAILED || e == ESPFAB_STUB_ERR_NOT_IMPLEMENTED ||
+           (e >= ESPFAB_STUB_ERR_BAD_DATA_LEN && e <= ESPFAB_STUB_ERR_LAST);
 }
 
 static bool is_write_op(uint8_t op)
@@ -368,24 +380,24 @@ int espfab_resp_to_fault_at(const espfab_resp_t *r, espfab_loader_t l, uint8_t r
     uint8_t e = r ? r->error : 0;
 
     if (stub) {
-        if (e == 0xC1)
+        if (e == ESPFAB_STUB_ERR_BAD_DATA_CHECKSUM)
             code = ESPFAB_E_DATA_CHECKSUM;
-        else if (e == 0xC4 && is_write_op(req_op))
+        else if (e == ESPFAB_STUB_ERR_FAILED_SPI_OP && is_write_op(req_op))
             code = ESPFAB_E_FLASH_WRITE_ERROR;
-        else if (e == 0xC4 && is_read_op(req_op))
+        else if (e == ESPFAB_STUB_ERR_FAILED_SPI_OP && is_read_op(req_op))
             code = ESPFAB_E_FLASH_READ_ERROR;
-        else if (e == 0xC7)
+        else if (e == ESPFAB_STUB_ERR_INFLATE)
             code = ESPFAB_E_INFLATE_ERROR;
         else
             code = ESPFAB_E_STUB_ERROR;
     } else {
-        if (e == 0x07)
+        if (e == ESPFAB_ROM_ERR_BAD_CHECKSUM)
             code = ESPFAB_E_DATA_CHECKSUM;
-        else if (e == 0x08 && is_write_op(req_op))
+        else if (e == ESPFAB_ROM_ERR_FLASH_WRITE && is_write_op(req_op))
             code = ESPFAB_E_FLASH_WRITE_ERROR;
-        else if (e == 0x09)
+        else if (e == ESPFAB_ROM_ERR_FLASH_READ)
             code = ESPFAB_E_FLASH_READ_ERROR;
-        else if (e == 0x0B || e == 0x0C || e == 0x0D)
+        else if (e >= ESPFAB_ROM_ERR_DEFLATE && e <= ESPFAB_ROM_ERR_DEFLATE_LAST)
             code = ESPFAB_E_INFLATE_ERROR;
         else
             code = ESPFAB_E_ROM_ERROR;
