@@ -18,7 +18,7 @@ for tool in espfab esptooljs; do
     grep -Eq "^$tool +921600 +$num +$num +[0-9]+ +[0-9]+ +$num +$num " "$out" ||
         fail "flash_one.sh printed no measured row for $tool"
 done
-grep -q "espfab write / floor = " "$out" || fail "flash_one.sh printed no write/floor ratio"
+grep -q "espfab write / stub bound = .*write / floor = " "$out" || fail "flash_one.sh printed no write/stub-bound verdict"
 grep -q "espfab cycle / esptool-js cycle = " "$out" || fail "flash_one.sh printed no cycle ratio"
 echo "ok: flash_one.sh"
 

@@ -27,7 +27,7 @@ static int check_revision(espfab_session_t *s)
     fmt_rev(r, sizeof(r), rev);
     fmt_rev(lo, sizeof(lo), s->o.min_rev_full);
     fmt_rev(hi, sizeof(hi), s->o.max_rev_full);
-    fail(s, ESPFAB_E_REVISION_OUT_OF_RANGE, "chip revision %s is outside the allowed range [%s - %s]", r, lo, hi);
+    sess_fail(s, ESPFAB_E_REVISION_OUT_OF_RANGE, "chip revision %s is outside the allowed range [%s - %s]", r, lo, hi);
     return -1;
 }
 
@@ -35,7 +35,7 @@ void phase_check_enter(espfab_session_t *s)
 {
     set_state(s, ESPFAB_SS_CHECK);
     if (s->o.force) {
-        note(s, "force: chip, revision, image and flash-size checks skipped");
+        sess_note(s, "force: chip, revision, image and flash-size checks skipped");
         phase_done(s);
         return;
     }
@@ -52,19 +52,19 @@ void phase_check_enter(espfab_session_t *s)
         if (rc == 0)
             rc = espfab_image_check_chip_on(&info, name, s->port_spec, s->id.chip, s->rec.rev_full, &f);
         if (rc < 0) {
-            fail_with(s, &f);
+            sess_fail_with(s, &f);
             return;
         }
         rl[i] = (espfab_region_t){sr->offset, name, sr->blob->len};
     }
     espfab_fault_clear(&f);
     if (espfab_regions_check(rl, s->o.nregions, s->rec.flash_size, &f) < 0) {
-        fail_with(s, &f);
+        sess_fail_with(s, &f);
         return;
     }
     espfab_fault_clear(&f);
     if (espfab_flash_params_check(s->id.chip, &s->o.flash, &f) < 0) {
-        fail_with(s, &f);
+        sess_fail_with(s, &f);
         return;
     }
     phase_done(s);

@@ -27,7 +27,7 @@ void phase_connect_enter(espfab_session_t *s)
     if (s->o.before == ESPFAB_RESET_CUSTOM) {
         C->ncustom = espfab_reset_parse(s->o.custom_reset, C->custom, ESPFAB_RESET_MAX_STEPS, &f);
         if (C->ncustom < 0) {
-            fail_with(s, &f);
+            sess_fail_with(s, &f);
             return;
         }
     }
@@ -35,13 +35,13 @@ void phase_connect_enter(espfab_session_t *s)
     int rc = espfab_port_open(s->loop, s->port_spec, s->o.initial_baud, &s->port, &f);
     if (rc < 0) {
         s->port = NULL;
-        fail_with(s, &f);
+        sess_fail_with(s, &f);
         return;
     }
     s->link.cur_baud = s->o.initial_baud;
     rc = link_read_start(s);
     if (rc < 0) {
-        fail_port(s, rc);
+        sess_fail_port(s, rc);
         return;
     }
     C->attempt = 0;
@@ -64,16 +64,16 @@ static void do_reset_step(espfab_session_t *s)
             }
         }
         if (rc == ESPFAB_E_PORT_VANISHED) {
-            fail(s, rc, "the port vanished while resetting the board");
+            sess_fail(s, rc, "the port vanished while resetting the board");
             return;
         }
         if (rc < 0) {
-            note(s, "could not set DTR/RTS (%s): the board was NOT reset", espfab_strerror(rc));
+            sess_note(s, "could not set DTR/RTS (%s): the board was NOT reset", espfab_strerror(rc));
             C->nsteps = 0;
             break;
         }
         if (st->wait_ms) {
-            arm(s, st->wait_ms, do_reset_step);
+            sess_arm(s, st->wait_ms, do_reset_step);
             return;
         }
     }
@@ -92,7 +92,7 @@ static void start_attempt(espfab_session_t *s)
     sess_port_usb_id(s, &vid, &pid);
     espfab_reset_t before = espfab_reset_resolve(s->o.before, vid, pid);
     if (before != s->o.before && !C->usb_jtag_noted) {
-        note(s, "%s is the chip's own USB-JTAG-Serial (303a:1001): USB-JTAG reset", s->port_spec);
+        sess_note(s, "%s is the chip's own USB-JTAG-Serial (303a:1001): USB-JTAG reset", s->port_spec);
         C->usb_jtag_noted = true;
     }
     if (before == ESPFAB_RESET_CUSTOM) {
@@ -103,7 +103,7 @@ static void start_attempt(espfab_session_t *s)
     }
     if (C->nsteps && !espfab_port_has_modem_lines(s->port)) {
         if (C->lines != LINES_ABSENT)
-            note(s, "%s has no DTR/RTS lines (pty or TCP): not resetting; the board must already be "
+            sess_note(s, "%s has no DTR/RTS lines (pty or TCP): not resetting; the board must already be "
                     "in download mode", s->port_spec);
         C->lines = LINES_ABSENT;
         C->nsteps = 0;
@@ -129,32 +129,33 @@ static void diagnose_no_sync(espfab_session_t *s)
     uint64_t rx = s->link.rx_total;
     switch (C->boot_seen) {
     case BOOT_SEEN_DOWNLOAD:
-        fail(s, ESPFAB_E_NO_SYNC_REPLY,
+        sess_fail(s, ESPFAB_E_NO_SYNC_REPLY,
              "the board printed its download-mode banner (\"waiting for download\") but never answered "
              "SYNC (%" PRIu64 " bytes received)",
              rx);
         return;
     case BOOT_SEEN_NORMAL:
-        fail(s, ESPFAB_E_WRONG_BOOT_MODE, "the board printed \"%s\" (%s)", C->boot_line, reset);
+        sess_fail(s, ESPFAB_E_WRONG_BOOT_MODE, "the board printed \"%s\" (%s)", C->boot_line, reset);
         return;
     case BOOT_SEEN_NOTHING:
         break;
     }
     if (rx == 0)
-        fail(s, ESPFAB_E_NO_SERIAL_DATA, "not one byte came back to %d SYNC requests (%s)", C->syncs_sent,
+        sess_fail(s, ESPFAB_E_NO_SERIAL_DATA, "not one byte came back to %d SYNC requests (%s)", C->syncs_sent,
              reset);
     else
-        fail(s, ESPFAB_E_SYNC_FAILED, "%" PRIu64 " bytes that are neither a boot message nor a reply (%s)", rx,
+        sess_fail(s, ESPFAB_E_SYNC_FAILED, "%" PRIu64 " bytes that are neither a boot message nor a reply (%s)", rx,
              reset);
 }
 
 static void on_sync_reply(espfab_session_t *s, int rc, const espfab_resp_t *r);
+static void connect_synced(espfab_session_t *s);
 
 static void send_sync(espfab_session_t *s)
 {
     size_t n = espfab_cmd_sync(s->link.pkt, sizeof(s->link.pkt));
     s->conn.syncs_sent++;
-    send_cmd(s, n, 0, SYNC_TIMEOUT_MS, 1, on_sync_reply);
+    sess_send_cmd(s, n, 0, SYNC_TIMEOUT_MS, 1, on_sync_reply);
 }
 
 static void on_sync_reply(espfab_session_t *s, int rc, const espfab_resp_t *r)
@@ -163,12 +164,13 @@ static void on_sync_reply(espfab_session_t *s, int rc, const espfab_resp_t *r)
     if (rc == 0 && r && r->ok) {
         /* the loader answered; the link set s->link.loader from the reply */
         s->link.rx = RX_SYNC_ECHOES;
+        s->link.echoes_done = connect_synced;
         C->sync_replies = 1;
-        arm(s, SYNC_COLLECT_MS, connect_synced);
+        sess_arm(s, SYNC_COLLECT_MS, connect_synced);
         return;
     }
     if (++C->sync_try < SYNC_TRIES) {
-        arm(s, SYNC_GAP_MS, send_sync);
+        sess_arm(s, SYNC_GAP_MS, send_sync);
         return;
     }
     if (++C->attempt < s->o.connect_attempts) {
@@ -178,13 +180,13 @@ static void on_sync_reply(espfab_session_t *s, int rc, const espfab_resp_t *r)
     diagnose_no_sync(s);
 }
 
-void connect_synced(espfab_session_t *s)
+static void connect_synced(espfab_session_t *s)
 {
     s->link.rx = RX_REPLIES;
     ESPFAB_LOGD(TAG, "%s: synced (%d replies, %s, attempt %d)", s->port_spec, s->conn.sync_replies,
                 espfab_loader_name(s->link.loader), s->conn.attempt + 1);
     link_set_loader(s, s->link.loader);
-    if (is_stub(s))
-        note(s, "a flasher stub is already running on the board");
+    if (sess_is_stub(s))
+        sess_note(s, "a flasher stub is already running on the board");
     phase_done(s);
 }

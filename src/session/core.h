@@ -139,6 +139,10 @@ struct link {
     unsigned bad_frames, retries;
     char late[LATE_CAP];     /* text outside frames since SYNC (reset banners) */
     size_t late_len;
+    /* set by the phase that starts RX_SYNC_ECHOES: runs when all echoes are in */
+    step_fn echoes_done;
+    /* set by the phase that expects the stub's greeting; NULL = ignored */
+    step_fn on_ohai;
     /* RX_DRAIN */
     step_fn drain_fn;
     uint64_t drain_rx;
@@ -324,30 +328,30 @@ struct espfab_session {
 
 void sess_set_state_at(espfab_session_t *s, espfab_session_state_t st, int line);
 #define set_state(s, st) sess_set_state_at((s), (st), __LINE__)
-void note(espfab_session_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void emit(espfab_session_t *s, espfab_session_ev_t *ev);
+void sess_note(espfab_session_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sess_emit(espfab_session_t *s, espfab_session_ev_t *ev);
 /* Ends the session with a fault (no effect once finishing). */
-void fail(espfab_session_t *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void fail_with(espfab_session_t *s, const espfab_fault_t *f);
-void fail_resp(espfab_session_t *s, const espfab_resp_t *r, uint8_t op, const char *fmt, ...)
+void sess_fail(espfab_session_t *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sess_fail_with(espfab_session_t *s, const espfab_fault_t *f);
+void sess_fail_resp(espfab_session_t *s, const espfab_resp_t *r, uint8_t op, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void fail_port(espfab_session_t *s, int rc);
-void fail_cancelled(espfab_session_t *s);
+void sess_fail_port(espfab_session_t *s, int rc);
+void sess_fail_cancelled(espfab_session_t *s);
 /* Ends the session as passed (message from the record). */
-void pass(espfab_session_t *s);
+void sess_pass(espfab_session_t *s);
 /* Closes everything; DONE follows from the last close callback. */
-void finish(espfab_session_t *s);
-void maybe_done(espfab_session_t *s);
-static inline bool finishing(const espfab_session_t *s) { return s->life == LIFE_FINISHING; }
+void sess_finish(espfab_session_t *s);
+void sess_maybe_done(espfab_session_t *s);
+static inline bool sess_finishing(const espfab_session_t *s) { return s->life == LIFE_FINISHING; }
 
 /* The current phase is over: the next wanted one starts (after the last,
  * the session passes). */
 void phase_done(espfab_session_t *s);
 
-uint64_t scaled(const espfab_session_t *s, uint64_t ms);
+uint64_t sess_scaled(const espfab_session_t *s, uint64_t ms);
 /* esptool's timeout_per_mb: max(3 s, sec_per_mb * bytes / 1e6), capped. */
-uint64_t per_mb(double sec_per_mb, uint64_t bytes);
-void fmt_bytes(char *buf, size_t len, uint64_t n);
+uint64_t sess_per_mb(double sec_per_mb, uint64_t bytes);
+void sess_fmt_bytes(char *buf, size_t len, uint64_t n);
 
 /* ---- link (link.c) -------------------------------------------------------- */
 
@@ -356,31 +360,27 @@ void link_free(espfab_session_t *s);
 /* Starts reading the port into the SLIP decoder. */
 int link_read_start(espfab_session_t *s);
 /* Arms the one timer: fn runs after ms.  No timer may be pending (asserted). */
-void arm(espfab_session_t *s, uint64_t ms, step_fn fn);
-void disarm(espfab_session_t *s);
+void sess_arm(espfab_session_t *s, uint64_t ms, step_fn fn);
+void sess_disarm(espfab_session_t *s);
 /* Sends s->link.pkt[0..len) and waits for the reply to its opcode; fn gets
  * 0 and the reply, ESPFAB_E_PROTO_UNSUPPORTED and the refusal, or
  * ESPFAB_E_TIMEOUT after max_tries. */
-void send_cmd(espfab_session_t *s, size_t len, size_t expect, uint64_t timeout_ms, int max_tries,
+void sess_send_cmd(espfab_session_t *s, size_t len, size_t expect, uint64_t timeout_ms, int max_tries,
               reply_fn fn);
 /* Sends an already encoded frame (link.next_wire, swapped in) the same way. */
-void send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply_fn fn);
-void resend_cmd(espfab_session_t *s);
+void sess_send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply_fn fn);
+void sess_resend_cmd(espfab_session_t *s);
 bool link_check(espfab_session_t *s);
 /* The verdict on a reply to a data block (the one retry rule for stub
  * uploads and flash writes). */
 block_verdict_t link_block_verdict(const espfab_session_t *s, const espfab_resp_t *r);
 /* Frames nobody waits for go by until the line is quiet; then the input is
  * flushed and fn runs. */
-void drain_then(espfab_session_t *s, step_fn fn);
+void sess_drain_then(espfab_session_t *s, step_fn fn);
 /* Sets the loader (and the record's name for it). */
 void link_set_loader(espfab_session_t *s, espfab_loader_t l);
 static inline bool link_synced(const espfab_session_t *s) { return s->link.rx != RX_BOOTLOG; }
-static inline bool is_stub(const espfab_session_t *s) { return s->link.loader == ESPFAB_LOADER_STUB; }
-
-/* Hooks the link calls in the phases that own an rx mode or a frame. */
-void connect_synced(espfab_session_t *s); /* connect.c: the SYNC echoes are in */
-void stub_ohai(espfab_session_t *s);      /* stub_baud.c: the stub's greeting */
+static inline bool sess_is_stub(const espfab_session_t *s) { return s->link.loader == ESPFAB_LOADER_STUB; }
 
 /* ---- register scripts (script.c) ---------------------------------------- */
 
@@ -393,7 +393,7 @@ void script_run(espfab_session_t *s, const char *what, script_kind_t kind, step_
 /* The port's USB id: --usb-id / opts first (a serial server cannot tell). */
 void sess_port_usb_id(const espfab_session_t *s, int *vid, int *pid);
 /* Data block sizes for this port (2 KiB over the ROM's USB-OTG). */
-uint32_t ram_block(const espfab_session_t *s);
-uint32_t stub_block(const espfab_session_t *s);
+uint32_t sess_ram_block(const espfab_session_t *s);
+uint32_t sess_stub_block(const espfab_session_t *s);
 
 #endif

@@ -21,16 +21,16 @@ static void flash_id_done(espfab_session_t *s, uint32_t id)
     a->flash_jedec = id;
     if (id == 0 || id == 0xFFFFFF || id == 0xFFFF3F) {
         if (!s->o.force) {
-            fail(s, ESPFAB_E_FLASH_ID_FAILED, "RDID (0x9F) returned 0x%06" PRIX32 ": no SPI flash answers", id);
+            sess_fail(s, ESPFAB_E_FLASH_ID_FAILED, "RDID (0x9F) returned 0x%06" PRIX32 ": no SPI flash answers", id);
             return;
         }
-        note(s, "RDID returned 0x%06" PRIX32 ": no flash answers; going on (force)", id);
+        sess_note(s, "RDID returned 0x%06" PRIX32 ": no flash answers; going on (force)", id);
     }
     a->flash_size = espfab_flash_size_from_jedec(id);
     char size[32] = "unknown size";
     if (a->flash_size)
-        fmt_bytes(size, sizeof(size), a->flash_size);
-    note(s, "flash %s id 0x%06" PRIx32 ", %s", espfab_flash_vendor((uint8_t)id), id, size);
+        sess_fmt_bytes(size, sizeof(size), a->flash_size);
+    sess_note(s, "flash %s id 0x%06" PRIx32 ", %s", espfab_flash_vendor((uint8_t)id), id, size);
     phase_done(s);
 }
 
@@ -40,7 +40,7 @@ static void flash_id_done(espfab_session_t *s, uint32_t id)
  * failures too) failed: go on with the first RDID. */
 static void spi_soft_fail(espfab_session_t *s, const char *what)
 {
-    note(s, "SPI flash command 0x%02X %s; going on with RDID 0x%06" PRIX32, s->fid.opcode, what, s->fid.rdid);
+    sess_note(s, "SPI flash command 0x%02X %s; going on with RDID 0x%06" PRIX32, s->fid.opcode, what, s->fid.rdid);
     spi_finished(s, s->fid.rdid);
 }
 
@@ -54,13 +54,13 @@ static void on_regop(espfab_session_t *s, int rc, const espfab_resp_t *r)
         return;
     }
     if (rc < 0) {
-        fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_TIMEOUT : ESPFAB_E_FLASH_ID_FAILED,
+        sess_fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_TIMEOUT : ESPFAB_E_FLASH_ID_FAILED,
              "no reply to %s(0x%08" PRIX32 ") while running SPI flash command 0x%02X",
              op->kind == ESPFAB_REGOP_WRITE ? "WRITE_REG" : "READ_REG", op->addr, F->opcode);
         return;
     }
     if (!r->ok) {
-        fail_resp(s, r, op->kind == ESPFAB_REGOP_WRITE ? ESPFAB_OP_WRITE_REG : ESPFAB_OP_READ_REG,
+        sess_fail_resp(s, r, op->kind == ESPFAB_REGOP_WRITE ? ESPFAB_OP_WRITE_REG : ESPFAB_OP_READ_REG,
                   "running SPI flash command 0x%02X (0x%08" PRIX32 ")", F->opcode, op->addr);
         return;
     }
@@ -69,7 +69,7 @@ static void on_regop(espfab_session_t *s, int rc, const espfab_resp_t *r)
             if (soft)
                 spi_soft_fail(s, "did not complete");
             else
-                fail(s, ESPFAB_E_FLASH_ID_FAILED, "SPI flash command 0x%02X did not complete (0x%08" PRIX32
+                sess_fail(s, ESPFAB_E_FLASH_ID_FAILED, "SPI flash command 0x%02X did not complete (0x%08" PRIX32
                      " = 0x%08" PRIX32 ")", F->opcode, op->addr, r->value);
             return;
         }
@@ -89,14 +89,14 @@ static void next_regop(espfab_session_t *s)
 {
     struct flash_id *F = &s->fid;
     if (F->idx >= F->nops) {
-        fail(s, ESPFAB_E_FLASH_ID_FAILED, "SPI plan has no read step");
+        sess_fail(s, ESPFAB_E_FLASH_ID_FAILED, "SPI plan has no read step");
         return;
     }
     const espfab_regop_t *op = &F->ops[F->idx];
     size_t n = op->kind == ESPFAB_REGOP_WRITE
                    ? espfab_cmd_write_reg(op->addr, op->value, 0xFFFFFFFFu, 0, s->link.pkt, sizeof(s->link.pkt))
                    : espfab_cmd_read_reg(op->addr, s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_regop);
+    sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_regop);
 }
 
 /* Runs one SPI flash command through the chip's SPI registers, then
@@ -126,7 +126,7 @@ static void flash_reset_done(espfab_session_t *s)
 static void on_flash_reset_99(espfab_session_t *s, uint32_t v)
 {
     (void)v;
-    arm(s, 1, flash_reset_done); /* tRST */
+    sess_arm(s, 1, flash_reset_done); /* tRST */
 }
 
 static void on_flash_reset_66(espfab_session_t *s, uint32_t v)
@@ -150,9 +150,9 @@ static void on_rdid_after_xmc(espfab_session_t *s, uint32_t v)
 {
     v &= 0xFFFFFF;
     if (espfab_flash_is_xmc_strict(v))
-        note(s, "XMC flash started (RDID 0x%06" PRIX32 " after the start-up sequence)", v);
+        sess_note(s, "XMC flash started (RDID 0x%06" PRIX32 " after the start-up sequence)", v);
     else
-        note(s, "XMC flash start-up sequence did not help (RDID 0x%06" PRIX32 ")", v);
+        sess_note(s, "XMC flash start-up sequence did not help (RDID 0x%06" PRIX32 ")", v);
     flash_reset(s, v);
 }
 
@@ -161,7 +161,7 @@ static void xmc_cmd_done(espfab_session_t *s, uint32_t v)
     (void)v;
     s->fid.xmc_step++;
     if (s->fid.xmc_step == 3)
-        arm(s, 2, xmc_next); /* tXUDPD after leaving ultra-deep power-down */
+        sess_arm(s, 2, xmc_next); /* tXUDPD after leaving ultra-deep power-down */
     else
         xmc_next(s);
 }
@@ -182,7 +182,7 @@ static void on_sfdp_vendor(espfab_session_t *s, uint32_t v)
         flash_reset(s, s->fid.rdid);
         return;
     }
-    note(s, "XMC flash did not start (RDID 0x%06" PRIX32 ", SFDP says XMC): running its start-up "
+    sess_note(s, "XMC flash did not start (RDID 0x%06" PRIX32 ", SFDP says XMC): running its start-up "
             "sequence B9 79 FF AB", s->fid.rdid);
     s->fid.xmc_step = 0;
     xmc_next(s);
@@ -244,18 +244,18 @@ static void start_rdid(espfab_session_t *s)
  * its id cannot be read (no register access). */
 static void sdm_flash_attached(espfab_session_t *s)
 {
-    note(s, "secure download mode: the flash id cannot be read");
+    sess_note(s, "secure download mode: the flash id cannot be read");
     phase_done(s);
 }
 
 static void on_attach(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     if (rc < 0) {
-        fail(s, rc, "no reply to %s (attaching the flash)", espfab_op_name(s->link.cmd.op));
+        sess_fail(s, rc, "no reply to %s (attaching the flash)", espfab_op_name(s->link.cmd.op));
         return;
     }
     if (!r->ok) {
-        fail_resp(s, r, s->link.cmd.op, "attaching the flash");
+        sess_fail_resp(s, r, s->link.cmd.op, "attaching the flash");
         return;
     }
     if (s->id.sdm)
@@ -283,5 +283,5 @@ void phase_flash_id_enter(espfab_session_t *s)
         start_rdid(s); /* the stub attached the flash when it started */
         return;
     }
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_attach);
+    sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_attach);
 }

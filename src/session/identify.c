@@ -24,7 +24,7 @@ static void on_secinfo(espfab_session_t *s, int rc, const espfab_resp_t *r)
             I->chip = espfab_chip_by_image_id((int)I->sec.chip_id);
             snprintf(s->rec.chip_id, sizeof(s->rec.chip_id), "%" PRIu32, I->sec.chip_id);
             if (!I->chip) {
-                fail(s, ESPFAB_E_CHIP_UNKNOWN, "security info reports chip id %" PRIu32 " (espfab knows %s)",
+                sess_fail(s, ESPFAB_E_CHIP_UNKNOWN, "security info reports chip id %" PRIu32 " (espfab knows %s)",
                      I->sec.chip_id, espfab_chip_keys());
                 return;
             }
@@ -38,7 +38,7 @@ static void on_secinfo(espfab_session_t *s, int rc, const espfab_resp_t *r)
      * the magic register.  The ROM repeats its rejection; let it drain. */
     ESPFAB_LOGD(TAG, "%s: GET_SECURITY_INFO %s; reading the magic register", s->port_spec,
                 rc == ESPFAB_E_TIMEOUT ? "timed out" : "not supported");
-    drain_then(s, read_magic);
+    sess_drain_then(s, read_magic);
 }
 
 /* GET_SECURITY_INFO first, the magic register only when it fails
@@ -52,8 +52,8 @@ void phase_identify_enter(espfab_session_t *s)
         return;
     }
     size_t n = espfab_cmd_security_info(s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_GET_SECURITY_INFO, s->link.loader),
-             scaled(s, DEFAULT_TIMEOUT_MS), 2, on_secinfo);
+    sess_send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_GET_SECURITY_INFO, s->link.loader),
+             sess_scaled(s, DEFAULT_TIMEOUT_MS), 2, on_secinfo);
 }
 
 static void on_magic(espfab_session_t *s, int rc, const espfab_resp_t *r)
@@ -65,16 +65,16 @@ static void on_magic(espfab_session_t *s, int rc, const espfab_resp_t *r)
         return;
     }
     if (rc < 0) {
-        fail(s, rc, "no reply to READ_REG(0x%08X) (chip detection)", ESPFAB_CHIP_MAGIC_ADDR);
+        sess_fail(s, rc, "no reply to READ_REG(0x%08X) (chip detection)", ESPFAB_CHIP_MAGIC_ADDR);
         return;
     }
     if (!r->ok) {
-        fail_resp(s, r, ESPFAB_OP_READ_REG, "chip detection");
+        sess_fail_resp(s, r, ESPFAB_OP_READ_REG, "chip detection");
         return;
     }
     s->id.chip = espfab_chip_by_magic(r->value);
     if (!s->id.chip) {
-        fail(s, ESPFAB_E_CHIP_UNKNOWN, "magic register 0x%08X reads 0x%08" PRIX32 " (espfab knows %s)",
+        sess_fail(s, ESPFAB_E_CHIP_UNKNOWN, "magic register 0x%08X reads 0x%08" PRIX32 " (espfab knows %s)",
              ESPFAB_CHIP_MAGIC_ADDR, r->value, espfab_chip_keys());
         return;
     }
@@ -84,7 +84,7 @@ static void on_magic(espfab_session_t *s, int rc, const espfab_resp_t *r)
 static void read_magic(espfab_session_t *s)
 {
     size_t n = espfab_cmd_read_reg(ESPFAB_CHIP_MAGIC_ADDR, s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_magic);
+    sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_magic);
 }
 
 static void find_usb_mode(espfab_session_t *s)
@@ -96,7 +96,7 @@ static void find_usb_mode(espfab_session_t *s)
     if (m == ESPFAB_USB_NONE && s->o.before == ESPFAB_RESET_USB_JTAG && I->chip->usb_jtag)
         m = ESPFAB_USB_JTAG; /* said by the user: a serial server or a pty cannot tell */
     if (m != I->usb && m != ESPFAB_USB_NONE)
-        note(s, "the port is the %s's own %s%s", I->chip->name, espfab_usb_mode_name(m),
+        sess_note(s, "the port is the %s's own %s%s", I->chip->name, espfab_usb_mode_name(m),
              m == ESPFAB_USB_OTG ? ": 2 KiB blocks, watchdog reset" : ": its watchdogs will be disabled");
     I->usb = m;
 }
@@ -124,15 +124,15 @@ static void chip_detected(espfab_session_t *s)
     snprintf(s->rec.chip, sizeof(s->rec.chip), "%s", chip->name);
     find_usb_mode(s);
     if (s->id.sdm)
-        note(s, "%s is in secure download mode: no register reads, no stub, no MD5", chip->name);
+        sess_note(s, "%s is in secure download mode: no register reads, no stub, no MD5", chip->name);
     if (s->o.chip != ESPFAB_CHIP_UNKNOWN && s->o.chip != chip->id) {
         const espfab_chip_t *want = espfab_chip_get(s->o.chip);
         if (!s->o.force) {
-            fail(s, ESPFAB_E_CHIP_MISMATCH, "this board is %s, the profile is for %s", chip->name,
+            sess_fail(s, ESPFAB_E_CHIP_MISMATCH, "this board is %s, the profile is for %s", chip->name,
                  want ? want->name : "another chip");
             return;
         }
-        note(s, "this board is %s, the profile is for %s: going on (force)", chip->name,
+        sess_note(s, "this board is %s, the profile is for %s: going on (force)", chip->name,
              want ? want->name : "another chip");
     }
     start_read_info(s);
@@ -142,7 +142,7 @@ static void chip_detected(espfab_session_t *s)
 
 static void flash_powered(espfab_session_t *s)
 {
-    note(s, "%s v%d.%d: flash powered (its supply is off in download mode)", s->id.chip->name,
+    sess_note(s, "%s v%d.%d: flash powered (its supply is off in download mode)", s->id.chip->name,
          s->rec.rev_full / 100, s->rec.rev_full % 100);
     phase_done(s);
 }
@@ -162,7 +162,7 @@ static void power_flash(espfab_session_t *s)
 static void watchdogs_disabled(espfab_session_t *s)
 {
     s->id.wdt = WDT_DISABLED;
-    note(s, "%s: RTC watchdog off, super watchdog feeding itself", espfab_usb_mode_name(s->id.usb));
+    sess_note(s, "%s: RTC watchdog off, super watchdog feeding itself", espfab_usb_mode_name(s->id.usb));
     power_flash(s);
 }
 
@@ -172,7 +172,7 @@ static void watchdogs_disabled(espfab_session_t *s)
  * done). */
 static void post_connect(espfab_session_t *s)
 {
-    if (s->id.usb == ESPFAB_USB_JTAG && !is_stub(s)) {
+    if (s->id.usb == ESPFAB_USB_JTAG && !sess_is_stub(s)) {
         s->scr.n = espfab_chip_wdt_disable_plan(s->id.chip, s->scr.ops, SCRIPT_CAP);
         if (s->scr.n) {
             script_run(s, "disabling the watchdogs (USB-Serial/JTAG)", SCRIPT_STRICT, watchdogs_disabled);
@@ -187,9 +187,9 @@ static void on_info_reg(espfab_session_t *s, int rc, const espfab_resp_t *r)
     struct ident *I = &s->id;
     if (rc < 0 || !r->ok) {
         if (rc == 0)
-            fail_resp(s, r, ESPFAB_OP_READ_REG, "READ_REG(0x%08" PRIX32 ")", I->reg_addrs[I->idx]);
+            sess_fail_resp(s, r, ESPFAB_OP_READ_REG, "READ_REG(0x%08" PRIX32 ")", I->reg_addrs[I->idx]);
         else
-            fail(s, rc, "no reply to READ_REG(0x%08" PRIX32 ") (chip info)", I->reg_addrs[I->idx]);
+            sess_fail(s, rc, "no reply to READ_REG(0x%08" PRIX32 ") (chip info)", I->reg_addrs[I->idx]);
         return;
     }
     /* These values go into the record (MAC, revision): each is read until
@@ -197,7 +197,7 @@ static void on_info_reg(espfab_session_t *s, int rc, const espfab_resp_t *r)
     if (I->info_reads == 0 || r->value != I->info_prev) {
         I->info_prev = r->value;
         if (++I->info_reads > 4) {
-            fail(s, ESPFAB_E_LINK_UNRELIABLE, "READ_REG(0x%08" PRIX32 ") gave different values in 4 reads; "
+            sess_fail(s, ESPFAB_E_LINK_UNRELIABLE, "READ_REG(0x%08" PRIX32 ") gave different values in 4 reads; "
                  "%u corrupted frames at %u baud", I->reg_addrs[I->idx], s->link.bad_frames, s->link.cur_baud);
             return;
         }
@@ -218,7 +218,7 @@ static void read_next_info_reg(espfab_session_t *s)
     struct ident *I = &s->id;
     if (I->idx < I->nregs) {
         size_t n = espfab_cmd_read_reg(I->reg_addrs[I->idx], s->link.pkt, sizeof(s->link.pkt));
-        send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_info_reg);
+        sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_info_reg);
         return;
     }
     espfab_attempt_t *a = &s->rec;
@@ -231,10 +231,10 @@ static void read_next_info_reg(espfab_session_t *s)
         a->xtal_mhz = I->info.xtal_mhz;
         if (I->chip->id == ESPFAB_CHIP_ESP8266)
             snprintf(a->chip_id, sizeof(a->chip_id), "0x%06" PRIx32, I->info.esp8266_chip_id);
-        note(s, "chip is %s, MAC %s, crystal %d MHz", I->info.description, a->mac, a->xtal_mhz);
+        sess_note(s, "chip is %s, MAC %s, crystal %d MHz", I->info.description, a->mac, a->xtal_mhz);
     } else {
         snprintf(I->info.description, sizeof(I->info.description), "%s", I->chip->name);
-        note(s, "chip is %s; its MAC could not be decoded (%s)", I->chip->name, espfab_strerror(rc));
+        sess_note(s, "chip is %s; its MAC could not be decoded (%s)", I->chip->name, espfab_strerror(rc));
     }
     post_connect(s);
 }

@@ -3,9 +3,9 @@
  * its timeout and retries, the one timer, and the bytes coming in (SLIP
  * frames, boot text, broken frames), judged by the link's rx mode.
  *
- * Continuation style: send_cmd() names the function that handles the reply;
+ * Continuation style: sess_send_cmd() names the function that handles the reply;
  * a reply, a refusal or the last timeout calls it exactly once.  The timer
- * serves the command timeout and every delay; arm() asserts that none is
+ * serves the command timeout and every delay; sess_arm() asserts that none is
  * pending, so two waits can never overlap silently.
  */
 #include "core.h"
@@ -50,16 +50,16 @@ static void on_timer(uv_timer_t *t)
     espfab_session_t *s = t->data;
     step_fn fn = s->link.tfn;
     s->link.tfn = NULL;
-    if (finishing(s) || !fn)
+    if (sess_finishing(s) || !fn)
         return;
     if (s->cancel) {
-        fail_cancelled(s);
+        sess_fail_cancelled(s);
         return;
     }
     fn(s);
 }
 
-void arm(espfab_session_t *s, uint64_t ms, step_fn fn)
+void sess_arm(espfab_session_t *s, uint64_t ms, step_fn fn)
 {
     assert(s->life == LIFE_RUNNING);
     assert(s->link.tfn == NULL); /* the timer serves one wait at a time */
@@ -67,7 +67,7 @@ void arm(espfab_session_t *s, uint64_t ms, step_fn fn)
     uv_timer_start(&s->link.timer, on_timer, ms, 0);
 }
 
-void disarm(espfab_session_t *s)
+void sess_disarm(espfab_session_t *s)
 {
     s->link.tfn = NULL;
     if (s->life == LIFE_RUNNING)
@@ -89,22 +89,22 @@ static void write_wire(espfab_session_t *s)
     int rc = espfab_port_write(s->port, s->link.wire, s->link.cmd.wire_len, NULL, NULL);
     if (rc < 0) {
         s->link.cmd.state = CMD_IDLE;
-        fail_port(s, rc);
+        sess_fail_port(s, rc);
         return;
     }
     s->rec.bytes_sent += s->link.cmd.wire_len;
     s->link.cmd.rx_try = s->link.rx_total;
-    arm(s, s->link.cmd.timeout_ms + tx_ms(s, s->link.cmd.wire_len), on_cmd_timeout);
+    sess_arm(s, s->link.cmd.timeout_ms + tx_ms(s, s->link.cmd.wire_len), on_cmd_timeout);
 }
 
 /* Common to send_cmd and send_encoded: a cancelled session stops here
  * instead ("after the current block"). */
 static bool may_send(espfab_session_t *s)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return false;
     if (s->cancel) {
-        fail_cancelled(s);
+        sess_fail_cancelled(s);
         return false;
     }
     assert(s->link.cmd.state == CMD_IDLE); /* one command in flight */
@@ -124,13 +124,13 @@ static void start_cmd(espfab_session_t *s, uint64_t timeout_ms, int max_tries, r
     write_wire(s);
 }
 
-void send_cmd(espfab_session_t *s, size_t len, size_t expect, uint64_t timeout_ms, int max_tries,
+void sess_send_cmd(espfab_session_t *s, size_t len, size_t expect, uint64_t timeout_ms, int max_tries,
               reply_fn fn)
 {
     if (!may_send(s))
         return;
     if (len == 0) {
-        fail(s, ESPFAB_E_PROTO_BAD_ARG, "could not build the %s request", espfab_session_state_name(s->state));
+        sess_fail(s, ESPFAB_E_PROTO_BAD_ARG, "could not build the %s request", espfab_session_state_name(s->state));
         return;
     }
     s->link.next_key = 0;
@@ -139,7 +139,7 @@ void send_cmd(espfab_session_t *s, size_t len, size_t expect, uint64_t timeout_m
     start_cmd(s, timeout_ms, max_tries, fn);
 }
 
-void send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply_fn fn)
+void sess_send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply_fn fn)
 {
     if (!may_send(s))
         return;
@@ -153,9 +153,9 @@ void send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply
 }
 
 /* Sends the command again, same bytes (same seq for a data block). */
-void resend_cmd(espfab_session_t *s)
+void sess_resend_cmd(espfab_session_t *s)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     s->link.cmd.tries++;
     s->link.cmd.state = CMD_WAITING;
@@ -169,7 +169,7 @@ bool link_check(espfab_session_t *s)
 {
     if (s->link.bad_frames + s->link.retries <= LINK_MAX_BAD)
         return true;
-    fail(s, ESPFAB_E_LINK_UNRELIABLE, "%u corrupted or unexpected frames and %u retried commands at %u baud",
+    sess_fail(s, ESPFAB_E_LINK_UNRELIABLE, "%u corrupted or unexpected frames and %u retried commands at %u baud",
          s->link.bad_frames, s->link.retries, s->link.cur_baud);
     return false;
 }
@@ -184,11 +184,11 @@ block_verdict_t link_block_verdict(const espfab_session_t *s, const espfab_resp_
     assert(data_block_op(s->link.cmd.op));
     if (r->ok)
         return BLOCK_ACKED;
-    uint8_t checksum = is_stub(s) ? ESPFAB_STUB_ERR_BAD_DATA_CHECKSUM : ESPFAB_ROM_ERR_BAD_CHECKSUM;
+    uint8_t checksum = sess_is_stub(s) ? ESPFAB_STUB_ERR_BAD_DATA_CHECKSUM : ESPFAB_ROM_ERR_BAD_CHECKSUM;
     if (r->error == checksum && s->link.cmd.tries < BLOCK_TRIES)
         return BLOCK_RESEND;
     /* the ROM refuses a sequence number it has already taken */
-    if (!is_stub(s) && s->link.cmd.tries > 1 && r->error == ESPFAB_ROM_ERR_FAILED_TO_ACT)
+    if (!sess_is_stub(s) && s->link.cmd.tries > 1 && r->error == ESPFAB_ROM_ERR_FAILED_TO_ACT)
         return BLOCK_ALREADY_HAD;
     return BLOCK_FAILED;
 }
@@ -197,11 +197,11 @@ block_verdict_t link_block_verdict(const espfab_session_t *s, const espfab_resp_
  * likely the reply, garbled.  Do not wait the whole timeout for it. */
 static void garbled_while_waiting(espfab_session_t *s)
 {
-    if (s->link.cmd.state != CMD_WAITING || finishing(s) || s->link.tfn != on_cmd_timeout)
+    if (s->link.cmd.state != CMD_WAITING || sess_finishing(s) || s->link.tfn != on_cmd_timeout)
         return;
     if (uv_timer_get_due_in(&s->link.timer) > GARBLED_WAIT_MS) {
-        disarm(s);
-        arm(s, GARBLED_WAIT_MS, on_cmd_timeout);
+        sess_disarm(s);
+        sess_arm(s, GARBLED_WAIT_MS, on_cmd_timeout);
     }
 }
 
@@ -212,10 +212,10 @@ static void on_cmd_timeout(espfab_session_t *s)
     /* A data block is never resent to the stub: it checks no sequence
      * numbers, so a block it already has would be written twice.  (The ROM
      * refuses a repeated sequence number, see link_block_verdict.) */
-    bool stub_block_cmd = is_stub(s) && data_block_op(s->link.cmd.op);
+    bool stub_block_cmd = sess_is_stub(s) && data_block_op(s->link.cmd.op);
     if (s->link.cmd.tries < s->link.cmd.max_tries && !stub_block_cmd) {
-        resend_cmd(s);
-        if (!finishing(s))
+        sess_resend_cmd(s);
+        if (!sess_finishing(s))
             link_check(s);
         return;
     }
@@ -225,7 +225,7 @@ static void on_cmd_timeout(espfab_session_t *s)
          * the link, not the board, is the likely cause. */
         if (s->link.cmd.tries > 1)
             s->fault.retries = s->link.cmd.tries;
-        fail(s, ESPFAB_E_LINK_UNRELIABLE,
+        sess_fail(s, ESPFAB_E_LINK_UNRELIABLE,
              "no intact reply to %s; %u corrupted or unexpected frames and %u retried commands at %u baud",
              espfab_op_name(s->link.cmd.op), s->link.bad_frames, s->link.retries, s->link.cur_baud);
         return;
@@ -252,14 +252,14 @@ static void drain_tick(espfab_session_t *s)
         L->drain_fn(s);
         return;
     }
-    arm(s, DRAIN_TICK_MS, drain_tick);
+    sess_arm(s, DRAIN_TICK_MS, drain_tick);
 }
 
 /* A ROM repeats its refusal of an unsupported command, a stub answers SYNC
  * eight times; how many and how spaced is not specified: frames are ignored
  * until the line has been quiet for DRAIN_QUIET_MS, at most
  * UNSUPPORTED_DRAIN_MS. */
-void drain_then(espfab_session_t *s, step_fn fn)
+void sess_drain_then(espfab_session_t *s, step_fn fn)
 {
     struct link *L = &s->link;
     L->rx = RX_DRAIN;
@@ -267,7 +267,7 @@ void drain_then(espfab_session_t *s, step_fn fn)
     L->drain_rx = L->rx_total;
     L->drain_quiet = 0;
     L->drain_left = UNSUPPORTED_DRAIN_MS / DRAIN_TICK_MS;
-    arm(s, DRAIN_TICK_MS, drain_tick);
+    sess_arm(s, DRAIN_TICK_MS, drain_tick);
 }
 
 /* ---- bytes in ------------------------------------------------------------ */
@@ -353,7 +353,7 @@ static bool scan_late(espfab_session_t *s, const uint8_t *bytes, size_t len)
     } else {
         why = "a power dip or a pulse on EN";
     }
-    fail(s, ESPFAB_E_BOARD_RESET, "during %s it printed \"%s\": %s", espfab_session_state_name(s->state), line,
+    sess_fail(s, ESPFAB_E_BOARD_RESET, "during %s it printed \"%s\": %s", espfab_session_state_name(s->state), line,
          why);
     return true;
 }
@@ -370,7 +370,7 @@ static void unexpected(espfab_session_t *s)
 static void on_outside(void *data, const uint8_t *bytes, size_t len)
 {
     espfab_session_t *s = data;
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     switch (s->link.rx) {
     case RX_BOOTLOG:
@@ -394,7 +394,7 @@ static void on_outside(void *data, const uint8_t *bytes, size_t len)
 static void on_slip_error(void *data, int err)
 {
     espfab_session_t *s = data;
-    if (finishing(s) || (s->link.rx != RX_REPLIES && s->link.rx != RX_SYNC_ECHOES))
+    if (sess_finishing(s) || (s->link.rx != RX_REPLIES && s->link.rx != RX_SYNC_ECHOES))
         return;
     ESPFAB_LOGD(TAG, "%s: dropped a broken frame (%s)", s->port_spec, espfab_strerror(err));
     unexpected(s);
@@ -417,7 +417,7 @@ static bool reply_suspect(const espfab_session_t *s, const espfab_resp_t *r)
     size_t sl = espfab_cmd_status_len(s->link.loader);
     const uint8_t *st = r->data_len ? r->body + r->data_len : r->body;
     size_t st_avail = r->body_len - (size_t)(st - r->body);
-    if (is_stub(s)) {
+    if (sess_is_stub(s)) {
         if (r->body_len != expect + 2 && r->body_len != 2)
             return !(data_block && r->ok);
         if (!espfab_stub_error_known(r->error))
@@ -445,10 +445,11 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
 {
     espfab_session_t *s = data;
     struct link *L = &s->link;
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     if (len == 4 && memcmp(frame, "OHAI", 4) == 0) {
-        stub_ohai(s);
+        if (L->on_ohai)
+            L->on_ohai(s);
         return;
     }
     if (L->rx == RX_DRAIN || (L->rx == RX_RESETTING && L->cmd.state != CMD_WAITING))
@@ -456,8 +457,8 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
     bool sync_echo = len >= 8 && frame[0] == 1 && frame[1] == ESPFAB_OP_SYNC;
     if (L->rx == RX_SYNC_ECHOES) {
         if (sync_echo && ++s->conn.sync_replies >= 8) {
-            disarm(s); /* all eight answers are in: no need to wait longer */
-            connect_synced(s);
+            sess_disarm(s); /* all eight answers are in: no need to wait longer */
+            L->echoes_done(s);
         }
         return;
     }
@@ -494,13 +495,13 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
         if (!link_check(s))
             return;
         if (L->cmd.tries < L->cmd.max_tries) {
-            disarm(s);
-            resend_cmd(s);
+            sess_disarm(s);
+            sess_resend_cmd(s);
         }
         return; /* else the timeout decides */
     }
     L->cmd.state = CMD_IDLE;
-    disarm(s);
+    sess_disarm(s);
     L->cmd.fn(s, m == ESPFAB_MATCH_UNSUPPORTED ? ESPFAB_E_PROTO_UNSUPPORTED : 0, &r);
 }
 
@@ -510,20 +511,20 @@ static void on_read(espfab_port_t *p, const uint8_t *buf, ssize_t n, const espfa
 {
     (void)p;
     espfab_session_t *s = data;
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     if (s->link.rx == RX_RESETTING && n < 0) {
         /* a USB port of the chip itself goes away (re-enumerates) */
-        note(s, "%s went away as the chip reset (its own USB port)", s->port_spec);
-        pass(s);
+        sess_note(s, "%s went away as the chip reset (its own USB port)", s->port_spec);
+        sess_pass(s);
         return;
     }
     if (n < 0) {
         s->link.cmd.state = CMD_IDLE;
         if (f && f->code)
-            fail_with(s, f);
+            sess_fail_with(s, f);
         else
-            fail(s, (int)n, "the port failed");
+            sess_fail(s, (int)n, "the port failed");
         return;
     }
     s->rec.bytes_received += (uint64_t)n;

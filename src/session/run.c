@@ -21,40 +21,40 @@ static void hard_reset_step(espfab_session_t *s)
         int rc = espfab_port_set_lines(s->port, st->dtr, st->rts);
         if (rc < 0 && R->step > 1) {
             /* the first pulse reset the chip and its own USB port went */
-            note(s, "%s went away as the chip reset (its own USB port)", s->port_spec);
-            pass(s);
+            sess_note(s, "%s went away as the chip reset (its own USB port)", s->port_spec);
+            sess_pass(s);
             return;
         }
         if (rc < 0) {
-            note(s, "hard reset failed (%s): reset the board by hand", espfab_strerror(rc));
-            pass(s);
+            sess_note(s, "hard reset failed (%s): reset the board by hand", espfab_strerror(rc));
+            sess_pass(s);
             return;
         }
         if (st->wait_ms) {
-            arm(s, st->wait_ms, hard_reset_step);
+            sess_arm(s, st->wait_ms, hard_reset_step);
             return;
         }
     }
-    pass(s);
+    sess_pass(s);
 }
 
 static void on_run_end(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     /* the loader may jump to the application before it answers */
     if (rc == 0 && !r->ok)
-        note(s, "the loader refused FLASH_END(1): reset the board by hand");
-    pass(s);
+        sess_note(s, "the loader refused FLASH_END(1): reset the board by hand");
+    sess_pass(s);
 }
 
 static void on_run_begin(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     if (rc < 0 || !r->ok) {
-        note(s, "FLASH_BEGIN(0, 0) for the run request failed: reset the board by hand");
-        pass(s);
+        sess_note(s, "FLASH_BEGIN(0, 0) for the run request failed: reset the board by hand");
+        sess_pass(s);
         return;
     }
     size_t n = espfab_cmd_flash_end(ESPFAB_OP_FLASH_END, 1, s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, 0, scaled(s, RUN_END_TIMEOUT_MS), 1, on_run_end);
+    sess_send_cmd(s, n, 0, sess_scaled(s, RUN_END_TIMEOUT_MS), 1, on_run_end);
 }
 
 static void reset_by_lines(espfab_session_t *s)
@@ -66,14 +66,14 @@ static void reset_by_lines(espfab_session_t *s)
         hard_reset_step(s);
         return;
     }
-    note(s, "%s has no DTR/RTS lines: asking the loader to run the application (FLASH_BEGIN 0,0 + "
+    sess_note(s, "%s has no DTR/RTS lines: asking the loader to run the application (FLASH_BEGIN 0,0 + "
             "FLASH_END 1)", s->port_spec);
-    bool stub = is_stub(s);
-    uint32_t block = stub ? stub_block(s) : ESPFAB_ROM_FLASH_BLOCK;
+    bool stub = sess_is_stub(s);
+    uint32_t block = stub ? sess_stub_block(s) : ESPFAB_ROM_FLASH_BLOCK;
     bool enc_word = !stub && s->id.chip && s->id.chip->rom_begin_encrypted_word;
     size_t n = espfab_cmd_flash_begin(ESPFAB_OP_FLASH_BEGIN, 0, 0, block, 0, enc_word, 0, s->link.pkt,
                                       sizeof(s->link.pkt));
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 1, on_run_begin);
+    sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), 1, on_run_begin);
 }
 
 static void wdt_reset_sent(espfab_session_t *s)
@@ -88,8 +88,8 @@ static void wdt_reset_sent(espfab_session_t *s)
      * has reset already); the chip resets in milliseconds, so the plan's
      * final re-lock is not sent */
     s->link.rx = RX_RESETTING;
-    note(s, "reset by the RTC watchdog (%s: no RTS line resets this chip)", espfab_usb_mode_name(s->id.usb));
-    arm(s, WDT_RESET_WAIT_MS, pass);
+    sess_note(s, "reset by the RTC watchdog (%s: no RTS line resets this chip)", espfab_usb_mode_name(s->id.usb));
+    sess_arm(s, WDT_RESET_WAIT_MS, sess_pass);
 }
 
 static void wdt_reset(espfab_session_t *s)
@@ -140,8 +140,8 @@ void phase_run_enter(espfab_session_t *s)
     const espfab_chip_t *chip = s->id.chip;
     set_state(s, ESPFAB_SS_RUN);
     if (s->o.after == ESPFAB_AFTER_NO_RESET) {
-        note(s, "the board is left in the loader (no reset)");
-        pass(s);
+        sess_note(s, "the board is left in the loader (no reset)");
+        sess_pass(s);
         return;
     }
     if (chip && chip->reset_clears_force_dl && !s->id.sdm) {

@@ -39,17 +39,17 @@ static void on_script(espfab_session_t *s, int rc, const espfab_resp_t *r)
     bool rd = reading(S);
     if (rc < 0 || !r->ok) {
         if (S->kind != SCRIPT_STRICT) {
-            note(s, "%s: %s(0x%08" PRIX32 ") %s; going on", S->what, rd ? "READ_REG" : "WRITE_REG", op->addr,
+            sess_note(s, "%s: %s(0x%08" PRIX32 ") %s; going on", S->what, rd ? "READ_REG" : "WRITE_REG", op->addr,
                  rc < 0 ? espfab_strerror(rc) : "was refused");
             S->result = rc == 0 ? SCRIPT_REFUSED : SCRIPT_UNANSWERED;
             S->done(s);
             return;
         }
         if (rc == 0)
-            fail_resp(s, r, rd ? ESPFAB_OP_READ_REG : ESPFAB_OP_WRITE_REG, "%s (0x%08" PRIX32 ")", S->what,
+            sess_fail_resp(s, r, rd ? ESPFAB_OP_READ_REG : ESPFAB_OP_WRITE_REG, "%s (0x%08" PRIX32 ")", S->what,
                       op->addr);
         else
-            fail(s, rc, "no reply to %s(0x%08" PRIX32 ") while %s", rd ? "READ_REG" : "WRITE_REG", op->addr,
+            sess_fail(s, rc, "no reply to %s(0x%08" PRIX32 ") while %s", rd ? "READ_REG" : "WRITE_REG", op->addr,
                  S->what);
         return;
     }
@@ -78,7 +78,7 @@ static void script_next(espfab_session_t *s)
     size_t n;
     if (op->kind == ESPFAB_REGOP_DELAY) {
         S->idx++;
-        arm(s, (op->value + 999) / 1000, script_next);
+        sess_arm(s, (op->value + 999) / 1000, script_next);
         return;
     }
     if (S->kind == SCRIPT_SOFT_RESETS && S->idx + 1 == S->n)
@@ -92,7 +92,7 @@ static void script_next(espfab_session_t *s)
         n = espfab_cmd_write_reg(op->addr, v, op->mask ? op->mask : 0xFFFFFFFFu, 0, s->link.pkt,
                                  sizeof(s->link.pkt));
     }
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), S->kind == SCRIPT_STRICT ? REG_TRIES : 1, on_script);
+    sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), S->kind == SCRIPT_STRICT ? REG_TRIES : 1, on_script);
 }
 
 void script_run(espfab_session_t *s, const char *what, script_kind_t kind, step_fn done)

@@ -6,7 +6,7 @@
  * in) in link.c; register scripts in script.c.
  *
  * Every state change goes through set_state() (curl's mstate pattern), which
- * logs it and charges the time spent to the record's phase.  finish() closes
+ * logs it and charges the time spent to the record's phase.  sess_finish() closes
  * the port and the timer; DONE fires from the last close callback (or the
  * last outstanding compression callback), so the caller may free the
  * session from inside it.
@@ -76,7 +76,7 @@ static const struct phase_def {
 
 void phase_done(espfab_session_t *s)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     for (int p = (int)s->phase + 1; p < PHASE_COUNT; p++) {
         if (!phases[p].wanted(s))
@@ -86,7 +86,7 @@ void phase_done(espfab_session_t *s)
         phases[p].enter(s);
         return;
     }
-    pass(s);
+    sess_pass(s);
 }
 
 static void first_phase(espfab_session_t *s)
@@ -128,13 +128,13 @@ static int64_t wall_ms(void)
 
 /* ---- events -------------------------------------------------------------- */
 
-void emit(espfab_session_t *s, espfab_session_ev_t *ev)
+void sess_emit(espfab_session_t *s, espfab_session_ev_t *ev)
 {
     if (s->cb)
         s->cb(s, ev, s->cb_data);
 }
 
-void note(espfab_session_t *s, const char *fmt, ...)
+void sess_note(espfab_session_t *s, const char *fmt, ...)
 {
     char buf[384];
     va_list ap;
@@ -144,7 +144,7 @@ void note(espfab_session_t *s, const char *fmt, ...)
     ESPFAB_LOGI(TAG, "%s: %s", s->port_spec, buf);
     espfab_session_ev_t ev = {.kind = ESPFAB_SESSION_EV_NOTE, .note = buf};
     ev.old_state = ev.new_state = s->state;
-    emit(s, &ev);
+    sess_emit(s, &ev);
 }
 
 void sess_set_state_at(espfab_session_t *s, espfab_session_state_t st, int line)
@@ -158,14 +158,14 @@ void sess_set_state_at(espfab_session_t *s, espfab_session_state_t st, int line)
     s->state = st;
     ESPFAB_LOGD(TAG, "%s: %s -> %s (line %d)", s->port_spec, state_names[old], state_names[st], line);
     espfab_session_ev_t ev = {.kind = ESPFAB_SESSION_EV_STATE, .old_state = old, .new_state = st};
-    emit(s, &ev);
+    sess_emit(s, &ev);
 }
 
 /* ---- faults -------------------------------------------------------------- */
 
-void fail(espfab_session_t *s, int code, const char *fmt, ...)
+void sess_fail(espfab_session_t *s, int code, const char *fmt, ...)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     char buf[224];
     va_list ap;
@@ -173,22 +173,22 @@ void fail(espfab_session_t *s, int code, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     espfab_fault_set(&s->fault, code, "%s: %s", s->port_spec, buf);
-    finish(s);
+    sess_finish(s);
 }
 
-void fail_cancelled(espfab_session_t *s)
+void sess_fail_cancelled(espfab_session_t *s)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     espfab_fault_set(&s->fault, ESPFAB_E_CANCELLED, "%s: cancelled in state %s", s->port_spec,
                      state_names[s->state]);
-    finish(s);
+    sess_finish(s);
 }
 
 /* A fault built by another module (image checks, stub loader, port). */
-void fail_with(espfab_session_t *s, const espfab_fault_t *f)
+void sess_fail_with(espfab_session_t *s, const espfab_fault_t *f)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     s->fault = *f;
     if (!strstr(s->fault.detail, s->port_spec)) {
@@ -197,12 +197,12 @@ void fail_with(espfab_session_t *s, const espfab_fault_t *f)
             d[0] = 0;
         memcpy(s->fault.detail, d, sizeof(d));
     }
-    finish(s);
+    sess_finish(s);
 }
 
-void fail_resp(espfab_session_t *s, const espfab_resp_t *r, uint8_t op, const char *fmt, ...)
+void sess_fail_resp(espfab_session_t *s, const espfab_resp_t *r, uint8_t op, const char *fmt, ...)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     char what[160] = "";
     if (fmt) {
@@ -218,27 +218,27 @@ void fail_resp(espfab_session_t *s, const espfab_resp_t *r, uint8_t op, const ch
     espfab_fault_clear(&s->fault);
     s->fault.retries = retries;
     espfab_resp_to_fault_at(r, s->link.loader, op, where, &s->fault);
-    finish(s);
+    sess_finish(s);
 }
 
-void fail_port(espfab_session_t *s, int rc)
+void sess_fail_port(espfab_session_t *s, int rc)
 {
     const espfab_fault_t *pf = s->port ? espfab_port_fault(s->port) : NULL;
     if (pf && pf->code)
-        fail_with(s, pf);
+        sess_fail_with(s, pf);
     else
-        fail(s, rc, "port error");
+        sess_fail(s, rc, "port error");
 }
 
 /* ---- small shared helpers ------------------------------------------------ */
 
-uint64_t scaled(const espfab_session_t *s, uint64_t ms)
+uint64_t sess_scaled(const espfab_session_t *s, uint64_t ms)
 {
     double v = (double)ms * s->o.timeout_scale;
     return v < 1 ? 1 : (uint64_t)v;
 }
 
-uint64_t per_mb(double sec_per_mb, uint64_t bytes)
+uint64_t sess_per_mb(double sec_per_mb, uint64_t bytes)
 {
     double ms = sec_per_mb * (double)bytes / 1e6 * 1000.0;
     if (ms < DEFAULT_TIMEOUT_MS)
@@ -248,7 +248,7 @@ uint64_t per_mb(double sec_per_mb, uint64_t bytes)
     return (uint64_t)ms;
 }
 
-void fmt_bytes(char *buf, size_t len, uint64_t n)
+void sess_fmt_bytes(char *buf, size_t len, uint64_t n)
 {
     if (n >= 1024 * 1024)
         snprintf(buf, len, "%.1f MiB", (double)n / (1024.0 * 1024.0));
@@ -266,12 +266,12 @@ void sess_port_usb_id(const espfab_session_t *s, int *vid, int *pid)
     espfab_port_usb_id(s->port, vid, pid);
 }
 
-uint32_t ram_block(const espfab_session_t *s)
+uint32_t sess_ram_block(const espfab_session_t *s)
 {
     return s->id.usb == ESPFAB_USB_OTG ? ESPFAB_USB_OTG_BLOCK : ESPFAB_RAM_BLOCK;
 }
 
-uint32_t stub_block(const espfab_session_t *s)
+uint32_t sess_stub_block(const espfab_session_t *s)
 {
     return s->id.usb == ESPFAB_USB_OTG ? ESPFAB_USB_OTG_BLOCK : ESPFAB_STUB_FLASH_BLOCK;
 }
@@ -331,13 +331,13 @@ int espfab_session_start(espfab_session_t *s)
     s->t0 = s->state_since = uv_now(s->loop);
     if (!s->rec.start_ms)
         s->rec.start_ms = wall_ms();
-    arm(s, 0, first_phase);
+    sess_arm(s, 0, first_phase);
     return 0;
 }
 
 void espfab_session_cancel(espfab_session_t *s)
 {
-    if (s && !finishing(s))
+    if (s && !sess_finishing(s))
         s->cancel = true;
 }
 
@@ -367,7 +367,7 @@ void espfab_session_free(espfab_session_t *s)
     free(s);
 }
 
-void maybe_done(espfab_session_t *s)
+void sess_maybe_done(espfab_session_t *s)
 {
     if (s->pending > 0)
         return;
@@ -376,14 +376,14 @@ void maybe_done(espfab_session_t *s)
                               .new_state = s->state,
                               .outcome = s->rec.outcome,
                               .fault = &s->rec.fault};
-    emit(s, &ev); /* may free s */
+    sess_emit(s, &ev); /* may free s */
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
     espfab_session_t *s = h->data;
     s->pending--;
-    maybe_done(s);
+    sess_maybe_done(s);
 }
 
 static void on_port_closed(espfab_port_t *p, void *data)
@@ -391,13 +391,13 @@ static void on_port_closed(espfab_port_t *p, void *data)
     (void)p;
     espfab_session_t *s = data;
     s->pending--;
-    maybe_done(s);
+    sess_maybe_done(s);
 }
 
 /* Records the outcome from s->fault (code 0 = pass), closes everything. */
-void finish(espfab_session_t *s)
+void sess_finish(espfab_session_t *s)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     assert(s->life == LIFE_RUNNING);
     s->link.cmd.state = CMD_IDLE;
@@ -413,7 +413,7 @@ void finish(espfab_session_t *s)
     a->end_ms = wall_ms();
     if (!a->baud)
         a->baud = s->link.cur_baud;
-    disarm(s);
+    sess_disarm(s);
     set_state(s, ESPFAB_SS_DONE);
     s->life = LIFE_FINISHING;
     if (s->port) {
@@ -426,9 +426,9 @@ void finish(espfab_session_t *s)
     /* compressions still running hold s->pending too */
 }
 
-void pass(espfab_session_t *s)
+void sess_pass(espfab_session_t *s)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     espfab_attempt_t *a = &s->rec;
     espfab_fault_clear(&s->fault);
@@ -438,7 +438,7 @@ void pass(espfab_session_t *s)
     if (s->o.info_only) {
         char size[32] = "unknown size";
         if (a->flash_size)
-            fmt_bytes(size, sizeof(size), a->flash_size);
+            sess_fmt_bytes(size, sizeof(size), a->flash_size);
         snprintf(a->message, sizeof(a->message), "OK %s %s, flash %06" PRIx32 " (%s, %s)",
                  s->id.have_info ? s->id.info.description : a->chip, mac, a->flash_jedec,
                  espfab_flash_vendor((uint8_t)a->flash_jedec), size);
@@ -447,7 +447,7 @@ void pass(espfab_session_t *s)
         for (int i = 0; i < a->nregions; i++)
             verified += a->regions[i].verified;
         char total[32];
-        fmt_bytes(total, sizeof(total), s->wr.bytes_total);
+        sess_fmt_bytes(total, sizeof(total), s->wr.bytes_total);
         if (a->nregions == 0)
             snprintf(a->message, sizeof(a->message), "PASS %s %s nothing to write, %.1f s", a->chip, mac,
                      secs);
@@ -461,5 +461,5 @@ void pass(espfab_session_t *s)
                      s->wr.unverified_why ? s->wr.unverified_why : "verification skipped", total, secs);
     }
     ESPFAB_LOGI(TAG, "%s: %s", s->port_spec, a->message);
-    finish(s);
+    sess_finish(s);
 }

@@ -27,14 +27,14 @@ static void stub_started(espfab_session_t *s)
     phase_done(s);
 }
 
-void stub_ohai(espfab_session_t *s)
+static void stub_ohai(espfab_session_t *s)
 {
     switch (s->stub.greeting) {
     case OHAI_PENDING:
         s->stub.greeting = OHAI_EARLY; /* before MEM_END's reply */
         return;
     case OHAI_WAITING:
-        disarm(s);
+        sess_disarm(s);
         stub_started(s);
         return;
     case OHAI_EARLY:
@@ -46,7 +46,7 @@ void stub_ohai(espfab_session_t *s)
 
 static void stub_probe_drained(espfab_session_t *s)
 {
-    note(s, "the stub's OHAI was lost on the line; the stub answered SYNC");
+    sess_note(s, "the stub's OHAI was lost on the line; the stub answered SYNC");
     stub_started(s);
 }
 
@@ -55,10 +55,10 @@ static void stub_probe_drained(espfab_session_t *s)
 static void on_stub_probe(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     if (rc == 0 && r->ok && r->value == 0) {
-        drain_then(s, stub_probe_drained);
+        sess_drain_then(s, stub_probe_drained);
         return;
     }
-    fail(s, ESPFAB_E_STUB_NO_OHAI, "no OHAI from the stub (entry 0x%08" PRIX32 ", %s), and %s", s->stub.stub->entry,
+    sess_fail(s, ESPFAB_E_STUB_NO_OHAI, "no OHAI from the stub (entry 0x%08" PRIX32 ", %s), and %s", s->stub.stub->entry,
          s->stub.stub->path, rc < 0 ? "no answer to SYNC after it" : "the ROM, not the stub, answered SYNC after it");
 }
 
@@ -66,15 +66,15 @@ static void on_ohai_timeout(espfab_session_t *s)
 {
     s->stub.greeting = OHAI_PROBING;
     size_t n = espfab_cmd_sync(s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, 0, scaled(s, OHAI_SYNC_TIMEOUT_MS), 3, on_stub_probe);
+    sess_send_cmd(s, n, 0, sess_scaled(s, OHAI_SYNC_TIMEOUT_MS), 3, on_stub_probe);
 }
 
 static void on_mem_end(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     /* Against the ROM the MEM_END reply may be lost: the stub may reset the
      * UART first.  esptool ignores it; what matters is OHAI. */
-    if (rc == 0 && !r->ok && is_stub(s)) {
-        fail_resp(s, r, ESPFAB_OP_MEM_END, "starting the stub");
+    if (rc == 0 && !r->ok && sess_is_stub(s)) {
+        sess_fail_resp(s, r, ESPFAB_OP_MEM_END, "starting the stub");
         return;
     }
     if (s->stub.greeting == OHAI_EARLY) {
@@ -82,14 +82,14 @@ static void on_mem_end(espfab_session_t *s, int rc, const espfab_resp_t *r)
         return;
     }
     s->stub.greeting = OHAI_WAITING;
-    arm(s, scaled(s, DEFAULT_TIMEOUT_MS), on_ohai_timeout);
+    sess_arm(s, sess_scaled(s, DEFAULT_TIMEOUT_MS), on_ohai_timeout);
 }
 
 static void on_mem_cmd(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     uint8_t op = s->link.cmd.op;
     if (rc < 0) {
-        fail(s, rc, "no reply to %s (stub upload, segment %d)", espfab_op_name(op), s->stub.seg);
+        sess_fail(s, rc, "no reply to %s (stub upload, segment %d)", espfab_op_name(op), s->stub.seg);
         return;
     }
     if (op == ESPFAB_OP_MEM_DATA) {
@@ -100,7 +100,7 @@ static void on_mem_cmd(espfab_session_t *s, int rc, const espfab_resp_t *r)
             stub_next(s);
             return;
         case BLOCK_RESEND:
-            resend_cmd(s);
+            sess_resend_cmd(s);
             link_check(s);
             return;
         case BLOCK_FAILED:
@@ -112,7 +112,7 @@ static void on_mem_cmd(espfab_session_t *s, int rc, const espfab_resp_t *r)
     }
     if (s->link.cmd.tries > 1)
         s->fault.retries = s->link.cmd.tries;
-    fail_resp(s, r, op, "stub upload segment %d", s->stub.seg);
+    sess_fail_resp(s, r, op, "stub upload segment %d", s->stub.seg);
 }
 
 /* Sends the next MEM_BEGIN / MEM_DATA / MEM_END of the upload. */
@@ -126,7 +126,7 @@ static void stub_next(espfab_session_t *s)
         uint32_t addr = P->seg == 0 ? st->text_start : st->data_start;
         if (P->seg >= 2) {
             size_t n = espfab_cmd_mem_end(st->entry == 0 ? 1 : 0, st->entry, s->link.pkt, sizeof(s->link.pkt));
-            send_cmd(s, n, 0, is_stub(s) ? scaled(s, DEFAULT_TIMEOUT_MS) : MEM_END_ROM_TIMEOUT_MS, 1, on_mem_end);
+            sess_send_cmd(s, n, 0, sess_is_stub(s) ? sess_scaled(s, DEFAULT_TIMEOUT_MS) : MEM_END_ROM_TIMEOUT_MS, 1, on_mem_end);
             return;
         }
         if (len == 0) {
@@ -134,19 +134,19 @@ static void stub_next(espfab_session_t *s)
             P->seq = (uint32_t)-1;
             continue;
         }
-        uint32_t rb = ram_block(s);
+        uint32_t rb = sess_ram_block(s);
         uint32_t blocks = (uint32_t)((len + rb - 1) / rb);
         if (P->seq == (uint32_t)-1) {
             P->seq = 0;
             size_t n = espfab_cmd_mem_begin((uint32_t)len, blocks, rb, addr, s->link.pkt, sizeof(s->link.pkt));
-            send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 2, on_mem_cmd);
+            sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), 2, on_mem_cmd);
             return;
         }
         if (P->seq < blocks) {
             size_t off = (size_t)P->seq * rb;
             size_t bl = len - off < rb ? len - off : rb;
             size_t n = espfab_cmd_mem_data(P->seq, data + off, bl, s->link.pkt, sizeof(s->link.pkt));
-            send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), BLOCK_TRIES, on_mem_cmd);
+            sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), BLOCK_TRIES, on_mem_cmd);
             return;
         }
         P->seg++;
@@ -159,14 +159,14 @@ static void stub_next(espfab_session_t *s)
 static bool rom_loader_stays(espfab_session_t *s)
 {
     int rev = s->rec.rev_full;
-    if (is_stub(s) || s->o.no_stub)
+    if (sess_is_stub(s) || s->o.no_stub)
         return true;
     if (s->id.sdm) {
-        note(s, "secure download mode: the stub cannot be loaded; using the ROM loader");
+        sess_note(s, "secure download mode: the stub cannot be loaded; using the ROM loader");
         return true;
     }
     if (s->id.chip->id == ESPFAB_CHIP_ESP32C2 && rev >= 0 && rev < 100) {
-        note(s, "no flasher stub for ESP32-C2 v%d.%d (ECO0): using the ROM loader", rev / 100, rev % 100);
+        sess_note(s, "no flasher stub for ESP32-C2 v%d.%d (ECO0): using the ROM loader", rev / 100, rev % 100);
         return true;
     }
     return false;
@@ -191,12 +191,13 @@ void phase_stub_enter(espfab_session_t *s)
         P->own_loaded = true;
     }
     if (!P->stub) {
-        fail_with(s, &f);
+        sess_fail_with(s, &f);
         return;
     }
     P->seg = 0;
     P->seq = (uint32_t)-1;
     P->greeting = OHAI_PENDING;
+    s->link.on_ohai = stub_ohai;
     stub_next(s);
 }
 
@@ -218,19 +219,19 @@ static void on_baud_confirm(espfab_session_t *s, int rc, const espfab_resp_t *r)
         if (s->link.cmd.tries > 1)
             s->fault.retries = s->link.cmd.tries;
         if (junk)
-            fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
+            sess_fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
                  "%u baud worked (the highest that did); at %u only garbage came back (%" PRIu64
                  " bytes, no reply to %s)",
                  s->o.initial_baud, s->link.cur_baud, junk, op);
         else
-            fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
+            sess_fail(s, ESPFAB_E_BAUD_CHANGE_FAILED,
                  "%u baud worked (the highest that did); at %u nothing came back (no reply to %s)",
                  s->o.initial_baud, s->link.cur_baud, op);
         return;
     }
     if (rc == ESPFAB_E_PROTO_UNSUPPORTED) {
         /* an intact refusal: the new rate works; its repeats drain */
-        drain_then(s, baud_confirmed);
+        sess_drain_then(s, baud_confirmed);
         return;
     }
     baud_confirmed(s);
@@ -250,14 +251,14 @@ static void after_baud_settle(espfab_session_t *s)
     } else {
         n = espfab_cmd_read_reg(s->id.chip->uart_date_reg, s->link.pkt, sizeof(s->link.pkt));
     }
-    send_cmd(s, n, expect, scaled(s, BAUD_CONFIRM_TIMEOUT_MS), REG_TRIES, on_baud_confirm);
+    sess_send_cmd(s, n, expect, sess_scaled(s, BAUD_CONFIRM_TIMEOUT_MS), REG_TRIES, on_baud_confirm);
 }
 
 static void on_baud_reply(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     (void)r;
     if (rc == ESPFAB_E_TIMEOUT) {
-        fail(s, ESPFAB_E_BAUD_CHANGE_FAILED, "no reply to CHANGE_BAUDRATE %u at %u baud", s->o.baud,
+        sess_fail(s, ESPFAB_E_BAUD_CHANGE_FAILED, "no reply to CHANGE_BAUDRATE %u at %u baud", s->o.baud,
              s->link.cur_baud);
         return;
     }
@@ -265,12 +266,12 @@ static void on_baud_reply(espfab_session_t *s, int rc, const espfab_resp_t *r)
     espfab_fault_t f;
     espfab_fault_clear(&f);
     if (espfab_port_set_baud(s->port, s->o.baud, &f) < 0) {
-        fail_with(s, &f);
+        sess_fail_with(s, &f);
         return;
     }
     s->link.cur_baud = s->o.baud;
     s->link.rx = RX_BAUD_SETTLE;
-    arm(s, BAUD_SETTLE_MS, after_baud_settle);
+    sess_arm(s, BAUD_SETTLE_MS, after_baud_settle);
 }
 
 /* The rate stays (with a note why, where the loader decides): true. */
@@ -280,11 +281,11 @@ static bool rate_stays(espfab_session_t *s)
     if (s->o.baud == cur || s->o.baud < s->o.initial_baud)
         return true;
     if (s->link.loader == ESPFAB_LOADER_ROM_ESP8266) {
-        note(s, "the ESP8266 ROM cannot change the baud rate: staying at %u (use the stub for speed)", cur);
+        sess_note(s, "the ESP8266 ROM cannot change the baud rate: staying at %u (use the stub for speed)", cur);
         return true;
     }
     if (s->id.sdm && s->id.chip->id == ESPFAB_CHIP_ESP32C2) {
-        note(s, "ESP32-C2 in secure download mode cannot change the baud rate: staying at %u", cur);
+        sess_note(s, "ESP32-C2 in secure download mode cannot change the baud rate: staying at %u", cur);
         return true;
     }
     return false;
@@ -299,10 +300,10 @@ void phase_baud_enter(espfab_session_t *s)
     }
     set_state(s, ESPFAB_SS_BAUD);
     uint32_t wire_baud = s->o.baud, old = 0;
-    if (is_stub(s))
+    if (sess_is_stub(s))
         old = s->link.cur_baud;
     else
         wire_baud = espfab_chip_rom_baud_at(s->id.chip, s->id.regs, s->id.nregs, s->o.initial_baud, s->o.baud);
     size_t n = espfab_cmd_change_baud(wire_baud, old, s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), 1, on_baud_reply);
+    sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), 1, on_baud_reply);
 }

@@ -21,22 +21,22 @@ static void on_md5(espfab_session_t *s, int rc, const espfab_resp_t *r)
     espfab_region_result_t *rr = &s->rec.regions[s->wr.ridx];
     int tries = s->link.cmd.tries;
     if (rc < 0) {
-        fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_VERIFY_FAILED : rc, "no MD5 reply for %s at 0x%" PRIx32 " (%d tries)",
+        sess_fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_VERIFY_FAILED : rc, "no MD5 reply for %s at 0x%" PRIx32 " (%d tries)",
              rr->file, rr->offset, tries);
         return;
     }
     if (!r->ok) {
-        fail_resp(s, r, ESPFAB_OP_SPI_FLASH_MD5, "(%s at 0x%" PRIx32 ")", rr->file, rr->offset);
+        sess_fail_resp(s, r, ESPFAB_OP_SPI_FLASH_MD5, "(%s at 0x%" PRIx32 ")", rr->file, rr->offset);
         return;
     }
     uint8_t md5[16];
     if (espfab_resp_md5(r, s->link.loader, md5) < 0) {
         if (tries < REG_TRIES) {
-            resend_cmd(s);
+            sess_resend_cmd(s);
             link_check(s);
             return;
         }
-        fail(s, ESPFAB_E_VERIFY_FAILED, "unreadable MD5 reply for %s at 0x%" PRIx32, rr->file, rr->offset);
+        sess_fail(s, ESPFAB_E_VERIFY_FAILED, "unreadable MD5 reply for %s at 0x%" PRIx32, rr->file, rr->offset);
         return;
     }
     for (int i = 0; i < 16; i++)
@@ -45,11 +45,11 @@ static void on_md5(espfab_session_t *s, int rc, const espfab_resp_t *r)
         bool same = strcmp(s->wr.md5_prev, rr->md5_device) == 0;
         if (!same && tries < s->link.cmd.max_tries) {
             memcpy(s->wr.md5_prev, rr->md5_device, sizeof(s->wr.md5_prev));
-            resend_cmd(s);
+            sess_resend_cmd(s);
             return;
         }
         s->fault.retries = tries;
-        fail(s, ESPFAB_E_MD5_MISMATCH, "%s at 0x%" PRIx32 ": flash MD5 %s, expected %s (%s)", rr->file, rr->offset,
+        sess_fail(s, ESPFAB_E_MD5_MISMATCH, "%s at 0x%" PRIx32 ": flash MD5 %s, expected %s (%s)", rr->file, rr->offset,
              rr->md5_device, rr->md5_expected,
              same ? "the same wrong value read twice: the flash holds wrong bits"
                   : "a different value at every read: unstable flash, power or link");
@@ -69,8 +69,8 @@ static void verify_region(espfab_session_t *s)
     espfab_region_result_t *rr = &s->rec.regions[s->wr.ridx];
     s->wr.md5_prev[0] = '\0';
     size_t n = espfab_cmd_flash_md5(rr->offset, rr->size, s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_SPI_FLASH_MD5, s->link.loader),
-             scaled(s, per_mb(MD5_PER_MB_S, rr->size)), REG_TRIES, on_md5);
+    sess_send_cmd(s, n, espfab_cmd_resp_data_len(ESPFAB_OP_SPI_FLASH_MD5, s->link.loader),
+             sess_scaled(s, sess_per_mb(MD5_PER_MB_S, rr->size)), REG_TRIES, on_md5);
 }
 
 void phase_verify_enter(espfab_session_t *s)
@@ -82,14 +82,14 @@ void phase_verify_enter(espfab_session_t *s)
     }
     if (s->o.no_verify) {
         s->wr.unverified_why = "verification disabled";
-        note(s, "verification disabled: the flash contents are NOT checked");
+        sess_note(s, "verification disabled: the flash contents are NOT checked");
         phase_done(s);
         return;
     }
     /* Verification was asked for and is impossible: the write is not a
-     * pass (the board stays in the loader; --no-verify accepts it). */
+     * sess_pass (the board stays in the loader; --no-verify accepts it). */
     if (s->link.loader == ESPFAB_LOADER_ROM_ESP8266 || s->id.sdm) {
-        fail(s, ESPFAB_E_UNVERIFIABLE, "%zu region%s written; %s", nr, nr == 1 ? "" : "s",
+        sess_fail(s, ESPFAB_E_UNVERIFIABLE, "%zu region%s written; %s", nr, nr == 1 ? "" : "s",
              s->id.sdm ? "secure download mode forbids SPI_FLASH_MD5" : "the ESP8266 ROM has no SPI_FLASH_MD5");
         return;
     }

@@ -23,11 +23,11 @@
 static void on_spi_params(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     if (rc < 0) {
-        fail(s, rc, "no reply to SPI_SET_PARAMS");
+        sess_fail(s, rc, "no reply to SPI_SET_PARAMS");
         return;
     }
     if (!r->ok) {
-        fail_resp(s, r, ESPFAB_OP_SPI_SET_PARAMS, NULL);
+        sess_fail_resp(s, r, ESPFAB_OP_SPI_SET_PARAMS, NULL);
         return;
     }
     phase_done(s);
@@ -45,12 +45,12 @@ void phase_spi_params_enter(espfab_session_t *s)
         size = s->rec.flash_size;
     if (!size) {
         size = 4u << 20;
-        note(s, "flash size unknown%s: telling the loader 4 MiB; give the board's with --flash-size "
+        sess_note(s, "flash size unknown%s: telling the loader 4 MiB; give the board's with --flash-size "
                 "(flash_size in a profile) if it differs",
              s->id.sdm ? " (secure download mode hides the flash id)" : "");
     }
     size_t n = espfab_cmd_spi_set_params(size, s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, 0, scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_spi_params);
+    sess_send_cmd(s, n, 0, sess_scaled(s, DEFAULT_TIMEOUT_MS), REG_TRIES, on_spi_params);
 }
 
 /* ---- ERASE ------------------------------------------------------------------ */
@@ -61,16 +61,16 @@ static void on_erase(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     uint8_t op = s->link.cmd.op;
     if (rc == ESPFAB_E_TIMEOUT) {
-        fail(s, ESPFAB_E_ERASE_TIMEOUT, "no reply to %s within %.0f s", espfab_op_name(op),
+        sess_fail(s, ESPFAB_E_ERASE_TIMEOUT, "no reply to %s within %.0f s", espfab_op_name(op),
              (double)s->link.cmd.timeout_ms / 1000.0);
         return;
     }
     if (rc < 0) {
-        fail(s, rc, "%s refused", espfab_op_name(op));
+        sess_fail(s, rc, "%s refused", espfab_op_name(op));
         return;
     }
     if (!r->ok) {
-        fail_resp(s, r, op, NULL);
+        sess_fail_resp(s, r, op, NULL);
         return;
     }
     if (op == ESPFAB_OP_ERASE_FLASH) {
@@ -92,7 +92,7 @@ static void erase_next(espfab_session_t *s)
     uint64_t end = ((uint64_t)sr->offset + sr->blob->len + ESPFAB_SECTOR - 1) & ~(uint64_t)(ESPFAB_SECTOR - 1);
     uint32_t size = (uint32_t)(end - start);
     size_t n = espfab_cmd_erase_region(start, size, s->link.pkt, sizeof(s->link.pkt));
-    send_cmd(s, n, 0, scaled(s, per_mb(ERASE_PER_MB_S, size)), 1, on_erase);
+    sess_send_cmd(s, n, 0, sess_scaled(s, sess_per_mb(ERASE_PER_MB_S, size)), 1, on_erase);
 }
 
 void phase_erase_enter(espfab_session_t *s)
@@ -101,8 +101,8 @@ void phase_erase_enter(espfab_session_t *s)
         phase_done(s);
         return;
     }
-    if (!is_stub(s)) {
-        note(s, "erase %s needs the stub; the ROM erases only what it writes",
+    if (!sess_is_stub(s)) {
+        sess_note(s, "erase %s needs the stub; the ROM erases only what it writes",
              s->o.erase == ESPFAB_ERASE_ALL ? "all" : "regions");
         phase_done(s);
         return;
@@ -110,7 +110,7 @@ void phase_erase_enter(espfab_session_t *s)
     set_state(s, ESPFAB_SS_ERASE);
     if (s->o.erase == ESPFAB_ERASE_ALL) {
         size_t n = espfab_cmd_erase_flash(s->link.pkt, sizeof(s->link.pkt));
-        send_cmd(s, n, 0, scaled(s, ERASE_CHIP_TIMEOUT_MS), 1, on_erase);
+        sess_send_cmd(s, n, 0, sess_scaled(s, ERASE_CHIP_TIMEOUT_MS), 1, on_erase);
         return;
     }
     s->wr.ridx = 0;
@@ -126,17 +126,17 @@ static void on_compressed(espfab_blob_t *b, int status, void *data)
     espfab_session_t *s = data;
     s->wr.compressing--;
     s->pending--;
-    if (finishing(s)) {
-        maybe_done(s);
+    if (sess_finishing(s)) {
+        sess_maybe_done(s);
         return;
     }
     if (status < 0) {
-        fail(s, status, "compressing %zu bytes failed", b->len);
+        sess_fail(s, status, "compressing %zu bytes failed", b->len);
         return;
     }
     if (s->wr.compressing == 0) {
         if (s->cancel) {
-            fail_cancelled(s);
+            sess_fail_cancelled(s);
             return;
         }
         start_write(s);
@@ -148,7 +148,7 @@ static void on_compressed(espfab_blob_t *b, int status, void *data)
 static bool can_deflate(const espfab_session_t *s)
 {
     return !s->o.no_compress && !s->id.sdm &&
-           (is_stub(s) || (s->link.loader == ESPFAB_LOADER_ROM_ESP32 && s->id.chip->rom_deflate));
+           (sess_is_stub(s) || (s->link.loader == ESPFAB_LOADER_ROM_ESP32 && s->id.chip->rom_deflate));
 }
 
 void phase_write_enter(espfab_session_t *s)
@@ -168,11 +168,11 @@ void phase_write_enter(espfab_session_t *s)
         espfab_fault_clear(&f);
         if (espfab_prepare_region(s->o.cache, sr->blob, sr->offset, s->id.chip, &s->o.flash, patch, a->flash_size,
                                   &use, &patched, &f) < 0) {
-            fail_with(s, &f);
+            sess_fail_with(s, &f);
             return;
         }
         if (patched)
-            note(s, "%s: flash parameters patched into the header at 0x%" PRIx32, name, sr->offset);
+            sess_note(s, "%s: flash parameters patched into the header at 0x%" PRIx32, name, sr->offset);
         s->wr.reg[i] = (sregion_t){.blob = use, .deflate = deflate};
         espfab_region_result_t *rr = &a->regions[i];
         memset(rr, 0, sizeof(*rr));
@@ -193,7 +193,7 @@ void phase_write_enter(espfab_session_t *s)
         if (rc < 0) {
             s->wr.compressing--;
             s->pending--;
-            fail(s, rc, "cannot compress %s", a->regions[i].file);
+            sess_fail(s, rc, "cannot compress %s", a->regions[i].file);
             return;
         }
     }
@@ -238,14 +238,14 @@ static void on_end(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     espfab_region_result_t *rr = &s->rec.regions[s->wr.ridx];
     if (rc < 0) {
-        fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_ERASE_TIMEOUT : rc,
+        sess_fail(s, rc == ESPFAB_E_TIMEOUT ? ESPFAB_E_ERASE_TIMEOUT : rc,
              "no reply to %s for %s at 0x%" PRIx32 " within %.1f s (it waits for the last block's write): "
              "the flash is too slow, or the board stopped",
              espfab_op_name(s->link.cmd.op), rr->file, rr->offset, (double)s->link.cmd.timeout_ms / 1000.0);
         return;
     }
     if (!r->ok) {
-        fail_resp(s, r, s->link.cmd.op, "(%s at 0x%" PRIx32 ")", rr->file, rr->offset);
+        sess_fail_resp(s, r, s->link.cmd.op, "(%s at 0x%" PRIx32 ")", rr->file, rr->offset);
         return;
     }
     region_written(s);
@@ -254,7 +254,7 @@ static void on_end(espfab_session_t *s, int rc, const espfab_resp_t *r)
 static void end_region(espfab_session_t *s)
 {
     sregion_t *R = &s->wr.reg[s->wr.ridx];
-    if (!is_stub(s)) {
+    if (!sess_is_stub(s)) {
         /* The ROM writes each block before acknowledging it; no END (it
          * would leave the loader). */
         region_written(s);
@@ -265,7 +265,7 @@ static void end_region(espfab_session_t *s)
     uint8_t op = R->deflate ? ESPFAB_OP_FLASH_DEFL_END : ESPFAB_OP_FLASH_END;
     size_t n = espfab_cmd_flash_end(op, 1, s->link.pkt, sizeof(s->link.pkt));
     uint64_t t = R->last_timeout > DEFAULT_TIMEOUT_MS ? R->last_timeout : DEFAULT_TIMEOUT_MS;
-    send_cmd(s, n, 0, scaled(s, t), 1, on_end);
+    sess_send_cmd(s, n, 0, sess_scaled(s, t), 1, on_end);
 }
 
 static void block_acked(espfab_session_t *s)
@@ -280,8 +280,8 @@ static void block_acked(espfab_session_t *s)
     ev.old_state = ev.new_state = s->state;
     ev.total = R->blob->len;
     ev.done = R->seq >= R->nblocks ? R->blob->len : (uint64_t)R->blob->len * R->seq / R->nblocks;
-    emit(s, &ev);
-    if (finishing(s))
+    sess_emit(s, &ev);
+    if (sess_finishing(s))
         return;
     if (R->seq < R->nblocks)
         send_block(s);
@@ -295,7 +295,7 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
     espfab_region_result_t *rr = &s->rec.regions[s->wr.ridx];
     const char *op = espfab_op_name(s->link.cmd.op);
     if (rc == ESPFAB_E_TIMEOUT) {
-        if (is_stub(s) && s->link.rx_total != s->link.cmd.rx_try) {
+        if (sess_is_stub(s) && s->link.rx_total != s->link.cmd.rx_try) {
             /* The stub ACKs a block as it arrives and something came back,
              * garbled: it has the block (blocks are not resent to the stub,
              * see link.c).  The MD5 check will tell. */
@@ -305,14 +305,14 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
         }
         if (s->link.cmd.tries > 1)
             s->fault.retries = s->link.cmd.tries;
-        fail(s, ESPFAB_E_ERASE_TIMEOUT,
+        sess_fail(s, ESPFAB_E_ERASE_TIMEOUT,
              "no reply to %s seq %" PRIu32 " of %s at 0x%" PRIx32 " within %.1f s (the budget for erasing "
              "and writing it, 40 s per MB): the flash is too slow, or the board stopped",
              op, R->seq, rr->file, rr->offset, (double)s->link.cmd.timeout_ms / 1000.0);
         return;
     }
     if (rc < 0) {
-        fail(s, rc, "%s refused (seq %" PRIu32 " of %s)", op, R->seq, rr->file);
+        sess_fail(s, rc, "%s refused (seq %" PRIu32 " of %s)", op, R->seq, rr->file);
         return;
     }
     switch (link_block_verdict(s, r)) {
@@ -324,7 +324,7 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
         block_acked(s);
         return;
     case BLOCK_RESEND:
-        resend_cmd(s);
+        sess_resend_cmd(s);
         link_check(s);
         return;
     case BLOCK_FAILED:
@@ -332,7 +332,7 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
     }
     if (s->link.cmd.tries > 1)
         s->fault.retries = s->link.cmd.tries;
-    fail_resp(s, r, s->link.cmd.op, "seq %" PRIu32 " (%s at 0x%" PRIx32 ")", R->seq, rr->file, rr->offset);
+    sess_fail_resp(s, r, s->link.cmd.op, "seq %" PRIu32 " (%s at 0x%" PRIx32 ")", R->seq, rr->file, rr->offset);
 }
 
 /* Builds the data frame for (region ridx, seq) into s->link.pkt; returns
@@ -347,7 +347,7 @@ static size_t build_block(espfab_session_t *s, size_t ridx, uint32_t seq, uint64
     uint8_t op = R->deflate ? ESPFAB_OP_FLASH_DEFL_DATA : ESPFAB_OP_FLASH_DATA;
     uint8_t *pkt = s->link.pkt;
     size_t n;
-    if (!R->deflate && !is_stub(s) && bl < R->block) {
+    if (!R->deflate && !sess_is_stub(s) && bl < R->block) {
         /* the ROM wants whole blocks: pad the last one with 0xFF */
         memcpy(s->wr.pad, src + off, bl);
         memset(s->wr.pad + bl, 0xFF, R->block - bl);
@@ -358,16 +358,16 @@ static size_t build_block(espfab_session_t *s, size_t ridx, uint32_t seq, uint64
     uint64_t u = bl;
     if (R->deflate && R->blob->zlen) {
         u = (uint64_t)bl * R->blob->len / R->blob->zlen + 1;
-        if (is_stub(s))
+        if (sess_is_stub(s))
             u += ((u + 32767) / 32768 + 1) * 65536; /* the stub erases 64 KiB per inflate cycle */
     }
-    *timeout = per_mb(WRITE_PER_MB_S, u);
+    *timeout = sess_per_mb(WRITE_PER_MB_S, u);
     return n;
 }
 
 static void send_block(espfab_session_t *s)
 {
-    if (finishing(s))
+    if (sess_finishing(s))
         return;
     sregion_t *R = &s->wr.reg[s->wr.ridx];
     uint64_t timeout;
@@ -375,14 +375,14 @@ static void send_block(espfab_session_t *s)
     bool encoded = s->link.next_key == key;
     size_t n = build_block(s, s->wr.ridx, R->seq, &timeout);
     uint64_t t = timeout;
-    if (is_stub(s) && R->last_timeout > t)
+    if (sess_is_stub(s) && R->last_timeout > t)
         t = R->last_timeout; /* the stub writes the previous block while it waits */
     R->last_timeout = timeout;
     if (encoded)
-        send_encoded(s, scaled(s, t), BLOCK_TRIES, on_block); /* encoded while the previous was in flight */
+        sess_send_encoded(s, sess_scaled(s, t), BLOCK_TRIES, on_block); /* encoded while the previous was in flight */
     else
-        send_cmd(s, n, 0, scaled(s, t), BLOCK_TRIES, on_block);
-    if (finishing(s) || s->link.cmd.state != CMD_WAITING || R->seq + 1 >= R->nblocks)
+        sess_send_cmd(s, n, 0, sess_scaled(s, t), BLOCK_TRIES, on_block);
+    if (sess_finishing(s) || s->link.cmd.state != CMD_WAITING || R->seq + 1 >= R->nblocks)
         return;
     /* Encode the next block now, so that its frame goes out the moment this
      * block's reply arrives. */
@@ -397,18 +397,18 @@ static void on_begin(espfab_session_t *s, int rc, const espfab_resp_t *r)
     sregion_t *R = &s->wr.reg[s->wr.ridx];
     espfab_region_result_t *rr = &s->rec.regions[s->wr.ridx];
     if (rc == ESPFAB_E_TIMEOUT) {
-        bool rom = !is_stub(s);
-        fail(s, rom ? ESPFAB_E_ERASE_TIMEOUT : ESPFAB_E_TIMEOUT, "no reply to %s for %s at 0x%" PRIx32 " within %.1f s%s",
+        bool rom = !sess_is_stub(s);
+        sess_fail(s, rom ? ESPFAB_E_ERASE_TIMEOUT : ESPFAB_E_TIMEOUT, "no reply to %s for %s at 0x%" PRIx32 " within %.1f s%s",
              espfab_op_name(s->link.cmd.op), rr->file, rr->offset, (double)s->link.cmd.timeout_ms / 1000.0,
              rom ? " (the ROM erases the whole region first; budget 40 s per MB)" : "");
         return;
     }
     if (rc < 0) {
-        fail(s, rc, "%s refused for %s", espfab_op_name(s->link.cmd.op), rr->file);
+        sess_fail(s, rc, "%s refused for %s", espfab_op_name(s->link.cmd.op), rr->file);
         return;
     }
     if (!r->ok) {
-        fail_resp(s, r, s->link.cmd.op, "(%s at 0x%" PRIx32 ")", rr->file, rr->offset);
+        sess_fail_resp(s, r, s->link.cmd.op, "(%s at 0x%" PRIx32 ")", rr->file, rr->offset);
         return;
     }
     R->seq = 0;
@@ -427,8 +427,8 @@ static void write_region(espfab_session_t *s)
     }
     sregion_t *R = &s->wr.reg[s->wr.ridx];
     const espfab_session_region_t *sr = &s->o.regions[s->wr.ridx];
-    bool stub = is_stub(s);
-    R->block = stub ? stub_block(s) : ESPFAB_ROM_FLASH_BLOCK;
+    bool stub = sess_is_stub(s);
+    R->block = stub ? sess_stub_block(s) : ESPFAB_ROM_FLASH_BLOCK;
     R->last_timeout = 0;
     bool enc_word = !stub && s->id.chip->rom_begin_encrypted_word;
     size_t len = R->blob->len, n;
@@ -440,16 +440,16 @@ static void write_region(espfab_session_t *s)
                                           ESPFAB_ROM_FLASH_BLOCK);
         n = espfab_cmd_flash_begin(ESPFAB_OP_FLASH_DEFL_BEGIN, size, R->nblocks, R->block, sr->offset, enc_word, 0,
                                    s->link.pkt, sizeof(s->link.pkt));
-        timeout = stub ? DEFAULT_TIMEOUT_MS : per_mb(ERASE_PER_MB_S, size);
+        timeout = stub ? DEFAULT_TIMEOUT_MS : sess_per_mb(ERASE_PER_MB_S, size);
     } else {
         R->nblocks = (uint32_t)((len + R->block - 1) / R->block);
         uint32_t erase = s->link.loader == ESPFAB_LOADER_ROM_ESP8266 ? esp8266_erase_size(sr->offset, (uint32_t)len)
                                                                      : (uint32_t)len;
         n = espfab_cmd_flash_begin(ESPFAB_OP_FLASH_BEGIN, erase, R->nblocks, R->block, sr->offset, enc_word, 0,
                                    s->link.pkt, sizeof(s->link.pkt));
-        timeout = stub ? DEFAULT_TIMEOUT_MS : per_mb(ERASE_PER_MB_S, len);
+        timeout = stub ? DEFAULT_TIMEOUT_MS : sess_per_mb(ERASE_PER_MB_S, len);
     }
     /* a lost or garbled reply: BEGIN again (nothing was sent after it; the
      * stub restarts its region, the ROM erases it once more) */
-    send_cmd(s, n, 0, scaled(s, timeout), BEGIN_TRIES, on_begin);
+    sess_send_cmd(s, n, 0, sess_scaled(s, timeout), BEGIN_TRIES, on_begin);
 }
