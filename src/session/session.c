@@ -2205,7 +2205,7 @@ static void start_spi_params(espfab_session_t *s)
         return;
     }
     set_state(s, ESPFAB_SS_SPI_PARAMS);
-    uint32_t size = s->o.flash.size ? espfab_flash_size_parse(s->o.flash.size) : 0;
+    uint32_t size = espfab_flash_params_size(&s->o.flash);
     if (!size)
         size = s->rec.flash_size;
     if (!size) {
@@ -2283,11 +2283,7 @@ static void start_erase(espfab_session_t *s)
 
 static bool params_all_keep(const espfab_flash_params_t *p)
 {
-    const char *v[3] = {p->mode, p->freq, p->size};
-    for (int i = 0; i < 3; i++)
-        if (v[i] && v[i][0] && strcmp(v[i], "keep") != 0)
-            return false;
-    return true;
+    return espfab_flash_params_keep(p);
 }
 
 static void on_compressed(espfab_blob_t *b, int status, void *data)
