@@ -1,7 +1,9 @@
 /*
  * opts.h - command-line options shared by `espfab flash`, `espfab info` (and
  * usable by `espfab run`): esptool-style long options, parsed with
- * getopt_long into plain strings and flags, then checked.  Pure code apart
+ * getopt_long; settings become typed values here, at the edge, through
+ * setting.h's parsers (num.h for numbers), and espfab_job_from_cli() lays
+ * them over a job.  Pure code apart
  * from printing nothing: errors come back in a caller buffer so the command
  * decides how to report them.  Not thread-safe (getopt state); call from
  * main's thread only.
