@@ -82,12 +82,56 @@ int espfab_image_check_chip_target(const espfab_image_info_t *info, const char *
 /* "ESP8266 V1", "ESP8266 V2", "ESP32-family", "raw data". */
 const char *espfab_image_format_name(espfab_image_format_t fmt);
 
-/* Flash parameters given by the user; NULL or "keep" keeps the header's value. */
+/* Flash parameters given by the user, typed (setting.h turns the user's
+ * text into them); each *_KEEP keeps the header's value. */
+typedef enum espfab_flash_mode {
+    ESPFAB_FLASH_MODE_KEEP = 0,
+    ESPFAB_FLASH_MODE_QIO,
+    ESPFAB_FLASH_MODE_QOUT,
+    ESPFAB_FLASH_MODE_DIO,
+    ESPFAB_FLASH_MODE_DOUT,
+    ESPFAB_FLASH_MODE_COUNT
+} espfab_flash_mode_t;
+
+/* Every frequency some chip has; which ones a chip accepts is chip-specific
+ * (espfab_flash_params_check). */
+typedef enum espfab_flash_freq {
+    ESPFAB_FLASH_FREQ_KEEP = 0,
+    ESPFAB_FLASH_FREQ_80M,
+    ESPFAB_FLASH_FREQ_60M,
+    ESPFAB_FLASH_FREQ_48M,
+    ESPFAB_FLASH_FREQ_40M,
+    ESPFAB_FLASH_FREQ_30M,
+    ESPFAB_FLASH_FREQ_26M,
+    ESPFAB_FLASH_FREQ_24M,
+    ESPFAB_FLASH_FREQ_20M,
+    ESPFAB_FLASH_FREQ_16M,
+    ESPFAB_FLASH_FREQ_15M,
+    ESPFAB_FLASH_FREQ_12M,
+    ESPFAB_FLASH_FREQ_COUNT
+} espfab_flash_freq_t;
+
+/* espfab_flash_params_t.size: a byte count (256 KiB .. 128 MiB), or one of: */
+#define ESPFAB_FLASH_SIZE_KEEP 0u    /* keep the header's size */
+#define ESPFAB_FLASH_SIZE_DETECT 1u  /* the size read from the flash id */
+
 typedef struct espfab_flash_params {
-    const char *mode;   /* qio qout dio dout */
-    const char *freq;   /* 80m 40m 26m 20m (chip-specific sets) */
-    const char *size;   /* 1MB..128MB, 256KB/512KB (ESP8266), "detect" */
+    espfab_flash_mode_t mode;
+    espfab_flash_freq_t freq;
+    uint32_t size;      /* bytes, or ESPFAB_FLASH_SIZE_KEEP / _DETECT */
+    bool size_c1;       /* ESP8266 "2MB-c1" / "4MB-c1" layout of that size */
 } espfab_flash_params_t;
+
+/* "keep" "qio" "qout" "dio" "dout" ("?" out of range). */
+const char *espfab_flash_mode_name(espfab_flash_mode_t m);
+/* "keep" "80m" "60m" ... ("?" out of range). */
+const char *espfab_flash_freq_name(espfab_flash_freq_t f);
+/* "keep", "detect", "4MB", "512KB", "2MB-c1" into buf; returns buf. */
+const char *espfab_flash_size_name(const espfab_flash_params_t *p, char *buf, size_t len);
+/* All three are KEEP: nothing to patch. */
+bool espfab_flash_params_keep(const espfab_flash_params_t *p);
+/* The size the user says the flash has: bytes, 0 for KEEP and DETECT. */
+uint32_t espfab_flash_params_size(const espfab_flash_params_t *p);
 
 /* Validates the parameters for a chip (ESPFAB_E_FLASH_PARAM naming the bad
  * value and the allowed ones). detected_size is used for "detect". */
@@ -125,8 +169,5 @@ int espfab_regions_check(const espfab_region_t *r, size_t n, uint32_t flash_size
 /* Reads a whole file into a malloc'd buffer (ESPFAB_E_IMAGE_MISSING / _EMPTY /
  * _READ / _TOO_BIG with the path in the detail). */
 int espfab_image_load(const char *path, uint8_t **buf, size_t *len, espfab_fault_t *f);
-
-/* "4MB" -> 4194304; 0 if not a size. */
-uint32_t espfab_flash_size_parse(const char *s);
 
 #endif

@@ -21,12 +21,9 @@
 #include "espfab/err.h"
 #include "espfab/image.h"
 
-/* True when p asks for no header change at all (every field keep/unset). */
-bool espfab_prepare_params_keep(const espfab_flash_params_t *p);
-
 /* Prepares src (interned in cache), to be written at offset on chip.
  * patch: apply p to a bootloader header (false in secure download mode or
- * when espfab_prepare_params_keep(p)).  detected_size: the flash size read
+ * when espfab_flash_params_keep(p)).  detected_size: the flash size read
  * from the board, for a "detect" size.  *patched says whether the header
  * changed.  Returns 0, or an error with f filled (ESPFAB_E_NOMEM, or the
  * header patch's own errors). */

@@ -35,16 +35,10 @@
 #include "espfab/err.h"
 #include "espfab/image.h"
 #include "espfab/record.h"
+#include "espfab/reset.h"
+#include "espfab/setting.h"
 
 #define ESPFAB_PROFILE_PATH_MAX 1024
-
-typedef enum espfab_erase_policy {
-    ESPFAB_ERASE_POLICY_NONE = 0,   /* erase only what FLASH_BEGIN erases */
-    ESPFAB_ERASE_POLICY_REGIONS,    /* explicitly erase each region first */
-    ESPFAB_ERASE_POLICY_ALL         /* ERASE_FLASH (whole chip) first */
-} espfab_erase_policy_t;
-
-const char *espfab_erase_policy_name(espfab_erase_policy_t e); /* "none" "regions" "all" */
 
 typedef struct espfab_profile_image {
     char name[64];                       /* NAME of [image NAME] */
@@ -64,18 +58,14 @@ typedef struct espfab_profile {
     char sha256[65];                     /* hex SHA-256 of the INI file bytes */
     espfab_chip_id_t chip;               /* required */
     uint32_t baud;                       /* default 460800 */
-    char flash_mode[8];                  /* "keep" (default), qio qout dio dout */
-    char flash_freq[8];                  /* "keep" (default), 80m 40m ... */
-    char flash_size[8];                  /* "keep" (default), "detect", 4MB ... */
-    /* Normalised reset names (esptool spellings, '_' accepted for '-'):
-     * before: default-reset usb-reset no-reset no-reset-no-sync ("none" = no-reset)
-     * after:  hard-reset soft-reset no-reset no-reset-stub watchdog-reset */
-    char before[20];                     /* default "default-reset" */
-    char after[20];                      /* default "hard-reset" */
+    espfab_flash_params_t flash;         /* default keep, keep, keep */
+    /* Reset settings (setting.h: esptool's names and espfab's accepted) */
+    espfab_reset_t before;               /* default AUTO ("default-reset") */
+    espfab_after_t after;                /* default HARD_RESET */
     bool stub;                           /* default yes */
     bool compress;                       /* default yes */
     bool verify;                         /* default yes */
-    espfab_erase_policy_t erase;         /* default none */
+    espfab_erase_t erase;                /* default NONE */
     int min_rev_full, max_rev_full;      /* major*100+minor; -1 when not given */
     size_t nimages;                      /* 1..ESPFAB_MAX_REGIONS, sorted by offset */
     espfab_profile_image_t images[ESPFAB_MAX_REGIONS];
@@ -100,9 +90,6 @@ int espfab_profile_parse(const char *text, size_t len, const char *display_name,
 
 /* Frees the image buffers and zeroes *p.  Safe on a zeroed or freed profile. */
 void espfab_profile_free(espfab_profile_t *p);
-
-/* Flash parameters of the profile, pointing into p (for espfab_image_patch). */
-espfab_flash_params_t espfab_profile_flash_params(const espfab_profile_t *p);
 
 /* Turns ESP-IDF's build/flasher_args.json into profile INI text (malloc'd,
  * caller frees).  Image paths are written relative to out_dir (NULL: the

@@ -37,11 +37,9 @@ typedef struct espfab_reset_step {
 #define ESPFAB_RESET_DELAY_MS 50        /* esptool DEFAULT_RESET_DELAY */
 #define ESPFAB_RESET_EXTRA_DELAY_MS 550 /* esptool's "extra" delay */
 
-/* "auto" "classic" "tight" "usb-jtag" "none" "custom". */
+/* "auto" "classic" "tight" "usb-jtag" "none" "custom".  (User text becomes
+ * a strategy in setting.h, espfab_setting_parse_before.) */
 const char *espfab_reset_name(espfab_reset_t r);
-/* Accepts the names above and esptool's spellings ("default-reset",
- * "usb-reset", "no-reset", "no_reset"...).  Returns 0 or ESPFAB_E_INVALID_ARG. */
-int espfab_reset_from_name(const char *name, espfab_reset_t *out);
 
 /* ClassicReset(delay_ms). Returns the step count (<= cap) or 0 if cap is too small. */
 size_t espfab_reset_classic(unsigned delay_ms, espfab_reset_step_t *steps, size_t cap);

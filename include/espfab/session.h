@@ -45,22 +45,12 @@
 #include "espfab/image.h"
 #include "espfab/record.h"
 #include "espfab/reset.h"
+#include "espfab/setting.h"
 #include "espfab/stub.h"
 
 typedef struct espfab_session espfab_session_t;
 
-/* Reset into the application at the end. */
-typedef enum espfab_after {
-    ESPFAB_AFTER_HARD_RESET = 0, /* RTS pulse; without modem lines: "run user code" */
-    ESPFAB_AFTER_NO_RESET        /* leave the board in the loader */
-} espfab_after_t;
-
-/* What is erased before writing. */
-typedef enum espfab_erase {
-    ESPFAB_ERASE_NONE = 0,   /* only what is written (FLASH_BEGIN erases it) */
-    ESPFAB_ERASE_REGIONS,    /* ERASE_REGION each region first (stub only; ROM: as NONE) */
-    ESPFAB_ERASE_ALL         /* ERASE_FLASH (stub only) */
-} espfab_erase_t;
+/* espfab_after_t and espfab_erase_t: setting.h. */
 
 /* One region to write.  blob holds the raw file bytes (interned in the cache;
  * the caller keeps its reference until DONE). */

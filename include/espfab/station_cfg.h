@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "espfab/err.h"
+#include "espfab/reset.h"
 
 #define ESPFAB_STATION_MAX_SLOTS 256
 
@@ -42,7 +43,8 @@ typedef struct espfab_slot_cfg {
     char port[512];               /* as written: path, glob or tcp:// URL */
     bool is_glob;                 /* port contains * ? or [ */
     bool is_tcp;                  /* port starts with tcp:// */
-    char before[20];              /* normalised like profile.h; "" = use the profile's */
+    bool has_before;              /* before = given: it overrides the profile's */
+    espfab_reset_t before;        /* setting.h names; valid when has_before */
     uint32_t baud;                /* 0 = use the profile's */
     char profile[1024];           /* absolute; "" = the station's / --profile */
     int usb_vid, usb_pid;         /* usb_id = VID:PID for ports that cannot tell; 0 = none */

@@ -240,14 +240,6 @@ static const char *family_features(const char *chip)
 
 /* ---- the session --------------------------------------------------------- */
 
-static espfab_reset_t before_value(const char *name)
-{
-    espfab_reset_t r = ESPFAB_RESET_AUTO;
-    if (espfab_reset_from_name(name, &r) != 0)
-        r = ESPFAB_RESET_AUTO;
-    return r;
-}
-
 static void on_info_event(espfab_session_t *s, const espfab_session_ev_t *ev, void *data)
 {
     char *features = data;
@@ -270,7 +262,7 @@ static int identify(const espfab_cli_opts_t *o, espfab_attempt_t *a, char *featu
     /* Nothing to transfer: stay at the ROM's speed unless asked. */
     so.baud = o->baud ? o->baud : 115200;
     so.chip = o->chip_p ? o->chip_p->id : ESPFAB_CHIP_UNKNOWN;
-    so.before = before_value(o->before);
+    so.before = o->before;
     so.after = ESPFAB_AFTER_NO_RESET;
     so.no_stub = o->no_stub;
     so.stub_dir = o->stub_dir;

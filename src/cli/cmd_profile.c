@@ -80,10 +80,13 @@ static int cmd_check(const char *path)
         printf(", any revision");
     }
     printf("\n");
-    printf("flash    mode %s, freq %s, size %s\n", p->flash_mode, p->flash_freq, p->flash_size);
+    char size[24];
+    printf("flash    mode %s, freq %s, size %s\n", espfab_flash_mode_name(p->flash.mode),
+           espfab_flash_freq_name(p->flash.freq), espfab_flash_size_name(&p->flash, size, sizeof size));
     printf("options  baud %u, before %s, after %s, stub %s, compress %s, erase %s, verify %s\n",
-           p->baud, p->before, p->after, p->stub ? "yes" : "no", p->compress ? "yes" : "no",
-           espfab_erase_policy_name(p->erase), p->verify ? "yes" : "no");
+           p->baud, espfab_reset_name(p->before), espfab_after_name(p->after),
+           p->stub ? "yes" : "no", p->compress ? "yes" : "no", espfab_erase_name(p->erase),
+           p->verify ? "yes" : "no");
     printf("regions\n");
     size_t total = 0;
     for (size_t i = 0; i < p->nimages; i++) {

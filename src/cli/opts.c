@@ -2,7 +2,9 @@
  * opts.c - esptool-style option parsing shared by flash and info (opts.h).
  */
 #include "cli/opts.h"
+#include "espfab/num.h"
 #include "espfab/reset.h"
+#include "espfab/setting.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,35 +19,6 @@
 #include "espfab/record.h"
 #include "espfab/session.h"
 
-int espfab_cli_parse_u32(const char *s, uint32_t *out)
-{
-    if (!s || !*s)
-        return -1;
-    int base = 10;
-    const char *p = s;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        base = 16;
-        p += 2;
-        if (!*p)
-            return -1;
-        for (const char *q = p; *q; q++)
-            if (!isxdigit((unsigned char)*q))
-                return -1;
-    } else {
-        if (p[0] == '0' && p[1] != '\0')
-            return -1; /* "010": octal in C, an error in Python; refuse */
-        for (const char *q = p; *q; q++)
-            if (!isdigit((unsigned char)*q))
-                return -1;
-    }
-    errno = 0;
-    unsigned long long v = strtoull(p, NULL, base);
-    if (errno || v > 0xFFFFFFFFull)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 static int eq(const char *a, const char *b)
 {
     /* '_' and '-' are the same, case-insensitive (profiles use both). */
@@ -56,30 +29,6 @@ static int eq(const char *a, const char *b)
             return 0;
     }
     return *a == *b;
-}
-
-const char *espfab_cli_before_name(const char *s)
-{
-    /* One alias table for every reset name: reset.c's.  A custom sequence
-     * is not a --before value. */
-    espfab_reset_t r;
-    if (!s || espfab_reset_from_name(s, &r) != 0 || r == ESPFAB_RESET_CUSTOM)
-        return NULL;
-    return espfab_reset_name(r);
-}
-
-const char *espfab_cli_after_name(const char *s)
-{
-    static const struct { const char *in, *out; } map[] = {
-        {"hard-reset", "hard-reset"}, {"no-reset", "no-reset"}, {"none", "no-reset"},
-        {"soft-reset", "no-reset"},   {"no-reset-stub", "no-reset"},
-    };
-    if (!s)
-        return NULL;
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (eq(s, map[i].in))
-            return map[i].out;
-    return NULL;
 }
 
 enum {
@@ -147,12 +96,10 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-static const char *one_of(const char *v, const char *const *allowed)
+/* A setting parser's refusal as the command's one-line error. */
+static int refused(const espfab_fault_t *f, char *err, size_t errlen)
 {
-    for (size_t i = 0; allowed[i]; i++)
-        if (eq(v, allowed[i]))
-            return allowed[i];
-    return NULL;
+    return fail(err, errlen, "%s", f->detail);
 }
 
 int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_opts_t *o, char *err,
@@ -161,10 +108,13 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
     memset(o, 0, sizeof(*o));
     o->cmd = argc > 0 ? argv[0] : "?";
     o->chip = "auto";
-    o->before = "auto";
-    o->after = "hard-reset";
-    o->flash_mode = o->flash_freq = o->flash_size = "keep";
-    o->erase = "none";
+    o->before = ESPFAB_RESET_AUTO;
+    o->after = ESPFAB_AFTER_HARD_RESET;
+    o->flash = (espfab_flash_params_t){ESPFAB_FLASH_MODE_KEEP, ESPFAB_FLASH_FREQ_KEEP,
+                                       ESPFAB_FLASH_SIZE_KEEP, false};
+    o->erase = ESPFAB_ERASE_NONE;
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
     if (err && errlen)
         err[0] = '\0';
 
@@ -190,7 +140,7 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
             o->port = optarg;
             break;
         case O_BAUD:
-            if (espfab_cli_parse_u32(optarg, &o->baud) != 0 || o->baud < 9600 || o->baud > 5000000)
+            if (espfab_num_parse_u32(optarg, &o->baud) != 0 || o->baud < 9600 || o->baud > 5000000)
                 return fail(err, errlen, "--baud %s: expected a baud rate between 9600 and 5000000 (e.g. 115200, 460800, 921600)",
                             optarg);
             break;
@@ -206,49 +156,59 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
                 o->chip = o->chip_p->key;
             }
             break;
-        case O_BEFORE:
-            o->before = espfab_cli_before_name(optarg);
-            if (!o->before)
-                return fail(err, errlen,
-                            "--before %s: use auto, classic, tight, usb-jtag or none (esptool's default-reset, usb-reset, no-reset are accepted)",
-                            optarg);
-            break;
-        case O_AFTER:
-            o->after = espfab_cli_after_name(optarg);
-            if (!o->after)
-                return fail(err, errlen, "--after %s: use hard-reset or no-reset", optarg);
-            break;
-        case O_MODE: {
-            static const char *const m[] = {"keep", "qio", "qout", "dio", "dout", NULL};
-            o->flash_mode = one_of(optarg, m);
-            if (!o->flash_mode)
-                return fail(err, errlen, "--flash-mode %s: use keep, qio, qout, dio or dout", optarg);
+        case O_BEFORE: {
+            const espfab_setting_src_t src = {NULL, 0, "--before"};
+            if (espfab_setting_parse_before(optarg, &src, &o->before, &f) != 0)
+                return refused(&f, err, errlen);
+            o->given |= ESPFAB_CLI_GIVEN_BEFORE;
             break;
         }
-        case O_FREQ:
-            o->flash_freq = optarg; /* chip-specific: checked by espfab_flash_params_check */
+        case O_AFTER: {
+            const espfab_setting_src_t src = {NULL, 0, "--after"};
+            if (espfab_setting_parse_after(optarg, &src, &o->after, &f) != 0)
+                return refused(&f, err, errlen);
+            o->given |= ESPFAB_CLI_GIVEN_AFTER;
             break;
-        case O_SIZE:
-            o->flash_size = optarg; /* checked by espfab_flash_params_check */
+        }
+        case O_MODE: {
+            const espfab_setting_src_t src = {NULL, 0, "--flash-mode"};
+            if (espfab_setting_parse_flash_mode(optarg, &src, &o->flash.mode, &f) != 0)
+                return refused(&f, err, errlen);
             break;
+        }
+        case O_FREQ: { /* the chip's own set: espfab_flash_params_check */
+            const espfab_setting_src_t src = {NULL, 0, "--flash-freq"};
+            if (espfab_setting_parse_flash_freq(optarg, &src, &o->flash.freq, &f) != 0)
+                return refused(&f, err, errlen);
+            break;
+        }
+        case O_SIZE: {
+            const espfab_setting_src_t src = {NULL, 0, "--flash-size"};
+            if (espfab_setting_parse_flash_size(optarg, &src, &o->flash, &f) != 0)
+                return refused(&f, err, errlen);
+            break;
+        }
         case O_NO_STUB:
             o->no_stub = true;
             break;
         case O_NO_COMPRESS:
             o->no_compress = true;
+            o->given |= ESPFAB_CLI_GIVEN_COMPRESS;
             break;
         case O_COMPRESS:
             o->no_compress = false;
+            o->given |= ESPFAB_CLI_GIVEN_COMPRESS;
             break;
         case O_ERASE: {
-            static const char *const e[] = {"none", "regions", "all", NULL};
-            o->erase = one_of(optarg, e);
-            if (!o->erase)
-                return fail(err, errlen, "--erase %s: use none, regions or all", optarg);
+            const espfab_setting_src_t src = {NULL, 0, "--erase"};
+            if (espfab_setting_parse_erase(optarg, &src, &o->erase, &f) != 0)
+                return refused(&f, err, errlen);
+            o->given |= ESPFAB_CLI_GIVEN_ERASE;
             break;
         }
         case O_ERASE_ALL:
-            o->erase = "all";
+            o->erase = ESPFAB_ERASE_ALL;
+            o->given |= ESPFAB_CLI_GIVEN_ERASE;
             break;
         case O_NO_VERIFY:
             o->no_verify = true;
@@ -286,6 +246,42 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
     /* GNU getopt moved the positional arguments (OFFSET FILE...) to the end, in order. */
     o->pos = argv + optind;
     o->npos = argc - optind;
+    return 0;
+}
+
+int espfab_job_from_cli(espfab_job_t *j, const espfab_cli_opts_t *o, espfab_fault_t *f)
+{
+    const espfab_chip_t *jc = espfab_chip_get(j->chip);
+    if (o->chip_p && jc && o->chip_p != jc)
+        return espfab_fault_set(f, ESPFAB_E_USAGE, "--chip %s contradicts the profile %s (chip = %s)",
+                                o->chip_p->key, o->profile ? o->profile : "", jc->key);
+    if (o->chip_p)
+        j->chip = o->chip_p->id;
+    if (o->baud)
+        j->baud = o->baud;
+    if (o->given & ESPFAB_CLI_GIVEN_BEFORE)
+        j->before = o->before;
+    if (o->given & ESPFAB_CLI_GIVEN_AFTER)
+        j->after = o->after;
+    if (o->given & ESPFAB_CLI_GIVEN_ERASE)
+        j->erase = o->erase;
+    if (o->given & ESPFAB_CLI_GIVEN_COMPRESS)
+        j->no_compress = o->no_compress;
+    if (o->flash.mode != ESPFAB_FLASH_MODE_KEEP)
+        j->flash.mode = o->flash.mode;
+    if (o->flash.freq != ESPFAB_FLASH_FREQ_KEEP)
+        j->flash.freq = o->flash.freq;
+    if (o->flash.size != ESPFAB_FLASH_SIZE_KEEP) {
+        j->flash.size = o->flash.size;
+        j->flash.size_c1 = o->flash.size_c1;
+    }
+    j->no_stub = j->no_stub || o->no_stub;
+    j->no_verify = j->no_verify || o->no_verify;
+    j->force = j->force || o->force;
+    if (o->usb_vid || o->usb_pid) {
+        j->usb_vid = o->usb_vid;
+        j->usb_pid = o->usb_pid;
+    }
     return 0;
 }
 

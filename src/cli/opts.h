@@ -1,7 +1,9 @@
 /*
  * opts.h - command-line options shared by `espfab flash`, `espfab info` (and
  * usable by `espfab run`): esptool-style long options, parsed with
- * getopt_long into plain strings and flags, then checked.  Pure code apart
+ * getopt_long; settings become typed values here, at the edge, through
+ * setting.h's parsers (num.h for numbers), and espfab_job_from_cli() lays
+ * them over a job.  Pure code apart
  * from printing nothing: errors come back in a caller buffer so the command
  * decides how to report them.  Not thread-safe (getopt state); call from
  * main's thread only.
@@ -17,10 +19,18 @@
 #include <uv.h>
 
 #include "espfab/chip.h"
+#include "espfab/job.h"
+#include "espfab/setting.h"
 
 /* Which options a command accepts (others are "not an option of <cmd>"). */
 #define ESPFAB_OPT_FLASH 0x1u  /* flash-only: --flash-*, --no-compress, --erase, --no-verify, --force, --profile, --after */
 #define ESPFAB_OPT_INFO 0x2u   /* info-only: --json */
+
+/* Which settings were given on the command line (they win over a profile's). */
+#define ESPFAB_CLI_GIVEN_BEFORE 0x01u
+#define ESPFAB_CLI_GIVEN_AFTER 0x02u
+#define ESPFAB_CLI_GIVEN_ERASE 0x04u
+#define ESPFAB_CLI_GIVEN_COMPRESS 0x08u  /* --compress or --no-compress */
 
 typedef struct espfab_cli_opts {
     const char *cmd;          /* "flash" / "info" (argv[0]) */
@@ -28,10 +38,11 @@ typedef struct espfab_cli_opts {
     uint32_t baud;            /* --baud / -b; 0 = not given */
     const char *chip;         /* --chip / -c; "auto" when not given */
     const espfab_chip_t *chip_p; /* NULL for auto */
-    const char *before;       /* normalised: classic tight usb-jtag none auto */
-    const char *after;        /* normalised: hard-reset no-reset */
-    const char *flash_mode, *flash_freq, *flash_size; /* "keep" when not given */
-    const char *erase;        /* "none" (default), "all", "regions" */
+    espfab_reset_t before;    /* --before; AUTO when not given */
+    espfab_after_t after;     /* --after; HARD_RESET when not given */
+    espfab_flash_params_t flash; /* --flash-mode/-freq/-size; KEEP when not given */
+    espfab_erase_t erase;     /* --erase / --erase-all; NONE when not given */
+    unsigned given;           /* ESPFAB_CLI_GIVEN_* */
     const char *stub_dir;     /* --stub-dir, NULL */
     const char *profile;      /* --profile FILE.ini, NULL */
     int usb_vid, usb_pid;     /* --usb-id VID:PID; 0 = not given */
@@ -45,16 +56,10 @@ typedef struct espfab_cli_opts {
 int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_opts_t *o, char *err,
                           size_t errlen);
 
-/* "0x1000", "4096", "0X10000" -> value; 0 on success, -1 if not a hex or
- * decimal number that fits 32 bits (octal-looking "010" is refused). */
-int espfab_cli_parse_u32(const char *s, uint32_t *out);
-
-/* Normalises a --before value (esptool spellings accepted: default-reset ->
- * classic, usb-reset -> usb-jtag, no-reset -> none, no-reset-no-sync -> none).
- * NULL if unknown. */
-const char *espfab_cli_before_name(const char *s);
-/* --after: hard-reset, no-reset (soft-reset/no-reset-stub -> no-reset). */
-const char *espfab_cli_after_name(const char *s);
+/* The command line's settings on top of a job (espfab_job_init'ed or from a
+ * profile): what was given wins; --no-stub/--no-verify/--force add to it.
+ * ESPFAB_E_USAGE when --chip contradicts the job's chip. */
+int espfab_job_from_cli(espfab_job_t *j, const espfab_cli_opts_t *o, espfab_fault_t *f);
 
 /* The option summary printed by --help, one option per line. */
 void espfab_cli_opts_help(unsigned allowed, char *buf, size_t len);

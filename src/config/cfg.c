@@ -244,35 +244,6 @@ const char *cfg_suggest(const char *word, const char *const *candidates)
 
 /* ---- value parsers ---- */
 
-bool cfg_parse_u32(const char *s, uint32_t *out)
-{
-    if (!s || !*s)
-        return false;
-    int base = 10;
-    const char *p = s;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        base = 16;
-        p += 2;
-    }
-    if (!*p)
-        return false;
-    uint64_t v = 0;
-    for (; *p; p++) {
-        int d;
-        if (*p >= '0' && *p <= '9')
-            d = *p - '0';
-        else if (base == 16 && isxdigit((unsigned char)*p))
-            d = tolower((unsigned char)*p) - 'a' + 10;
-        else
-            return false;
-        v = v * (uint64_t)base + (uint64_t)d;
-        if (v > UINT32_MAX)
-            return false;
-    }
-    *out = (uint32_t)v;
-    return true;
-}
-
 bool cfg_parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"yes", "true", "on", "1", NULL};
@@ -341,29 +312,6 @@ const char *cfg_join(const char *const *values, char *buf, size_t len)
         n += (size_t)w;
     }
     return buf;
-}
-
-const char *const cfg_before_names[] = {"default-reset", "usb-reset", "no-reset",
-                                        "no-reset-no-sync", NULL};
-const char *const cfg_after_names[] = {"hard-reset", "soft-reset", "no-reset", "no-reset-stub",
-                                       "watchdog-reset", NULL};
-
-const char *cfg_reset_name(const char *s, bool after)
-{
-    if (!s)
-        return NULL;
-    char norm[32];
-    size_t i = 0;
-    for (; s[i] && i + 1 < sizeof norm; i++)
-        norm[i] = s[i] == '_' ? '-' : (char)tolower((unsigned char)s[i]);
-    if (s[i])
-        return NULL;
-    norm[i] = '\0';
-    if (!after && strcmp(norm, "none") == 0)
-        return "no-reset";
-    const char *const *names = after ? cfg_after_names : cfg_before_names;
-    int k = cfg_enum(norm, names);
-    return k >= 0 ? names[k] : NULL;
 }
 
 /* ---- files ---- */
@@ -440,7 +388,8 @@ bool cfg_join_path(const char *base_dir, const char *rel, char *out, size_t len)
     return n >= 0 && (size_t)n < len;
 }
 
-bool cfg_section_named(const char *section, const char *kind, const char **name, size_t *len)
+/* "KIND NAME" -> true with the trimmed name; false for another section. */
+static bool section_named(const char *section, const char *kind, const char **name, size_t *len)
 {
     size_t kl = strlen(kind);
     if (strncmp(section, kind, kl) != 0 ||
@@ -455,4 +404,51 @@ bool cfg_section_named(const char *section, const char *kind, const char **name,
     *name = n;
     *len = nl;
     return true;
+}
+
+int cfg_section(const cfg_sections_t *d, const char *display, const char *section, int line,
+                int *main_line, size_t count, cfg_first_line_cb first_line, void *user,
+                char *name, bool *named, espfab_fault_t *f)
+{
+    *named = false;
+    if (strcmp(section, d->main) == 0) {
+        if (*main_line)
+            return cfg_fail(f, ESPFAB_E_CONFIG_DUPLICATE, display, line,
+                            "duplicate section [%s] (first at line %d)", d->main, *main_line);
+        *main_line = line;
+        return 0;
+    }
+    const char *n;
+    size_t nl;
+    if (section_named(section, d->kind, &n, &nl)) {
+        if (nl == 0)
+            return cfg_fail(f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, display, line,
+                            "section [%s] needs a name: [%s NAME] (e.g. [%s %s])", d->kind,
+                            d->kind, d->kind, d->example);
+        if (nl >= d->name_size)
+            return cfg_fail(f, ESPFAB_E_CONFIG_BAD_VALUE, display, line,
+                            "%s name longer than %zu characters", d->kind, d->name_size - 1);
+        memcpy(name, n, nl);
+        name[nl] = '\0';
+        int first = first_line ? first_line(user, name) : 0;
+        if (first)
+            return cfg_fail(f, ESPFAB_E_CONFIG_DUPLICATE, display, line,
+                            "duplicate section [%s %s] (first at line %d)", d->kind, name, first);
+        if (count >= d->max)
+            return cfg_fail(f, ESPFAB_E_CONFIG_BAD_VALUE, display, line, "more than %zu %s",
+                            d->max, d->max_what);
+        *named = true;
+        return 0;
+    }
+    /* Suggest from the first word: [profle] -> [profile], [imgae app] -> [image app]. */
+    const char *const names[] = {d->main, d->kind, NULL};
+    char first[64];
+    size_t fl = strcspn(section, " \t");
+    snprintf(first, sizeof first, "%.*s", (int)(fl < 63 ? fl : 63), section);
+    const char *s = cfg_suggest(first, names);
+    if (s)
+        return cfg_fail(f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, display, line,
+                        "unknown section [%s] (did you mean [%s%s]?)", section, s, section + fl);
+    return cfg_fail(f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, display, line,
+                    "unknown section [%s] (sections: [%s], [%s NAME])", section, d->main, d->kind);
 }

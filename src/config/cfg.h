@@ -42,12 +42,34 @@ void cfg_copy(char *dst, size_t n, const char *src);
  * case-insensitive), or NULL if none is close. */
 const char *cfg_suggest(const char *word, const char *const *candidates);
 
-/* Parsers: return true and set *out on success. */
-/* Matches a named section "KIND NAME" (e.g. "image app", "slot A1").  Returns
- * false when section is not of that kind; otherwise *name and *len give the
- * name with surrounding blanks trimmed (*len may be 0: a name is missing). */
-bool cfg_section_named(const char *section, const char *kind, const char **name, size_t *len);
-bool cfg_parse_u32(const char *s, uint32_t *out);   /* decimal or 0x hex */
+/* The layout of an INI file: one [MAIN] section and any number of
+ * [KIND NAME] sections (profiles: [profile] + [image NAME]; station files:
+ * [station] + [slot NAME]). */
+typedef struct cfg_sections {
+    const char *main;       /* "profile" */
+    const char *kind;       /* "image" */
+    const char *example;    /* "app": "[image] needs a name ... (e.g. [image app])" */
+    size_t name_size;       /* size of the caller's name buffer (incl. NUL) */
+    size_t max;             /* most KIND sections */
+    const char *max_what;   /* "images in one profile": "more than 8 images in one profile" */
+} cfg_sections_t;
+
+/* Line of the header of an earlier [KIND name], 0 if there is none. */
+typedef int (*cfg_first_line_cb)(void *user, const char *name);
+
+/* Classifies the header `section` at line, for a cfg_section_cb.  *main_line
+ * is 0 until [MAIN] is seen (set here; a second one is a duplicate).  count:
+ * KIND sections so far.  A new [KIND NAME] has its name (blanks trimmed)
+ * copied into name[d->name_size] and sets *named; [MAIN] clears it.  Returns
+ * 0, or an error code with f set ("file:line: ..."): duplicate section,
+ * [KIND] without a name or with one too long, more than d->max, or an
+ * unknown section (with a "did you mean" suggestion from its first word). */
+int cfg_section(const cfg_sections_t *d, const char *display, const char *section, int line,
+                int *main_line, size_t count, cfg_first_line_cb first_line, void *user,
+                char *name, bool *named, espfab_fault_t *f);
+
+/* Parsers: return true and set *out on success (numbers: espfab/num.h;
+ * settings: espfab/setting.h). */
 bool cfg_parse_bool(const char *s, bool *out);      /* yes/no true/false on/off 1/0 */
 /* "0.0", "3.99", "v1.2", "2" -> major*100+minor (minor < 100). */
 bool cfg_parse_rev(const char *s, int *out);
@@ -55,12 +77,6 @@ bool cfg_parse_rev(const char *s, int *out);
 int cfg_enum(const char *s, const char *const *values);
 /* "a, b, c" into buf. */
 const char *cfg_join(const char *const *values, char *buf, size_t len);
-
-/* esptool reset names, '_' or '-' spelt, to the canonical dash form; NULL
- * if not a known name.  after == false: --before names. */
-const char *cfg_reset_name(const char *s, bool after);
-extern const char *const cfg_before_names[];
-extern const char *const cfg_after_names[];
 
 /* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd
  * buffer.  ESPFAB_E_CONFIG_OPEN with errno and the path on failure. */

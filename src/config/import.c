@@ -5,6 +5,7 @@
  */
 #include "espfab/profile.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include "config/cfg.h"
+#include "espfab/num.h"
+#include "espfab/setting.h"
 
 #define IMPORT_MAX_BYTES (4u << 20)
 
@@ -81,6 +84,14 @@ static void write_flash_arg(imp_t *im, const char *flag, char *out, size_t len)
     sqlite3_finalize(st);
 }
 
+/* esptool's "default_reset" written as "default-reset" (in place). */
+static const char *dash_name(char *s)
+{
+    for (char *p = s; *p; p++)
+        *p = *p == '_' ? '-' : (char)tolower((unsigned char)*p);
+    return s;
+}
+
 static void sanitize_name(char *s)
 {
     for (; *s; s++)
@@ -109,7 +120,7 @@ static int read_images(imp_t *im, imp_image_t *img, size_t *n)
             break;
         }
         imp_image_t *g = &img[*n];
-        if (!key || !cfg_parse_u32(key, &g->offset)) {
+        if (!key || espfab_num_parse_u32(key, &g->offset) != 0) {
             rc = espfab_fault_set(im->f, ESPFAB_E_CONFIG_IMPORT,
                                   "%s: flash_files key '%s' is not an offset", im->path,
                                   key ? key : "");
@@ -141,7 +152,7 @@ static int read_images(imp_t *im, imp_image_t *img, size_t *n)
             const char *off = (const char *)sqlite3_column_text(st, 1);
             const char *file = (const char *)sqlite3_column_text(st, 2);
             uint32_t o;
-            if (!key || !off || !file || !cfg_parse_u32(off, &o))
+            if (!key || !off || !file || espfab_num_parse_u32(off, &o) != 0)
                 continue;
             for (size_t i = 0; i < *n; i++)
                 if (img[i].offset == o && strcmp(img[i].file, file) == 0 && !img[i].name[0]) {
@@ -293,11 +304,19 @@ int espfab_profile_import(const char *json_path, const char *out_dir, const char
             rc = espfab_fault_set(f, ESPFAB_E_CONFIG_IMPORT, "%s: unknown chip '%s' (known: %s)",
                                   json_path, chip, espfab_chip_keys());
     }
+    /* Checked here (setting.h's parsers) so the INI written is one the
+     * loader accepts; written in esptool's dash spelling. */
     const char *bname = NULL, *aname = NULL;
-    if (!rc && before[0] && !(bname = cfg_reset_name(before, false)))
+    espfab_reset_t bval;
+    espfab_after_t aval;
+    if (!rc && before[0] && espfab_setting_parse_before(before, NULL, &bval, NULL) == 0)
+        bname = dash_name(before);
+    if (!rc && after[0] && espfab_setting_parse_after(after, NULL, &aval, NULL) == 0)
+        aname = dash_name(after);
+    if (!rc && before[0] && !bname)
         rc = espfab_fault_set(f, ESPFAB_E_CONFIG_IMPORT, "%s: unknown before '%s'", json_path,
                               before);
-    if (!rc && after[0] && !(aname = cfg_reset_name(after, true)))
+    if (!rc && after[0] && !aname)
         rc = espfab_fault_set(f, ESPFAB_E_CONFIG_IMPORT, "%s: unknown after '%s'", json_path, after);
 
     imp_image_t *img = calloc(ESPFAB_MAX_REGIONS, sizeof *img);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config/cfg.h"
+#include "espfab/num.h"
 
 #define PROFILE_MAX_BYTES (1u << 20)
 
@@ -23,15 +24,6 @@ static const char *const profile_keys[PK_COUNT + 1] = {
 enum { IK_FILE, IK_OFFSET, IK_COUNT };
 static const char *const image_keys[IK_COUNT + 1] = {"file", "offset", NULL};
 
-static const char *const section_names[] = {"profile", "image", NULL};
-static const char *const erase_names[] = {"none", "regions", "all", NULL};
-static const char *const mode_names[] = {"keep", "qio", "qout", "dio", "dout", NULL};
-static const char *const freq_names[] = {"keep", "80m", "60m", "48m", "40m", "30m", "26m",
-                                         "24m", "20m", "16m", "15m", "12m", NULL};
-static const char *const size_names[] = {"keep", "detect", "256KB", "512KB", "1MB", "2MB",
-                                         "2MB-c1", "4MB", "4MB-c1", "8MB", "16MB", "32MB",
-                                         "64MB", "128MB", NULL};
-
 typedef struct {
     espfab_profile_t *p;
     const char *display;
@@ -41,11 +33,6 @@ typedef struct {
     int img_key_line[ESPFAB_MAX_REGIONS][IK_COUNT];
     int cur;                          /* -1 [profile], >= 0 image index */
 } pstate_t;
-
-const char *espfab_erase_policy_name(espfab_erase_policy_t e)
-{
-    return (unsigned)e < 3 ? erase_names[e] : "unknown-erase-policy";
-}
 
 void espfab_sha256_hex(const void *buf, size_t len, char out[65])
 {
@@ -60,71 +47,38 @@ void espfab_sha256_hex(const void *buf, size_t len, char out[65])
 
 /* ---- sections and keys ---- */
 
+static int image_first_line(void *user, const char *name)
+{
+    const espfab_profile_t *p = user;
+    for (size_t i = 0; i < p->nimages; i++)
+        if (strcmp(p->images[i].name, name) == 0)
+            return p->images[i].line;
+    return 0;
+}
+
+static const cfg_sections_t profile_sections = {
+    "profile", "image", "app", sizeof(((espfab_profile_image_t *)0)->name), ESPFAB_MAX_REGIONS,
+    "images in one profile",
+};
+
 static int on_section(void *user, const char *section, int line)
 {
     pstate_t *st = user;
     espfab_profile_t *p = st->p;
-    if (strcmp(section, "profile") == 0) {
-        if (st->profile_line)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
-                            "duplicate section [profile] (first at line %d)", st->profile_line);
-        st->profile_line = line;
+    char name[sizeof p->images[0].name];
+    bool named;
+    int rc = cfg_section(&profile_sections, st->display, section, line, &st->profile_line,
+                         p->nimages, image_first_line, p, name, &named, st->f);
+    if (rc)
+        return rc;
+    if (!named) {
         st->cur = -1;
         return 0;
     }
-    const char *name;
-    size_t nl;
-    if (cfg_section_named(section, "image", &name, &nl)) {
-        if (nl == 0)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
-                            "section [image] needs a name: [image NAME] (e.g. [image app])");
-        if (nl >= sizeof p->images[0].name)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                            "image name longer than %zu characters", sizeof p->images[0].name - 1);
-        for (size_t i = 0; i < p->nimages; i++)
-            if (strlen(p->images[i].name) == nl && memcmp(p->images[i].name, name, nl) == 0)
-                return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
-                                "duplicate section [image %s] (first at line %d)",
-                                p->images[i].name, p->images[i].line);
-        if (p->nimages >= ESPFAB_MAX_REGIONS)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                            "more than %d images in one profile", ESPFAB_MAX_REGIONS);
-        espfab_profile_image_t *im = &p->images[p->nimages];
-        memcpy(im->name, name, nl);
-        im->name[nl] = '\0';
-        im->line = line;
-        st->cur = (int)p->nimages++;
-        return 0;
-    }
-    /* Suggest from the first word: [profle] -> [profile], [imgae app] -> [image app]. */
-    char first[64];
-    size_t fl = strcspn(section, " \t");
-    snprintf(first, sizeof first, "%.*s", (int)(fl < 63 ? fl : 63), section);
-    const char *s = cfg_suggest(first, section_names);
-    if (s)
-        return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
-                        "unknown section [%s] (did you mean [%s%s]?)", section, s,
-                        section + fl);
-    return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
-                    "unknown section [%s] (sections: [profile], [image NAME])", section);
-}
-
-static int bad_enum(pstate_t *st, int line, const char *key, const char *value,
-                    const char *const *allowed)
-{
-    char list[256];
-    return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                    "bad value '%s' for %s (allowed: %s)", value, key,
-                    cfg_join(allowed, list, sizeof list));
-}
-
-static int set_enum(pstate_t *st, int line, const char *key, const char *value,
-                    const char *const *allowed, char *dst, size_t dlen)
-{
-    int k = cfg_enum(value, allowed);
-    if (k < 0)
-        return bad_enum(st, line, key, value, allowed);
-    snprintf(dst, dlen, "%s", allowed[k]);
+    espfab_profile_image_t *im = &p->images[p->nimages];
+    memcpy(im->name, name, sizeof im->name);
+    im->line = line;
+    st->cur = (int)p->nimages++;
     return 0;
 }
 
@@ -140,6 +94,7 @@ static int profile_key(pstate_t *st, int k, const char *value, int line)
 {
     espfab_profile_t *p = st->p;
     const char *key = profile_keys[k];
+    const espfab_setting_src_t src = {st->display, line, key};
     switch (k) {
     case PK_NAME: {
         size_t n = strlen(value);
@@ -162,36 +117,26 @@ static int profile_key(pstate_t *st, int k, const char *value, int line)
         return 0;
     }
     case PK_BAUD:
-        if (!cfg_parse_u32(value, &p->baud) || p->baud < 1200 || p->baud > 20000000)
+        if (espfab_num_parse_u32(value, &p->baud) != 0 || p->baud < 1200 || p->baud > 20000000)
             return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                             "bad number '%s' for baud (a baud rate such as 115200, 460800, "
                             "921600)", value);
         return 0;
     case PK_FLASH_MODE:
-        return set_enum(st, line, key, value, mode_names, p->flash_mode, sizeof p->flash_mode);
+        return espfab_setting_parse_flash_mode(value, &src, &p->flash.mode, st->f);
     case PK_FLASH_FREQ:
-        return set_enum(st, line, key, value, freq_names, p->flash_freq, sizeof p->flash_freq);
+        return espfab_setting_parse_flash_freq(value, &src, &p->flash.freq, st->f);
     case PK_FLASH_SIZE:
-        return set_enum(st, line, key, value, size_names, p->flash_size, sizeof p->flash_size);
+        return espfab_setting_parse_flash_size(value, &src, &p->flash, st->f);
     case PK_BEFORE:
-    case PK_AFTER: {
-        bool after = k == PK_AFTER;
-        const char *n = cfg_reset_name(value, after);
-        if (!n)
-            return bad_enum(st, line, key, value, after ? cfg_after_names : cfg_before_names);
-        snprintf(after ? p->after : p->before, sizeof p->before, "%s", n);
-        return 0;
-    }
+        return espfab_setting_parse_before(value, &src, &p->before, st->f);
+    case PK_AFTER:
+        return espfab_setting_parse_after(value, &src, &p->after, st->f);
     case PK_STUB: return set_bool(st, line, key, value, &p->stub);
     case PK_COMPRESS: return set_bool(st, line, key, value, &p->compress);
     case PK_VERIFY: return set_bool(st, line, key, value, &p->verify);
-    case PK_ERASE: {
-        int e = cfg_enum(value, erase_names);
-        if (e < 0)
-            return bad_enum(st, line, key, value, erase_names);
-        p->erase = (espfab_erase_policy_t)e;
-        return 0;
-    }
+    case PK_ERASE:
+        return espfab_setting_parse_erase(value, &src, &p->erase, st->f);
     case PK_MIN_REV:
     case PK_MAX_REV: {
         int r;
@@ -215,7 +160,7 @@ static int image_key(pstate_t *st, espfab_profile_image_t *im, int k, const char
         snprintf(im->file, sizeof im->file, "%s", value);
         return 0;
     }
-    if (!cfg_parse_u32(value, &im->offset))
+    if (espfab_num_parse_u32(value, &im->offset) != 0)
         return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                         "bad number '%s' for offset (e.g. 0x10000)", value);
     return 0;
@@ -308,17 +253,19 @@ static int region_line(pstate_t *st, int code, uint32_t flash_size)
     return p->nimages ? st->img_key_line[0][IK_OFFSET] : st->profile_line;
 }
 
-static int check_flash_param(pstate_t *st, const espfab_chip_t *chip, int k, const char *v)
+/* One flash parameter checked for the profile's chip, blamed on its line. */
+static int check_flash_param(pstate_t *st, const espfab_chip_t *chip, int k)
 {
-    if (strcmp(v, "keep") == 0)
-        return 0;
-    espfab_flash_params_t one = {NULL, NULL, NULL};
+    espfab_flash_params_t one = {ESPFAB_FLASH_MODE_KEEP, ESPFAB_FLASH_FREQ_KEEP,
+                                 ESPFAB_FLASH_SIZE_KEEP, false};
     if (k == PK_FLASH_MODE)
-        one.mode = v;
+        one.mode = st->p->flash.mode;
     else if (k == PK_FLASH_FREQ)
-        one.freq = v;
-    else
-        one.size = v;
+        one.freq = st->p->flash.freq;
+    else {
+        one.size = st->p->flash.size;
+        one.size_c1 = st->p->flash.size_c1;
+    }
     int rc = espfab_flash_params_check(chip, &one, st->f);
     if (rc)
         return cfg_prefix(st->f, st->display, st->key_line[k]);
@@ -393,11 +340,11 @@ static int finish(pstate_t *st, const char *base_dir, unsigned flags)
         return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, st->key_line[PK_MAX_REV],
                         "max_rev %d.%d is below min_rev %d.%d", p->max_rev_full / 100,
                         p->max_rev_full % 100, p->min_rev_full / 100, p->min_rev_full % 100);
-    int rc = check_flash_param(st, chip, PK_FLASH_MODE, p->flash_mode);
+    int rc = check_flash_param(st, chip, PK_FLASH_MODE);
     if (!rc)
-        rc = check_flash_param(st, chip, PK_FLASH_FREQ, p->flash_freq);
+        rc = check_flash_param(st, chip, PK_FLASH_FREQ);
     if (!rc)
-        rc = check_flash_param(st, chip, PK_FLASH_SIZE, p->flash_size);
+        rc = check_flash_param(st, chip, PK_FLASH_SIZE);
     if (rc)
         return rc;
 
@@ -407,7 +354,7 @@ static int finish(pstate_t *st, const char *base_dir, unsigned flags)
         if (rc)
             return rc;
     }
-    uint32_t flash_size = espfab_flash_size_parse(p->flash_size);
+    uint32_t flash_size = espfab_flash_params_size(&p->flash);
     espfab_region_t regions[ESPFAB_MAX_REGIONS];
     for (size_t i = 0; i < p->nimages; i++) {
         regions[i].offset = p->images[i].offset;
@@ -427,13 +374,12 @@ static void defaults(espfab_profile_t *p)
     memset(p, 0, sizeof *p);
     p->chip = ESPFAB_CHIP_UNKNOWN;
     p->baud = 460800;
-    snprintf(p->flash_mode, sizeof p->flash_mode, "keep");
-    snprintf(p->flash_freq, sizeof p->flash_freq, "keep");
-    snprintf(p->flash_size, sizeof p->flash_size, "keep");
-    snprintf(p->before, sizeof p->before, "default-reset");
-    snprintf(p->after, sizeof p->after, "hard-reset");
+    p->flash = (espfab_flash_params_t){ESPFAB_FLASH_MODE_KEEP, ESPFAB_FLASH_FREQ_KEEP,
+                                       ESPFAB_FLASH_SIZE_KEEP, false};
+    p->before = ESPFAB_RESET_AUTO;
+    p->after = ESPFAB_AFTER_HARD_RESET;
     p->stub = p->compress = p->verify = true;
-    p->erase = ESPFAB_ERASE_POLICY_NONE;
+    p->erase = ESPFAB_ERASE_NONE;
     p->min_rev_full = p->max_rev_full = -1;
 }
 
@@ -504,10 +450,4 @@ void espfab_profile_free(espfab_profile_t *p)
     for (size_t i = 0; i < ESPFAB_MAX_REGIONS; i++)
         free(p->images[i].data);
     memset(p, 0, sizeof *p);
-}
-
-espfab_flash_params_t espfab_profile_flash_params(const espfab_profile_t *p)
-{
-    espfab_flash_params_t fp = {p->flash_mode, p->flash_freq, p->flash_size};
-    return fp;
 }

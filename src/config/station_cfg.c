@@ -11,6 +11,8 @@
 
 #include "config/cfg.h"
 #include "espfab/chip.h"
+#include "espfab/num.h"
+#include "espfab/setting.h"
 
 #define STATION_MAX_BYTES (1u << 20)
 
@@ -21,7 +23,6 @@ static const char *const station_keys[SK_COUNT + 1] = {
 enum { LK_PORT, LK_BEFORE, LK_BAUD, LK_PROFILE, LK_USB_ID, LK_COUNT };
 static const char *const slot_keys[LK_COUNT + 1] = {"port", "before", "baud", "profile", "usb_id", NULL};
 
-static const char *const section_names[] = {"station", "slot", NULL};
 static const char *const mode_names[] = {"batch", "continuous", NULL};
 
 typedef struct {
@@ -41,65 +42,53 @@ const char *espfab_station_mode_name(espfab_station_mode_t m)
     return (unsigned)m < 2 ? mode_names[m] : "unknown-mode";
 }
 
+static int slot_first_line(void *user, const char *name)
+{
+    const espfab_station_cfg_t *c = user;
+    for (size_t i = 0; i < c->nslots; i++)
+        if (strcmp(c->slots[i].name, name) == 0)
+            return c->slots[i].line;
+    return 0;
+}
+
+static const cfg_sections_t station_sections = {
+    "station", "slot", "A1", sizeof(((espfab_slot_cfg_t *)0)->name), ESPFAB_STATION_MAX_SLOTS,
+    "slots",
+};
+
 static int on_section(void *user, const char *section, int line)
 {
     sstate_t *st = user;
     espfab_station_cfg_t *c = st->c;
-    if (strcmp(section, "station") == 0) {
-        if (st->station_line)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
-                            "duplicate section [station] (first at line %d)", st->station_line);
-        st->station_line = line;
+    char name[sizeof c->slots[0].name];
+    bool named;
+    int rc = cfg_section(&station_sections, st->display, section, line, &st->station_line,
+                         c->nslots, slot_first_line, c, name, &named, st->f);
+    if (rc)
+        return rc;
+    if (!named) {
         st->cur = -1;
         return 0;
     }
-    const char *name;
-    size_t nl;
-    if (cfg_section_named(section, "slot", &name, &nl)) {
-        if (nl == 0)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
-                            "section [slot] needs a name: [slot NAME] (e.g. [slot A1])");
-        if (nl >= sizeof c->slots[0].name)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                            "slot name longer than %zu characters", sizeof c->slots[0].name - 1);
-        for (size_t i = 0; i < c->nslots; i++)
-            if (strlen(c->slots[i].name) == nl && memcmp(c->slots[i].name, name, nl) == 0)
-                return cfg_fail(st->f, ESPFAB_E_CONFIG_DUPLICATE, st->display, line,
-                                "duplicate section [slot %s] (first at line %d)",
-                                c->slots[i].name, c->slots[i].line);
-        if (c->nslots >= ESPFAB_STATION_MAX_SLOTS)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                            "more than %d slots", ESPFAB_STATION_MAX_SLOTS);
-        if (c->nslots == st->cap) {
-            size_t ncap = st->cap ? st->cap * 2 : 16;
-            espfab_slot_cfg_t *ns = realloc(c->slots, ncap * sizeof *ns);
-            if (!ns)
-                return espfab_fault_set(st->f, ESPFAB_E_NOMEM, "%s", st->display);
-            c->slots = ns;
-            int (*nk)[LK_COUNT] = realloc(st->slot_key_line, ncap * sizeof *nk);
-            if (!nk)
-                return espfab_fault_set(st->f, ESPFAB_E_NOMEM, "%s", st->display);
-            st->slot_key_line = nk;
-            st->cap = ncap;
-        }
-        espfab_slot_cfg_t *s = &c->slots[c->nslots];
-        memset(s, 0, sizeof *s);
-        memset(st->slot_key_line[c->nslots], 0, sizeof st->slot_key_line[0]);
-        memcpy(s->name, name, nl);
-        s->name[nl] = '\0';
-        s->line = line;
-        st->cur = (int)c->nslots++;
-        return 0;
+    if (c->nslots == st->cap) {
+        size_t ncap = st->cap ? st->cap * 2 : 16;
+        espfab_slot_cfg_t *ns = realloc(c->slots, ncap * sizeof *ns);
+        if (!ns)
+            return espfab_fault_set(st->f, ESPFAB_E_NOMEM, "%s", st->display);
+        c->slots = ns;
+        int (*nk)[LK_COUNT] = realloc(st->slot_key_line, ncap * sizeof *nk);
+        if (!nk)
+            return espfab_fault_set(st->f, ESPFAB_E_NOMEM, "%s", st->display);
+        st->slot_key_line = nk;
+        st->cap = ncap;
     }
-    char first[64];
-    size_t fl = strcspn(section, " \t");
-    snprintf(first, sizeof first, "%.*s", (int)(fl < 63 ? fl : 63), section);
-    const char *s = cfg_suggest(first, section_names);
-    if (s)
-        return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
-                        "unknown section [%s] (did you mean [%s%s]?)", section, s, section + fl);
-    return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_SECTION, st->display, line,
-                    "unknown section [%s] (sections: [station], [slot NAME])", section);
+    espfab_slot_cfg_t *s = &c->slots[c->nslots];
+    memset(s, 0, sizeof *s);
+    memset(st->slot_key_line[c->nslots], 0, sizeof st->slot_key_line[0]);
+    memcpy(s->name, name, sizeof s->name);
+    s->line = line;
+    st->cur = (int)c->nslots++;
+    return 0;
 }
 
 static int set_text(sstate_t *st, int line, const char *key, const char *value, char *dst,
@@ -162,7 +151,7 @@ static int slot_key(sstate_t *st, espfab_slot_cfg_t *s, int k, const char *value
         if (s->is_tcp) {
             const char *colon = strrchr(value + 6, ':');
             uint32_t port;
-            if (!colon || colon == value + 6 || !cfg_parse_u32(colon + 1, &port) || port == 0 ||
+            if (!colon || colon == value + 6 || espfab_num_parse_u32(colon + 1, &port) != 0 || port == 0 ||
                 port > 65535)
                 return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                                 "bad port '%s' (tcp://HOST:PORT)", value);
@@ -183,15 +172,10 @@ static int slot_key(sstate_t *st, espfab_slot_cfg_t *s, int k, const char *value
         return 0;
     }
     if (k == LK_BEFORE) {
-        const char *n = cfg_reset_name(value, false);
-        if (!n) {
-            char list[128];
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                            "bad value '%s' for before (allowed: %s)", value,
-                            cfg_join(cfg_before_names, list, sizeof list));
-        }
-        snprintf(s->before, sizeof s->before, "%s", n);
-        return 0;
+        const espfab_setting_src_t src = {st->display, line, "before"};
+        int rc = espfab_setting_parse_before(value, &src, &s->before, st->f);
+        s->has_before = rc == 0;
+        return rc;
     }
     if (k == LK_PROFILE)
         return set_path(st, line, "profile", value, s->profile, sizeof s->profile);
@@ -202,7 +186,7 @@ static int slot_key(sstate_t *st, espfab_slot_cfg_t *s, int k, const char *value
                             "USB-Serial/JTAG behind a serial server)", value);
         return 0;
     }
-    if (!cfg_parse_u32(value, &s->baud) || s->baud < 1200 || s->baud > 20000000)
+    if (espfab_num_parse_u32(value, &s->baud) != 0 || s->baud < 1200 || s->baud > 20000000)
         return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                         "bad number '%s' for baud (a baud rate such as 115200, 460800, 921600)",
                         value);

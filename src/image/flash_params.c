@@ -5,52 +5,58 @@
  */
 #include "espfab/image.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "image/image_internal.h"
 
 typedef struct code {
-    const char *name;
+    int value;        /* espfab_flash_mode_t / espfab_flash_freq_t; sizes: unused */
     uint8_t code;
     uint32_t bytes;   /* sizes only */
+    bool c1;          /* sizes only: ESP8266 "-c1" layout */
 } code_t;
 
+#define END { -1, 0, 0, false }
+
 static const code_t modes[] = {
-    { "qio", 0, 0 }, { "qout", 1, 0 }, { "dio", 2, 0 }, { "dout", 3, 0 }, { NULL, 0, 0 },
+    { ESPFAB_FLASH_MODE_QIO, 0, 0, false },  { ESPFAB_FLASH_MODE_QOUT, 1, 0, false },
+    { ESPFAB_FLASH_MODE_DIO, 2, 0, false },  { ESPFAB_FLASH_MODE_DOUT, 3, 0, false }, END,
 };
 
 #define KB 1024u
 #define MB (1024u * 1024u)
 
 static const code_t sizes_esp8266[] = {
-    { "256KB", 0x10, 256 * KB }, { "512KB", 0x00, 512 * KB }, { "1MB", 0x20, 1 * MB },
-    { "2MB", 0x30, 2 * MB },     { "4MB", 0x40, 4 * MB },     { "2MB-c1", 0x50, 2 * MB },
-    { "4MB-c1", 0x60, 4 * MB },  { "8MB", 0x80, 8 * MB },     { "16MB", 0x90, 16 * MB },
-    { NULL, 0, 0 },
+    { 0, 0x10, 256 * KB, false }, { 0, 0x00, 512 * KB, false }, { 0, 0x20, 1 * MB, false },
+    { 0, 0x30, 2 * MB, false },   { 0, 0x40, 4 * MB, false },   { 0, 0x50, 2 * MB, true },
+    { 0, 0x60, 4 * MB, true },    { 0, 0x80, 8 * MB, false },   { 0, 0x90, 16 * MB, false },
+    END,
 };
 
 static const code_t sizes_esp32[] = {
-    { "1MB", 0x00, 1 * MB },   { "2MB", 0x10, 2 * MB },   { "4MB", 0x20, 4 * MB },
-    { "8MB", 0x30, 8 * MB },   { "16MB", 0x40, 16 * MB }, { "32MB", 0x50, 32 * MB },
-    { "64MB", 0x60, 64 * MB }, { "128MB", 0x70, 128 * MB }, { NULL, 0, 0 },
+    { 0, 0x00, 1 * MB, false },  { 0, 0x10, 2 * MB, false },   { 0, 0x20, 4 * MB, false },
+    { 0, 0x30, 8 * MB, false },  { 0, 0x40, 16 * MB, false },  { 0, 0x50, 32 * MB, false },
+    { 0, 0x60, 64 * MB, false }, { 0, 0x70, 128 * MB, false }, END,
 };
 
 static const code_t freq_default[] = {
-    { "80m", 0xF, 0 }, { "40m", 0x0, 0 }, { "26m", 0x1, 0 }, { "20m", 0x2, 0 }, { NULL, 0, 0 },
+    { ESPFAB_FLASH_FREQ_80M, 0xF, 0, false }, { ESPFAB_FLASH_FREQ_40M, 0x0, 0, false },
+    { ESPFAB_FLASH_FREQ_26M, 0x1, 0, false }, { ESPFAB_FLASH_FREQ_20M, 0x2, 0, false }, END,
 };
 static const code_t freq_c2[] = {
-    { "60m", 0xF, 0 }, { "30m", 0x0, 0 }, { "20m", 0x1, 0 }, { "15m", 0x2, 0 }, { NULL, 0, 0 },
+    { ESPFAB_FLASH_FREQ_60M, 0xF, 0, false }, { ESPFAB_FLASH_FREQ_30M, 0x0, 0, false },
+    { ESPFAB_FLASH_FREQ_20M, 0x1, 0, false }, { ESPFAB_FLASH_FREQ_15M, 0x2, 0, false }, END,
 };
 static const code_t freq_h2[] = {
-    { "48m", 0xF, 0 }, { "24m", 0x0, 0 }, { "16m", 0x1, 0 }, { "12m", 0x2, 0 }, { NULL, 0, 0 },
+    { ESPFAB_FLASH_FREQ_48M, 0xF, 0, false }, { ESPFAB_FLASH_FREQ_24M, 0x0, 0, false },
+    { ESPFAB_FLASH_FREQ_16M, 0x1, 0, false }, { ESPFAB_FLASH_FREQ_12M, 0x2, 0, false }, END,
 };
 /* ESP32-C6: 80m is written as 0 too (esptool's workaround for the ROM's MSPI
  * divider). */
 static const code_t freq_c6[] = {
-    { "80m", 0x0, 0 }, { "40m", 0x0, 0 }, { "20m", 0x2, 0 }, { NULL, 0, 0 },
+    { ESPFAB_FLASH_FREQ_80M, 0x0, 0, false }, { ESPFAB_FLASH_FREQ_40M, 0x0, 0, false },
+    { ESPFAB_FLASH_FREQ_20M, 0x2, 0, false }, END,
 };
 
 static const code_t *freq_table(espfab_chip_id_t id)
@@ -68,60 +74,92 @@ static const code_t *size_table(espfab_chip_id_t id)
     return id == ESPFAB_CHIP_ESP8266 ? sizes_esp8266 : sizes_esp32;
 }
 
-static bool is_keep(const char *s) { return !s || !*s || strcasecmp(s, "keep") == 0; }
+static const char *const mode_names[ESPFAB_FLASH_MODE_COUNT] = {"keep", "qio", "qout", "dio",
+                                                                "dout"};
+static const char *const freq_names[ESPFAB_FLASH_FREQ_COUNT] = {
+    "keep", "80m", "60m", "48m", "40m", "30m", "26m", "24m", "20m", "16m", "15m", "12m"};
 
-static const code_t *lookup(const code_t *t, const char *s)
+const char *espfab_flash_mode_name(espfab_flash_mode_t m)
 {
-    for (; t->name; t++)
-        if (strcasecmp(t->name, s) == 0)
+    return (unsigned)m < ESPFAB_FLASH_MODE_COUNT ? mode_names[m] : "?";
+}
+
+const char *espfab_flash_freq_name(espfab_flash_freq_t f)
+{
+    return (unsigned)f < ESPFAB_FLASH_FREQ_COUNT ? freq_names[f] : "?";
+}
+
+static void size_text(uint32_t bytes, bool c1, char *buf, size_t len)
+{
+    if (bytes == ESPFAB_FLASH_SIZE_KEEP)
+        snprintf(buf, len, "keep");
+    else if (bytes == ESPFAB_FLASH_SIZE_DETECT)
+        snprintf(buf, len, "detect");
+    else if (bytes % MB == 0)
+        snprintf(buf, len, "%uMB%s", bytes / MB, c1 ? "-c1" : "");
+    else if (bytes % KB == 0)
+        snprintf(buf, len, "%uKB%s", bytes / KB, c1 ? "-c1" : "");
+    else
+        snprintf(buf, len, "%u bytes", bytes);
+}
+
+const char *espfab_flash_size_name(const espfab_flash_params_t *p, char *buf, size_t len)
+{
+    if (len)
+        size_text(p ? p->size : 0, p && p->size_c1, buf, len);
+    return buf;
+}
+
+bool espfab_flash_params_keep(const espfab_flash_params_t *p)
+{
+    return !p || (p->mode == ESPFAB_FLASH_MODE_KEEP && p->freq == ESPFAB_FLASH_FREQ_KEEP &&
+                  p->size == ESPFAB_FLASH_SIZE_KEEP);
+}
+
+uint32_t espfab_flash_params_size(const espfab_flash_params_t *p)
+{
+    if (!p || p->size == ESPFAB_FLASH_SIZE_KEEP || p->size == ESPFAB_FLASH_SIZE_DETECT)
+        return 0;
+    return p->size;
+}
+
+static const code_t *lookup(const code_t *t, int value)
+{
+    for (; t->value >= 0; t++)
+        if (t->value == value)
             return t;
     return NULL;
 }
 
-static void list(const code_t *t, char *buf, size_t len)
+static const code_t *lookup_size(const code_t *t, uint32_t bytes, bool c1)
+{
+    for (; t->value >= 0; t++)
+        if (t->bytes == bytes && t->c1 == c1)
+            return t;
+    return NULL;
+}
+
+static void list(const code_t *t, const char *const *names, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = 0;
-    for (; t->name && used < len; t++) {
-        int k = snprintf(buf + used, len - used, "%s%s", used ? " " : "", t->name);
+    for (; t->value >= 0 && used < len; t++) {
+        char sz[16];
+        const char *n = names ? names[t->value] : sz;
+        if (!names)
+            size_text(t->bytes, t->c1, sz, sizeof(sz));
+        int k = snprintf(buf + used, len - used, "%s%s", used ? " " : "", n);
         if (k < 0)
             break;
         used += (size_t)k;
     }
 }
 
-uint32_t espfab_flash_size_parse(const char *s)
-{
-    if (!s || !isdigit((unsigned char)*s))
-        return 0;
-    unsigned long v = 0;
-    while (isdigit((unsigned char)*s)) {
-        v = v * 10 + (unsigned long)(*s++ - '0');
-        if (v > 4096)
-            return 0;
-    }
-    uint64_t mult;
-    if (strncasecmp(s, "KB", 2) == 0)
-        mult = KB;
-    else if (strncasecmp(s, "MB", 2) == 0)
-        mult = MB;
-    else
-        return 0;
-    s += 2;
-    /* "2MB-c1" / "4MB-c1" (ESP8266 layouts) are sizes too. */
-    if (*s && strcasecmp(s, "-c1") != 0)
-        return 0;
-    uint64_t bytes = v * mult;
-    if (bytes == 0 || bytes > 0x80000000ull)
-        return 0;
-    return (uint32_t)bytes;
-}
-
 /* Size code for a byte count (the first entry with that size, so "2MB" not
  * "2MB-c1"), NULL if the family has none. */
 static const code_t *size_by_bytes(const code_t *t, uint32_t bytes)
 {
-    for (; t->name; t++)
+    for (; t->value >= 0; t++)
         if (t->bytes == bytes)
             return t;
     return NULL;
@@ -133,23 +171,25 @@ int espfab_flash_params_check(const espfab_chip_t *chip, const espfab_flash_para
     char allowed[96];
     if (!p || !chip)
         return 0;
-    if (!is_keep(p->mode) && !lookup(modes, p->mode)) {
-        list(modes, allowed, sizeof(allowed));
+    if (p->mode != ESPFAB_FLASH_MODE_KEEP && !lookup(modes, (int)p->mode)) {
+        list(modes, mode_names, allowed, sizeof(allowed));
         return espfab_fault_set(f, ESPFAB_E_FLASH_PARAM,
-                                "flash mode '%s' is not valid (use keep %s)", p->mode, allowed);
+                                "flash mode '%s' is not valid (use keep %s)",
+                                espfab_flash_mode_name(p->mode), allowed);
     }
-    if (!is_keep(p->freq) && !lookup(freq_table(chip->id), p->freq)) {
-        list(freq_table(chip->id), allowed, sizeof(allowed));
+    if (p->freq != ESPFAB_FLASH_FREQ_KEEP && !lookup(freq_table(chip->id), (int)p->freq)) {
+        list(freq_table(chip->id), freq_names, allowed, sizeof(allowed));
         return espfab_fault_set(f, ESPFAB_E_FLASH_PARAM,
                                 "flash frequency '%s' is not valid for the %s (use keep %s)",
-                                p->freq, chip->name, allowed);
+                                espfab_flash_freq_name(p->freq), chip->name, allowed);
     }
-    if (!is_keep(p->size) && strcasecmp(p->size, "detect") != 0 &&
-        !lookup(size_table(chip->id), p->size)) {
-        list(size_table(chip->id), allowed, sizeof(allowed));
+    if (p->size != ESPFAB_FLASH_SIZE_KEEP && p->size != ESPFAB_FLASH_SIZE_DETECT &&
+        !lookup_size(size_table(chip->id), p->size, p->size_c1)) {
+        char name[24];
+        list(size_table(chip->id), NULL, allowed, sizeof(allowed));
         return espfab_fault_set(f, ESPFAB_E_FLASH_PARAM,
                                 "flash size '%s' is not valid for the %s (use keep detect %s)",
-                                p->size, chip->name, allowed);
+                                espfab_flash_size_name(p, name, sizeof(name)), chip->name, allowed);
     }
     return 0;
 }
@@ -162,7 +202,7 @@ int espfab_image_patch(uint8_t *buf, size_t len, const espfab_chip_t *chip,
     if (!patched)
         patched = &dummy;
     *patched = false;
-    if (!buf || !chip || !p || (is_keep(p->mode) && is_keep(p->freq) && is_keep(p->size)))
+    if (!buf || !chip || espfab_flash_params_keep(p))
         return 0;
     int rc = espfab_flash_params_check(chip, p, f);
     if (rc)
@@ -178,13 +218,13 @@ int espfab_image_patch(uint8_t *buf, size_t len, const espfab_chip_t *chip,
         return 0;
 
     uint8_t mode = buf[2], sf = buf[3];
-    if (!is_keep(p->mode))
-        mode = lookup(modes, p->mode)->code;
-    if (!is_keep(p->freq))
-        sf = (uint8_t)((sf & 0xF0) | lookup(freq_table(chip->id), p->freq)->code);
-    if (!is_keep(p->size)) {
+    if (p->mode != ESPFAB_FLASH_MODE_KEEP)
+        mode = lookup(modes, (int)p->mode)->code;
+    if (p->freq != ESPFAB_FLASH_FREQ_KEEP)
+        sf = (uint8_t)((sf & 0xF0) | lookup(freq_table(chip->id), (int)p->freq)->code);
+    if (p->size != ESPFAB_FLASH_SIZE_KEEP) {
         const code_t *c;
-        if (strcasecmp(p->size, "detect") == 0) {
+        if (p->size == ESPFAB_FLASH_SIZE_DETECT) {
             if (detected_flash_size == 0) {
                 c = NULL; /* size unknown: keep the header's value */
             } else {
@@ -196,7 +236,7 @@ int espfab_image_patch(uint8_t *buf, size_t len, const espfab_chip_t *chip,
                                             detected_flash_size, chip->name);
             }
         } else {
-            c = lookup(size_table(chip->id), p->size);
+            c = lookup_size(size_table(chip->id), p->size, p->size_c1);
         }
         if (c)
             sf = (uint8_t)((sf & 0x0F) | c->code);

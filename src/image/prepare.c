@@ -6,15 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool espfab_prepare_params_keep(const espfab_flash_params_t *p)
-{
-    const char *v[3] = {p->mode, p->freq, p->size};
-    for (int i = 0; i < 3; i++)
-        if (v[i] && v[i][0] && strcmp(v[i], "keep") != 0)
-            return false;
-    return true;
-}
-
 int espfab_prepare_region(espfab_blob_cache_t *cache, espfab_blob_t *src, uint32_t offset,
                           const espfab_chip_t *chip, const espfab_flash_params_t *p, bool patch,
                           uint32_t detected_size, espfab_blob_t **out, bool *patched, espfab_fault_t *f)

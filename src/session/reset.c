@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static const char *const reset_names[] = {"auto", "classic", "tight", "usb-jtag", "none", "custom"};
 
@@ -17,32 +16,6 @@ const char *espfab_reset_name(espfab_reset_t r)
     if ((unsigned)r < sizeof(reset_names) / sizeof(reset_names[0]))
         return reset_names[r];
     return "?";
-}
-
-int espfab_reset_from_name(const char *name, espfab_reset_t *out)
-{
-    static const struct {
-        const char *name;
-        espfab_reset_t r;
-    } alias[] = {
-        {"auto", ESPFAB_RESET_AUTO},         {"default-reset", ESPFAB_RESET_AUTO},
-        {"default_reset", ESPFAB_RESET_AUTO}, {"classic", ESPFAB_RESET_CLASSIC},
-        {"tight", ESPFAB_RESET_TIGHT},       {"unix-tight", ESPFAB_RESET_TIGHT},
-        {"usb-jtag", ESPFAB_RESET_USB_JTAG}, {"usb-reset", ESPFAB_RESET_USB_JTAG},
-        {"usb_reset", ESPFAB_RESET_USB_JTAG}, {"none", ESPFAB_RESET_NONE},
-        {"no-reset", ESPFAB_RESET_NONE},     {"no_reset", ESPFAB_RESET_NONE},
-        {"default", ESPFAB_RESET_AUTO},      {"no-reset-no-sync", ESPFAB_RESET_NONE},
-        {"custom", ESPFAB_RESET_CUSTOM},
-    };
-    if (!name || !out)
-        return ESPFAB_E_INVALID_ARG;
-    for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++) {
-        if (strcasecmp(name, alias[i].name) == 0) {
-            *out = alias[i].r;
-            return 0;
-        }
-    }
-    return ESPFAB_E_INVALID_ARG;
 }
 
 /* Appends one step; returns the new count, or cap + 1 once full. */

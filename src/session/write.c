@@ -40,7 +40,7 @@ void phase_spi_params_enter(espfab_session_t *s)
         return;
     }
     set_state(s, ESPFAB_SS_SPI_PARAMS);
-    uint32_t size = s->o.flash.size ? espfab_flash_size_parse(s->o.flash.size) : 0;
+    uint32_t size = espfab_flash_params_size(&s->o.flash);
     if (!size)
         size = s->rec.flash_size;
     if (!size) {
@@ -158,7 +158,7 @@ void phase_write_enter(espfab_session_t *s)
     espfab_attempt_t *a = &s->rec;
     a->nregions = (int)s->o.nregions;
     s->wr.bytes_total = 0;
-    bool patch = !espfab_prepare_params_keep(&s->o.flash) && !s->id.sdm;
+    bool patch = !espfab_flash_params_keep(&s->o.flash) && !s->id.sdm;
     for (size_t i = 0; i < s->o.nregions; i++) {
         const espfab_session_region_t *sr = &s->o.regions[i];
         const char *name = sr->name ? sr->name : "region";

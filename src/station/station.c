@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "espfab/blob.h"
+#include "espfab/job.h"
 #include "espfab/log.h"
 #include "espfab/session.h"
 
@@ -67,9 +68,9 @@ struct slot {
     /* progress rate */
     uint64_t rate_t0_ms, rate_b0;
     uint64_t last_emit_ms;
-    /* blobs of this slot's profile, in image order */
-    espfab_blob_t *blob[ESPFAB_MAX_REGIONS];
-    espfab_session_region_t regions[ESPFAB_MAX_REGIONS];
+    /* what this slot's sessions do: its profile with the slot's overrides,
+     * images interned in the station's blob cache */
+    espfab_job_t job;
 };
 
 const char *espfab_slot_state_name(espfab_slot_state_t s)
@@ -203,6 +204,18 @@ static void record_labels(slot *sl, espfab_attempt_t *a)
     snprintf(a->profile_sha256, sizeof(a->profile_sha256), "%s", sl->profile->sha256);
 }
 
+/* The session's record becomes this slot's attempt: copied once into
+ * sl->attempt (the session's own record is read-only) and labelled there,
+ * keeping the attempt's row id. */
+static void take_record(slot *sl, const espfab_attempt_t *rec)
+{
+    int64_t id = sl->attempt.id;
+    if (rec != &sl->attempt)
+        sl->attempt = *rec;
+    sl->attempt.id = id;
+    record_labels(sl, &sl->attempt);
+}
+
 static void store_failed(slot *sl, const espfab_fault_t *f, const char *what)
 {
     char line[512];
@@ -237,25 +250,23 @@ static void board_came_back(slot *sl, const espfab_attempt_t *rec)
 {
     espfab_station_t *st = sl->st;
     espfab_fault_t f;
-    espfab_attempt_t a = *rec;
-    a.id = sl->attempt.id;
-    record_labels(sl, &a);
-    a.outcome = ESPFAB_OUTCOME_INTERRUPTED;
-    espfab_fault_set(&a.fault, ESPFAB_E_ALREADY_PASSED, "%s: %s passed here %.1f s ago and is back on the port; "
-                     "not flashed again", sl->port, rec->mac,
+    take_record(sl, rec);
+    espfab_attempt_t *a = &sl->attempt;
+    a->outcome = ESPFAB_OUTCOME_INTERRUPTED;
+    espfab_fault_set(&a->fault, ESPFAB_E_ALREADY_PASSED, "%s: %s passed here %.1f s ago and is back on the port; "
+                     "not flashed again", sl->port, a->mac,
                      (double)(now_ms() - (uint64_t)sl->last_pass.end_ms) / 1000.0);
-    espfab_fault_format(&a.fault, a.message, sizeof(a.message));
-    a.end_ms = (int64_t)now_ms();
+    espfab_fault_format(&a->fault, a->message, sizeof(a->message));
+    a->end_ms = (int64_t)now_ms();
     espfab_fault_clear(&f);
-    if (sl->attempt_open && espfab_store_attempt_finish(st->o.store, &a, &f) != 0)
+    if (sl->attempt_open && espfab_store_attempt_finish(st->o.store, a, &f) != 0)
         store_failed(sl, &f, "complete");
     sl->attempt_open = false;
     sl->came_back = false;
-    sl->attempt = sl->last_pass;
-    sl->status.attempt = &sl->attempt;
+    sl->status.attempt = &sl->last_pass; /* the slot goes on showing the pass */
     if (st->totals.in_flight)
         st->totals.in_flight--;
-    emit(st, ESPFAB_STATION_EV_NOTE, sl, NULL, a.message);
+    emit(st, ESPFAB_STATION_EV_NOTE, sl, NULL, a->message);
     sl->absent_once = false;
     if (st->stopping) {
         slot_set(sl, ESPFAB_SLOT_PASSED);
@@ -277,10 +288,7 @@ static void board_done(slot *sl, const espfab_attempt_t *rec)
         board_came_back(sl, rec);
         return;
     }
-    int64_t id = sl->attempt.id;
-    sl->attempt = *rec;
-    sl->attempt.id = id;
-    record_labels(sl, &sl->attempt);
+    take_record(sl, rec);
     if (sl->attempt.outcome == ESPFAB_OUTCOME_RUNNING)
         sl->attempt.outcome = ESPFAB_OUTCOME_FAIL;
     if (st->aborting && sl->attempt.outcome != ESPFAB_OUTCOME_PASS) {
@@ -351,13 +359,12 @@ static void session_cb(espfab_session_t *s, const espfab_session_ev_t *ev, void 
         /* Record the identity as soon as it is known. */
         if (!sl->identity_recorded && rec->mac[0] && sl->attempt_open) {
             espfab_fault_t f;
-            espfab_attempt_t a = *rec;
             espfab_fault_clear(&f);
-            a.id = sl->attempt.id;
-            a.outcome = ESPFAB_OUTCOME_RUNNING;
-            record_labels(sl, &a);
-            a.start_ms = sl->attempt.start_ms;
-            if (espfab_store_attempt_update(st->o.store, &a, &f) != 0)
+            int64_t start_ms = sl->attempt.start_ms;
+            take_record(sl, rec);
+            sl->attempt.outcome = ESPFAB_OUTCOME_RUNNING;
+            sl->attempt.start_ms = start_ms;
+            if (espfab_store_attempt_update(st->o.store, &sl->attempt, &f) != 0)
                 store_failed(sl, &f, "update");
             sl->identity_recorded = true;
         }
@@ -410,20 +417,9 @@ static void session_cb(espfab_session_t *s, const espfab_session_ev_t *ev, void 
 
 /* ---- starting a board ---- */
 
-/* Profile/station spellings (esptool's) to the session's reset strategy;
- * the loaders validated them, so an unknown name cannot reach here. */
-static espfab_reset_t reset_from_name(const char *name)
-{
-    espfab_reset_t r = ESPFAB_RESET_AUTO;
-    if (name && name[0])
-        espfab_reset_from_name(name, &r);
-    return r;
-}
-
 static void start_board(slot *sl)
 {
     espfab_station_t *st = sl->st;
-    const espfab_profile_t *p = sl->profile;
     espfab_fault_t f;
     espfab_fault_clear(&f);
 
@@ -458,26 +454,11 @@ static void start_board(slot *sl)
 
     espfab_session_opts_t so;
     espfab_session_opts_init(&so);
+    espfab_job_session_opts(&sl->job, &so);
     so.port = sl->port;
-    so.baud = sl->cfg->baud ? sl->cfg->baud : p->baud;
-    so.chip = p->chip;
-    so.before = reset_from_name(sl->cfg->before[0] ? sl->cfg->before : p->before);
-    so.usb_vid = sl->cfg->usb_vid;
-    so.usb_pid = sl->cfg->usb_pid;
-    so.after = strcmp(p->after, "hard-reset") == 0 ? ESPFAB_AFTER_HARD_RESET : ESPFAB_AFTER_NO_RESET;
-    so.no_stub = !p->stub;
-    so.no_compress = !p->compress;
-    so.no_verify = !p->verify;
-    so.erase = p->erase == ESPFAB_ERASE_POLICY_ALL ? ESPFAB_ERASE_ALL
-             : p->erase == ESPFAB_ERASE_POLICY_REGIONS ? ESPFAB_ERASE_REGIONS : ESPFAB_ERASE_NONE;
-    so.flash = espfab_profile_flash_params(p);
-    so.min_rev_full = p->min_rev_full;
-    so.max_rev_full = p->max_rev_full;
     so.stub_dir = st->o.stub_dir;
     so.stubs = st->stubs;
     so.cache = st->blobs;
-    so.regions = sl->regions;
-    so.nregions = p->nimages;
     sl->sess = espfab_session_new(st->loop, &so, session_cb, sl);
     if (!sl->sess) {
         espfab_fault_set(&f, ESPFAB_E_NOMEM, "creating the session for slot %s", sl->status.name);
@@ -594,17 +575,13 @@ int espfab_station_new(uv_loop_t *loop, const espfab_station_opts_t *opts, espfa
                                     opts->cfg->path, opts->cfg->slots[i].line, opts->cfg->slots[i].name);
         }
         sl->status.profile_name = sl->profile->name;
-        /* One blob per distinct image, shared by every slot (interned by SHA-256). */
-        for (size_t k = 0; k < sl->profile->nimages; k++) {
-            sl->blob[k] = espfab_blob_intern_copy(st->blobs, sl->profile->images[k].data,
-                                                  sl->profile->images[k].size);
-            sl->regions[k].offset = sl->profile->images[k].offset;
-            sl->regions[k].name = sl->profile->images[k].file;
-            sl->regions[k].blob = sl->blob[k];
-            if (!sl->blob[k]) {
-                espfab_station_free(st);
-                return espfab_fault_set(f, ESPFAB_E_NOMEM, "image %s", sl->profile->images[k].file);
-            }
+        /* The slot's job: its profile, the slot's overrides on top; one blob
+         * per distinct image, shared by every slot (interned by SHA-256). */
+        espfab_job_from_profile(&sl->job, sl->profile);
+        espfab_job_apply_slot(&sl->job, sl->cfg);
+        if (espfab_job_intern(&sl->job, st->blobs, f) != 0) {
+            espfab_station_free(st);
+            return ESPFAB_E_NOMEM;
         }
     }
     *out = st;
@@ -731,9 +708,8 @@ void espfab_station_free(espfab_station_t *st)
             espfab_session_free(sl->sess);
         if (sl->dead)
             espfab_session_free(sl->dead);
-        for (size_t k = 0; k < ESPFAB_MAX_REGIONS; k++)
-            if (sl->blob[k])
-                espfab_blob_unref(st->blobs, sl->blob[k]);
+        if (st->blobs)
+            espfab_job_release(&sl->job, st->blobs);
         if (sl->timer.loop)
             uv_close((uv_handle_t *)&sl->timer, on_handle_closed);
         if (sl->probing && !uv_is_closing((uv_handle_t *)&sl->probe))

@@ -7,47 +7,62 @@
 
 #include "check.h"
 #include "cli/opts.h"
+#include "espfab/num.h"
+#include "espfab/setting.h"
+
+/* The CLI's names now come from setting.h's parsers (typed values). */
+static const char *before_name(const char *s)
+{
+    espfab_reset_t r;
+    return espfab_setting_parse_before(s, NULL, &r, NULL) == 0 ? espfab_reset_name(r) : NULL;
+}
+
+static const char *after_name(const char *s)
+{
+    espfab_after_t a;
+    return espfab_setting_parse_after(s, NULL, &a, NULL) == 0 ? espfab_after_name(a) : NULL;
+}
 
 static void test_parse_u32(void)
 {
     uint32_t v = 7;
-    CHECK_EQ(espfab_cli_parse_u32("0x1000", &v), 0);
+    CHECK_EQ(espfab_num_parse_u32("0x1000", &v), 0);
     CHECK_EQ(v, 0x1000);
-    CHECK_EQ(espfab_cli_parse_u32("0X10000", &v), 0);
+    CHECK_EQ(espfab_num_parse_u32("0X10000", &v), 0);
     CHECK_EQ(v, 0x10000);
-    CHECK_EQ(espfab_cli_parse_u32("65536", &v), 0);
+    CHECK_EQ(espfab_num_parse_u32("65536", &v), 0);
     CHECK_EQ(v, 65536);
-    CHECK_EQ(espfab_cli_parse_u32("0", &v), 0);
+    CHECK_EQ(espfab_num_parse_u32("0", &v), 0);
     CHECK_EQ(v, 0);
-    CHECK_EQ(espfab_cli_parse_u32("0xFFFFFFFF", &v), 0);
+    CHECK_EQ(espfab_num_parse_u32("0xFFFFFFFF", &v), 0);
     CHECK_EQ(v, 0xFFFFFFFFu);
     v = 7;
-    CHECK_EQ(espfab_cli_parse_u32("0x100000000", &v), -1);
-    CHECK_EQ(espfab_cli_parse_u32("4294967296", &v), -1);
-    CHECK_EQ(espfab_cli_parse_u32("010", &v), -1);   /* octal-looking */
-    CHECK_EQ(espfab_cli_parse_u32("0x", &v), -1);
-    CHECK_EQ(espfab_cli_parse_u32("", &v), -1);
-    CHECK_EQ(espfab_cli_parse_u32("12k", &v), -1);
-    CHECK_EQ(espfab_cli_parse_u32("-1", &v), -1);
-    CHECK_EQ(espfab_cli_parse_u32(" 1", &v), -1);
-    CHECK_EQ(espfab_cli_parse_u32("0x1g", &v), -1);
+    CHECK_EQ(espfab_num_parse_u32("0x100000000", &v), -1);
+    CHECK_EQ(espfab_num_parse_u32("4294967296", &v), -1);
+    CHECK_EQ(espfab_num_parse_u32("010", &v), -1);   /* octal-looking */
+    CHECK_EQ(espfab_num_parse_u32("0x", &v), -1);
+    CHECK_EQ(espfab_num_parse_u32("", &v), -1);
+    CHECK_EQ(espfab_num_parse_u32("12k", &v), -1);
+    CHECK_EQ(espfab_num_parse_u32("-1", &v), -1);
+    CHECK_EQ(espfab_num_parse_u32(" 1", &v), -1);
+    CHECK_EQ(espfab_num_parse_u32("0x1g", &v), -1);
     CHECK_EQ(v, 7);
 }
 
 static void test_reset_names(void)
 {
-    CHECK_STR(espfab_cli_before_name("default-reset"), "auto");
-    CHECK_STR(espfab_cli_before_name("default_reset"), "auto");
-    CHECK_STR(espfab_cli_before_name("usb-reset"), "usb-jtag");
-    CHECK_STR(espfab_cli_before_name("no_reset"), "none");
-    CHECK_STR(espfab_cli_before_name("no-reset-no-sync"), "none");
-    CHECK_STR(espfab_cli_before_name("Tight"), "tight");
-    CHECK_STR(espfab_cli_before_name("classic"), "classic");
-    CHECK(espfab_cli_before_name("sideways") == NULL);
-    CHECK_STR(espfab_cli_after_name("hard_reset"), "hard-reset");
-    CHECK_STR(espfab_cli_after_name("no-reset"), "no-reset");
-    CHECK_STR(espfab_cli_after_name("soft-reset"), "no-reset");
-    CHECK(espfab_cli_after_name("explode") == NULL);
+    CHECK_STR(before_name("default-reset"), "auto");
+    CHECK_STR(before_name("default_reset"), "auto");
+    CHECK_STR(before_name("usb-reset"), "usb-jtag");
+    CHECK_STR(before_name("no_reset"), "none");
+    CHECK_STR(before_name("no-reset-no-sync"), "none");
+    CHECK_STR(before_name("Tight"), "tight");
+    CHECK_STR(before_name("classic"), "classic");
+    CHECK(before_name("sideways") == NULL);
+    CHECK_STR(after_name("hard_reset"), "hard-reset");
+    CHECK_STR(after_name("no-reset"), "no-reset");
+    CHECK_STR(after_name("soft-reset"), "no-reset");
+    CHECK(after_name("explode") == NULL);
 }
 
 /* getopt permutes argv: build a fresh copy for each parse. */
@@ -78,9 +93,9 @@ static void test_flash_options(void)
     CHECK_EQ(o.baud, 921600);
     CHECK(o.chip_p != NULL);
     CHECK_STR(o.chip, "esp32s3");
-    CHECK_STR(o.flash_mode, "dio");
-    CHECK_STR(o.flash_freq, "keep");
-    CHECK_STR(o.erase, "all");
+    CHECK_STR(espfab_flash_mode_name(o.flash.mode), "dio");
+    CHECK_STR(espfab_flash_freq_name(o.flash.freq), "keep");
+    CHECK_STR(espfab_erase_name(o.erase), "all");
     CHECK(o.no_stub);
     CHECK(!o.no_compress);
     CHECK_EQ(o.npos, 4);
@@ -94,8 +109,8 @@ static void test_flash_options(void)
     CHECK_EQ(parse(ESPFAB_OPT_FLASH, &o, err, sizeof(err), 3, "flash", "--port", "x"), 0);
     CHECK_STR(o.chip, "auto");
     CHECK(o.chip_p == NULL);
-    CHECK_STR(o.before, "auto");
-    CHECK_STR(o.after, "hard-reset");
+    CHECK_STR(espfab_reset_name(o.before), "auto");
+    CHECK_STR(espfab_after_name(o.after), "hard-reset");
     CHECK_EQ(o.baud, 0);
     CHECK_EQ(o.npos, 0);
 }

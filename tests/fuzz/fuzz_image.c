@@ -21,6 +21,7 @@
 #include "espfab/chip.h"
 #include "espfab/err.h"
 #include "espfab/image.h"
+#include "espfab/setting.h"
 
 #define FAIL(msg)                                                   \
     do {                                                            \
@@ -83,7 +84,17 @@ static void fuzz_parse_patch(const uint8_t *data, size_t size)
     static const char *modes[] = { NULL, "keep", "qio", "qout", "dio", "dout", "bad" };
     static const char *freqs[] = { NULL, "80m", "40m", "26m", "20m", "60m", "48m", "12m", "x" };
     static const char *sizes[] = { NULL, "detect", "1MB", "4MB", "512KB", "16MB", "128MB", "3MB" };
-    espfab_flash_params_t p = { modes[size % 7], freqs[(size / 7) % 9], sizes[(size / 63) % 8] };
+    /* Through the setting parsers, as every caller gets them: unknown
+     * spellings are refused there and stay "keep". */
+    espfab_flash_params_t p;
+    memset(&p, 0, sizeof(p));
+    const char *ms = modes[size % 7], *fs = freqs[(size / 7) % 9], *ss = sizes[(size / 63) % 8];
+    if (ms)
+        espfab_setting_parse_flash_mode(ms, NULL, &p.mode, NULL);
+    if (fs)
+        espfab_setting_parse_flash_freq(fs, NULL, &p.freq, NULL);
+    if (ss)
+        espfab_setting_parse_flash_size(ss, NULL, &p, NULL);
     const espfab_chip_t *chip = espfab_chip_get(
         in.format != ESPFAB_IMAGE_RAW && size % 3 ? in.chip : (espfab_chip_id_t)(size % ESPFAB_CHIP_COUNT));
     uint8_t *copy = malloc(size ? size : 1);
@@ -160,9 +171,28 @@ static void fuzz_strings(const uint8_t *data, size_t size)
     uint32_t v = espfab_flash_size_parse(s);
     if (v && v % 1024 != 0)
         FAIL("flash size not a whole KiB");
-    espfab_flash_params_t p = { s, s, s };
+    espfab_flash_params_t p;
+    memset(&p, 0, sizeof(p));
     espfab_fault_t f;
     espfab_fault_clear(&f);
+    const espfab_setting_src_t src = {"fuzz.ini", 1, "flash_mode"};
+    if (espfab_setting_parse_flash_mode(s, &src, &p.mode, &f) != 0)
+        check_fault(&f);
+    if (espfab_setting_parse_flash_freq(s, NULL, &p.freq, &f) != 0)
+        check_fault(&f);
+    if (espfab_setting_parse_flash_size(s, NULL, &p, &f) != 0)
+        check_fault(&f);
+    if (v && p.size > ESPFAB_FLASH_SIZE_DETECT && p.size != v)
+        FAIL("flash size parsed two ways");
+    espfab_reset_t r;
+    espfab_after_t a;
+    espfab_erase_t e;
+    if (espfab_setting_parse_before(s, NULL, &r, &f) != 0)
+        check_fault(&f);
+    if (espfab_setting_parse_after(s, NULL, &a, &f) != 0)
+        check_fault(&f);
+    if (espfab_setting_parse_erase(s, NULL, &e, &f) != 0)
+        check_fault(&f);
     for (int c = 0; c < ESPFAB_CHIP_COUNT; c++) {
         int rc = espfab_flash_params_check(espfab_chip_get((espfab_chip_id_t)c), &p, &f);
         check_fault(&f);

@@ -22,6 +22,7 @@
 #include "espfab/chip.h"
 #include "espfab/err.h"
 #include "espfab/image.h"
+#include "espfab/setting.h"
 
 /* ---- a byte-level image builder ----------------------------------------- */
 
@@ -123,6 +124,24 @@ static void esp8266_v2(img_t *m)
 }
 
 static espfab_fault_t F;
+
+/* Flash parameters from their user spellings (NULL = keep), through
+ * setting.h's parsers as every caller now gets them; a few live at once. */
+static const espfab_flash_params_t *P(const char *mode, const char *freq, const char *size)
+{
+    static espfab_flash_params_t ring[4];
+    static unsigned k;
+    espfab_flash_params_t *p = &ring[k++ % 4];
+    memset(p, 0, sizeof(*p));
+    espfab_fault_t f;
+    if (mode)
+        CHECK_EQ(espfab_setting_parse_flash_mode(mode, NULL, &p->mode, &f), 0);
+    if (freq)
+        CHECK_EQ(espfab_setting_parse_flash_freq(freq, NULL, &p->freq, &f), 0);
+    if (size)
+        CHECK_EQ(espfab_setting_parse_flash_size(size, NULL, p, &f), 0);
+    return p;
+}
 
 static int parse(const img_t *m, espfab_image_info_t *in)
 {
@@ -407,7 +426,7 @@ static void test_ram_only_header(void)
     CHECK(in.sha256_ok);
     bool patched = false;
     CHECK_EQ(espfab_image_patch(m.b, m.n, chip(ESPFAB_CHIP_ESP32C3),
-                                &(espfab_flash_params_t){ "qio", "80m", "8MB" }, 0, &patched, &F), 0);
+                                P("qio", "80m", "8MB"), 0, &patched, &F), 0);
     CHECK(patched);
     CHECK_EQ(parse(&m, &in), 0);
     CHECK_EQ(m.b[3], 0x3F);
@@ -576,28 +595,36 @@ static void test_flash_params(void)
     const espfab_chip_t *e32 = chip(ESPFAB_CHIP_ESP32), *e8266 = chip(ESPFAB_CHIP_ESP8266);
     const espfab_chip_t *c2 = chip(ESPFAB_CHIP_ESP32C2), *h2 = chip(ESPFAB_CHIP_ESP32H2);
     const espfab_chip_t *c6 = chip(ESPFAB_CHIP_ESP32C6);
-    espfab_flash_params_t p = { "dio", "40m", "4MB" };
+    espfab_flash_params_t p = *P("dio", "40m", "4MB");
     CHECK_EQ(espfab_flash_params_check(e32, &p, &F), 0);
-    CHECK_EQ(espfab_flash_params_check(e32, &(espfab_flash_params_t){ NULL, NULL, NULL }, &F), 0);
-    CHECK_EQ(espfab_flash_params_check(e32, &(espfab_flash_params_t){ "keep", "keep", "detect" }, &F), 0);
-    CHECK_EQ(espfab_flash_params_check(e32, &(espfab_flash_params_t){ "fastread", NULL, NULL }, &F),
-             ESPFAB_E_FLASH_PARAM);
-    CHECK_STR(F.detail, "flash mode 'fastread' is not valid (use keep qio qout dio dout)");
-    CHECK_EQ(espfab_flash_params_check(c2, &(espfab_flash_params_t){ NULL, "40m", NULL }, &F),
+    CHECK_EQ(espfab_flash_params_check(e32, P(NULL, NULL, NULL), &F), 0);
+    CHECK_EQ(espfab_flash_params_check(e32, P("keep", "keep", "detect"), &F), 0);
+    /* An unknown mode is refused where the text is read (setting.h), naming
+     * the source and the allowed values; a mode outside the enum is still
+     * refused by the check. */
+    espfab_flash_mode_t mode = ESPFAB_FLASH_MODE_KEEP;
+    const espfab_setting_src_t opt = {NULL, 0, "--flash-mode"};
+    CHECK_EQ(espfab_setting_parse_flash_mode("fastread", &opt, &mode, &F), ESPFAB_E_USAGE);
+    CHECK_STR(F.detail, "bad value 'fastread' for --flash-mode (allowed: keep, qio, qout, dio, dout)");
+    CHECK_EQ(mode, ESPFAB_FLASH_MODE_KEEP);
+    CHECK_EQ(espfab_flash_params_check(e32, &(espfab_flash_params_t){ ESPFAB_FLASH_MODE_COUNT,
+             ESPFAB_FLASH_FREQ_KEEP, ESPFAB_FLASH_SIZE_KEEP, false }, &F), ESPFAB_E_FLASH_PARAM);
+    CHECK_STR(F.detail, "flash mode '?' is not valid (use keep qio qout dio dout)");
+    CHECK_EQ(espfab_flash_params_check(c2, P(NULL, "40m", NULL), &F),
              ESPFAB_E_FLASH_PARAM);
     CHECK_STR(F.detail, "flash frequency '40m' is not valid for the ESP32-C2 (use keep 60m 30m 20m 15m)");
-    CHECK_EQ(espfab_flash_params_check(c2, &(espfab_flash_params_t){ NULL, "60m", NULL }, &F), 0);
-    CHECK_EQ(espfab_flash_params_check(h2, &(espfab_flash_params_t){ NULL, "48m", NULL }, &F), 0);
-    CHECK_EQ(espfab_flash_params_check(h2, &(espfab_flash_params_t){ NULL, "80m", NULL }, &F),
+    CHECK_EQ(espfab_flash_params_check(c2, P(NULL, "60m", NULL), &F), 0);
+    CHECK_EQ(espfab_flash_params_check(h2, P(NULL, "48m", NULL), &F), 0);
+    CHECK_EQ(espfab_flash_params_check(h2, P(NULL, "80m", NULL), &F),
              ESPFAB_E_FLASH_PARAM);
-    CHECK_EQ(espfab_flash_params_check(c6, &(espfab_flash_params_t){ NULL, "26m", NULL }, &F),
+    CHECK_EQ(espfab_flash_params_check(c6, P(NULL, "26m", NULL), &F),
              ESPFAB_E_FLASH_PARAM);
-    CHECK_EQ(espfab_flash_params_check(e8266, &(espfab_flash_params_t){ NULL, NULL, "512KB" }, &F), 0);
-    CHECK_EQ(espfab_flash_params_check(e32, &(espfab_flash_params_t){ NULL, NULL, "512KB" }, &F),
+    CHECK_EQ(espfab_flash_params_check(e8266, P(NULL, NULL, "512KB"), &F), 0);
+    CHECK_EQ(espfab_flash_params_check(e32, P(NULL, NULL, "512KB"), &F),
              ESPFAB_E_FLASH_PARAM);
     CHECK_CONTAINS(F.detail, "flash size '512KB' is not valid for the ESP32 (use keep detect 1MB");
-    CHECK_EQ(espfab_flash_params_check(e32, &(espfab_flash_params_t){ NULL, NULL, "128MB" }, &F), 0);
-    CHECK_EQ(espfab_flash_params_check(e8266, &(espfab_flash_params_t){ NULL, NULL, "32MB" }, &F),
+    CHECK_EQ(espfab_flash_params_check(e32, P(NULL, NULL, "128MB"), &F), 0);
+    CHECK_EQ(espfab_flash_params_check(e8266, P(NULL, NULL, "32MB"), &F),
              ESPFAB_E_FLASH_PARAM);
 
     CHECK_EQ(espfab_flash_size_parse("4MB"), 4194304);
@@ -631,7 +658,7 @@ static void test_patch(void)
     uint8_t old_digest[32];
     memcpy(old_digest, m.b + img_len - 32, 32);
 
-    espfab_flash_params_t p = { "qio", "80m", "16MB" };
+    espfab_flash_params_t p = *P("qio", "80m", "16MB");
     CHECK_EQ(espfab_image_patch(m.b, m.n, e32, &p, 0, &patched, &F), 0);
     CHECK(patched);
     CHECK_EQ(m.b[2], 0);
@@ -649,7 +676,7 @@ static void test_patch(void)
     CHECK_MEM(md, m.b + img_len - 32, 32);
 
     /* "keep" parts keep their nibble; detect uses the detected size. */
-    p = (espfab_flash_params_t){ "keep", NULL, "detect" };
+    p = *P("keep", NULL, "detect");
     CHECK_EQ(espfab_image_patch(m.b, m.n, e32, &p, 2 * 1024 * 1024, &patched, &F), 0);
     CHECK(patched);
     CHECK_EQ(m.b[2], 0);
@@ -664,9 +691,9 @@ static void test_patch(void)
     CHECK_CONTAINS(F.detail, "detected flash size 268435456 bytes has no header code");
 
     /* All keep, or the same values: nothing done. */
-    CHECK_EQ(espfab_image_patch(m.b, m.n, e32, &(espfab_flash_params_t){ 0 }, 0, &patched, &F), 0);
+    CHECK_EQ(espfab_image_patch(m.b, m.n, e32, P(NULL, NULL, NULL), 0, &patched, &F), 0);
     CHECK(!patched);
-    CHECK_EQ(espfab_image_patch(m.b, m.n, e32, &(espfab_flash_params_t){ "qio", NULL, NULL }, 0,
+    CHECK_EQ(espfab_image_patch(m.b, m.n, e32, P("qio", NULL, NULL), 0,
                                 &patched, &F), 0);
     CHECK(!patched);
 
@@ -674,14 +701,14 @@ static void test_patch(void)
     esp32_app(&m, 13, 0x42800000, 0x40810000, 0);
     m.b[3] = 0x22;
     CHECK_EQ(espfab_image_patch(m.b, m.n, chip(ESPFAB_CHIP_ESP32C6),
-                                &(espfab_flash_params_t){ NULL, "80m", NULL }, 0, &patched, &F), 0);
+                                P(NULL, "80m", NULL), 0, &patched, &F), 0);
     CHECK(patched);
     CHECK_EQ(m.b[3], 0x20);
 
     /* ESP8266 size codes. */
     esp8266_v1(&m);
     CHECK_EQ(espfab_image_patch(m.b, m.n, chip(ESPFAB_CHIP_ESP8266),
-                                &(espfab_flash_params_t){ "dout", "26m", "4MB-c1" }, 0, &patched,
+                                P("dout", "26m", "4MB-c1"), 0, &patched,
                                 &F), 0);
     CHECK(patched);
     CHECK_EQ(m.b[2], 3);
@@ -691,39 +718,39 @@ static void test_patch(void)
     /* Only at the chip's bootloader offset (0x1000 on the ESP32). */
     esp32_app(&m, 0, 0x3F400000, 0x3FFB0000, 1);
     CHECK_EQ(espfab_image_patch_at(m.b, m.n, 0x10000, e32,
-                                   &(espfab_flash_params_t){ "qio", 0, 0 }, 0, &patched, &F), 0);
+                                   P("qio", NULL, NULL), 0, &patched, &F), 0);
     CHECK(!patched);
     CHECK_EQ(m.b[2], 2);
     CHECK_EQ(espfab_image_patch_at(m.b, m.n, 0x1000, e32,
-                                   &(espfab_flash_params_t){ "qio", 0, 0 }, 0, &patched, &F), 0);
+                                   P("qio", NULL, NULL), 0, &patched, &F), 0);
     CHECK(patched);
     CHECK_EQ(m.b[2], 0);
     CHECK_EQ(espfab_image_patch_at(m.b, m.n, 0x0, chip(ESPFAB_CHIP_ESP32S3),
-                                   &(espfab_flash_params_t){ "dio", 0, 0 }, 0, &patched, &F), 0);
+                                   P("dio", NULL, NULL), 0, &patched, &F), 0);
     CHECK(patched); /* offset right for the S3; chip mismatch is check_chip's job */
 
     /* Raw data, V2 images: untouched. */
     uint8_t raw[64];
     memset(raw, 0x11, sizeof(raw));
-    CHECK_EQ(espfab_image_patch(raw, sizeof(raw), e32, &(espfab_flash_params_t){ "qio", 0, 0 }, 0,
+    CHECK_EQ(espfab_image_patch(raw, sizeof(raw), e32, P("qio", NULL, NULL), 0,
                                 &patched, &F), 0);
     CHECK(!patched);
     CHECK_EQ(raw[2], 0x11);
     esp8266_v2(&m);
     CHECK_EQ(espfab_image_patch(m.b, m.n, chip(ESPFAB_CHIP_ESP8266),
-                                &(espfab_flash_params_t){ "qio", 0, 0 }, 0, &patched, &F), 0);
+                                P("qio", NULL, NULL), 0, &patched, &F), 0);
     CHECK(!patched);
 
     /* A corrupt image is not patched. */
     esp32_app(&m, 0, 0x3F400000, 0x3FFB0000, 1);
     m.b[0x40] ^= 1;
-    CHECK_EQ(espfab_image_patch(m.b, m.n, e32, &(espfab_flash_params_t){ "qio", 0, 0 }, 0,
+    CHECK_EQ(espfab_image_patch(m.b, m.n, e32, P("qio", NULL, NULL), 0,
                                 &patched, &F), ESPFAB_E_IMAGE_CHECKSUM);
     CHECK(!patched);
     CHECK_EQ(m.b[2], 2);
     /* Invalid parameters are refused before anything is touched. */
     esp32_app(&m, 0, 0x3F400000, 0x3FFB0000, 1);
-    CHECK_EQ(espfab_image_patch(m.b, m.n, e32, &(espfab_flash_params_t){ "qio", "60m", 0 }, 0,
+    CHECK_EQ(espfab_image_patch(m.b, m.n, e32, P("qio", "60m", NULL), 0,
                                 &patched, &F), ESPFAB_E_FLASH_PARAM);
     CHECK_EQ(m.b[2], 2);
 }
@@ -987,7 +1014,7 @@ static void test_mkimage_header_values(void)
     /* Patch round trip on a tool-made image. */
     bool patched = false;
     CHECK_EQ(espfab_image_patch(b, n, chip(ESPFAB_CHIP_ESP32C2),
-                                &(espfab_flash_params_t){ "qio", "60m", "4MB" }, 0, &patched, &F), 0);
+                                P("qio", "60m", "4MB"), 0, &patched, &F), 0);
     CHECK(patched);
     CHECK_EQ(espfab_image_parse(b, n, "h", &in, &F), 0);
     CHECK_EQ(in.flash_size_freq, 0x2F);

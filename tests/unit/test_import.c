@@ -112,11 +112,11 @@ static void test_import_and_load(void)
         fprintf(stderr, "%s\n", f.detail);
     CHECK_STR(prof.name, "hello_world");
     CHECK_EQ(prof.chip, ESPFAB_CHIP_ESP32);
-    CHECK_STR(prof.flash_mode, "dio");
-    CHECK_STR(prof.flash_freq, "40m");
-    CHECK_STR(prof.flash_size, "4MB");
-    CHECK_STR(prof.before, "default-reset");
-    CHECK_STR(prof.after, "hard-reset");
+    CHECK_EQ(prof.flash.mode, ESPFAB_FLASH_MODE_DIO);
+    CHECK_EQ(prof.flash.freq, ESPFAB_FLASH_FREQ_40M);
+    CHECK_EQ(prof.flash.size, 4u << 20); /* "4MB" */
+    CHECK_EQ(prof.before, ESPFAB_RESET_AUTO); /* "default-reset" */
+    CHECK_EQ(prof.after, ESPFAB_AFTER_HARD_RESET);
     CHECK(!prof.stub);
     CHECK_EQ(prof.nimages, 3);
     CHECK_EQ(prof.images[0].offset, 0x1000);

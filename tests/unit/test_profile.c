@@ -104,15 +104,15 @@ static void test_full_profile(void)
     CHECK_STR(prof.name, "idf-app");
     CHECK_EQ(prof.chip, ESPFAB_CHIP_ESP32);
     CHECK_EQ(prof.baud, 921600);
-    CHECK_STR(prof.flash_mode, "dio");
-    CHECK_STR(prof.flash_freq, "40m");
-    CHECK_STR(prof.flash_size, "4MB");
-    CHECK_STR(prof.before, "no-reset");
-    CHECK_STR(prof.after, "soft-reset");
+    CHECK_STR(espfab_flash_mode_name(prof.flash.mode), "dio");
+    CHECK_STR(espfab_flash_freq_name(prof.flash.freq), "40m");
+    CHECK_EQ(prof.flash.size, 4u << 20); /* "4MB" */
+    CHECK_EQ(prof.before, ESPFAB_RESET_NONE); /* "no-reset" */
+    CHECK_EQ(prof.after, ESPFAB_AFTER_NO_RESET); /* "soft-reset" */
     CHECK(!prof.stub);
     CHECK(!prof.compress);
     CHECK(prof.verify);
-    CHECK_EQ(prof.erase, ESPFAB_ERASE_POLICY_ALL);
+    CHECK_EQ(prof.erase, ESPFAB_ERASE_ALL);
     CHECK_EQ(prof.min_rev_full, 100);
     CHECK_EQ(prof.max_rev_full, 399);
     CHECK_EQ(prof.nimages, 3);
@@ -146,9 +146,9 @@ static void test_full_profile(void)
     snprintf(want, sizeof want, "%s/full.ini", dir);
     CHECK(realpath(want, real) != NULL);
     CHECK_STR(prof.path, real);
-    espfab_flash_params_t fp = espfab_profile_flash_params(&prof);
-    CHECK_STR(fp.mode, "dio");
-    CHECK_STR(fp.size, "4MB");
+    espfab_flash_params_t fp = prof.flash;
+    CHECK_EQ(fp.mode, ESPFAB_FLASH_MODE_DIO);
+    CHECK_EQ(fp.size, 4u << 20);
     espfab_profile_free(&prof);
     espfab_profile_free(&prof); /* twice is safe */
     CHECK_EQ(prof.nimages, 0);
@@ -165,13 +165,13 @@ static void test_defaults_and_syntax_variants(void)
     CHECK_STR(prof.name, "minimal-c3");
     CHECK_EQ(prof.chip, ESPFAB_CHIP_ESP32C3);
     CHECK_EQ(prof.baud, 460800);
-    CHECK_STR(prof.flash_mode, "keep");
-    CHECK_STR(prof.flash_freq, "keep");
-    CHECK_STR(prof.flash_size, "keep");
-    CHECK_STR(prof.before, "default-reset");
-    CHECK_STR(prof.after, "hard-reset");
+    CHECK_EQ(prof.flash.mode, ESPFAB_FLASH_MODE_KEEP);
+    CHECK_EQ(prof.flash.freq, ESPFAB_FLASH_FREQ_KEEP);
+    CHECK_EQ(prof.flash.size, ESPFAB_FLASH_SIZE_KEEP);
+    CHECK_EQ(prof.before, ESPFAB_RESET_AUTO); /* "default-reset" */
+    CHECK_EQ(prof.after, ESPFAB_AFTER_HARD_RESET);
     CHECK(prof.stub && prof.compress && prof.verify);
-    CHECK_EQ(prof.erase, ESPFAB_ERASE_POLICY_NONE);
+    CHECK_EQ(prof.erase, ESPFAB_ERASE_NONE);
     CHECK_EQ(prof.min_rev_full, -1);
     CHECK_EQ(prof.max_rev_full, -1);
     CHECK_EQ(prof.nimages, 1);

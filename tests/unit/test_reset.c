@@ -2,6 +2,7 @@
 #include "check.h"
 
 #include "espfab/reset.h"
+#include "espfab/setting.h"
 
 static void expect_step(const espfab_reset_step_t *s, int dtr, int rts, int both, unsigned wait)
 {
@@ -84,16 +85,19 @@ static void test_resolve_by_usb_id(void)
     CHECK_EQ(espfab_reset_resolve(ESPFAB_RESET_NONE, 0x303a, 0x1001), ESPFAB_RESET_NONE);
 }
 
+/* The names of the strategies: every edge parses them through setting.h. */
 static void test_names(void)
 {
     espfab_reset_t r = ESPFAB_RESET_AUTO;
-    CHECK_EQ(espfab_reset_from_name("no-reset", &r), 0);
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    CHECK_EQ(espfab_setting_parse_before("no-reset", NULL, &r, &f), 0);
     CHECK_EQ(r, ESPFAB_RESET_NONE);
-    CHECK_EQ(espfab_reset_from_name("usb-reset", &r), 0);
+    CHECK_EQ(espfab_setting_parse_before("usb-reset", NULL, &r, &f), 0);
     CHECK_EQ(r, ESPFAB_RESET_USB_JTAG);
-    CHECK_EQ(espfab_reset_from_name("Classic", &r), 0);
+    CHECK_EQ(espfab_setting_parse_before("Classic", NULL, &r, &f), 0);
     CHECK_EQ(r, ESPFAB_RESET_CLASSIC);
-    CHECK_EQ(espfab_reset_from_name("bogus", &r), ESPFAB_E_INVALID_ARG);
+    CHECK(espfab_setting_parse_before("bogus", NULL, &r, &f) < 0);
     CHECK_STR(espfab_reset_name(ESPFAB_RESET_TIGHT), "tight");
 }
 

@@ -59,14 +59,15 @@ static void test_full(void)
     const espfab_slot_cfg_t *a1 = espfab_station_cfg_slot(&c, "A1");
     CHECK(a1 != NULL);
     if (a1) {
-        CHECK_STR(a1->before, "usb-reset");
+        CHECK(a1->has_before);
+        CHECK_EQ(a1->before, ESPFAB_RESET_USB_JTAG); /* "usb-reset" */
         CHECK_EQ(a1->baud, 921600);
         CHECK(!a1->is_glob);
         CHECK(!a1->is_tcp);
         CHECK_EQ(a1->line, 10);
     }
     CHECK(c.slots[1].is_glob);
-    CHECK_STR(c.slots[1].before, "");
+    CHECK(!c.slots[1].has_before); /* no before: the profile's */
     CHECK_EQ(c.slots[1].baud, 0);
     CHECK(c.slots[2].is_tcp);
     CHECK_EQ(c.slots[2].usb_vid, 0x303a);
