@@ -34,8 +34,8 @@ static int parse_tcp(const char *spec, espfab_port_spec_t *out, espfab_fault_t *
     if (hlen == 0)
         return bad(f, spec, "no host (expected tcp://HOST:PORT)");
     if (hlen >= sizeof(out->host))
-        return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC, "%s: host name of %zu characters is too long",
-                                spec, hlen);
+        return espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC, "host name of %zu characters is too long in %s",
+                                hlen, spec);
     const char *ps = colon + 1;
     if (!*ps)
         return bad(f, spec, "no port number (expected tcp://HOST:PORT)");
