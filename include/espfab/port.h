@@ -5,6 +5,12 @@
  *   - ptys and other ttys libserialport 0.1.1 cannot open, through termios;
  *   - "tcp://HOST:PORT" through a non-blocking socket.
  *
+ * Each backend fills an operations table (src/port/port_backend.h); the
+ * port core keeps the fd, its poll, the reads and the write queue and knows
+ * no backend.  A spec is parsed in one place (espfab_port_spec_parse in
+ * port_spec.h, pure) and opened in one place (espfab_port_open picks the
+ * backend).
+ *
  * Ownership and threading: a port belongs to one uv_loop_t and is used from
  * that loop's thread only.  espfab_port_open() is synchronous (open/connect
  * complete before it returns, so the caller gets a precise fault); after that
@@ -15,6 +21,12 @@
  * order, when the bytes have been handed to the kernel (or with an error).
  * espfab_port_close() stops everything; no callback fires after it returns
  * except the close callback (from the loop).
+ *
+ * A presence probe (espfab_port_probe_start: is the device node / the TCP
+ * server there?) never blocks the loop: names resolve with uv_getaddrinfo,
+ * the connect is libuv's, the device stat runs on libuv's thread pool.  Its
+ * callback fires exactly once, from the loop (never inside the start call),
+ * unless the probe is cancelled first; the probe frees itself.
  */
 #ifndef ESPFAB_PORT_H
 #define ESPFAB_PORT_H
@@ -26,14 +38,9 @@
 #include <uv.h>
 
 #include "espfab/err.h"
+#include "espfab/port_spec.h"
 
 typedef struct espfab_port espfab_port_t;
-
-typedef enum espfab_port_kind {
-    ESPFAB_PORT_SERIAL = 0, /* libserialport */
-    ESPFAB_PORT_TTY,        /* termios (pty, or tty unknown to libserialport) */
-    ESPFAB_PORT_TCP         /* tcp://host:port */
-} espfab_port_kind_t;
 
 typedef void (*espfab_port_read_cb)(espfab_port_t *p, const uint8_t *buf, ssize_t n,
                                     const espfab_fault_t *f, void *data);
@@ -87,6 +94,30 @@ int espfab_port_usb_id(const espfab_port_t *p, int *vid, int *pid);
 
 /* Closes; cb (may be NULL) fires from the loop once the handles are closed. */
 void espfab_port_close(espfab_port_t *p, espfab_port_close_cb cb, void *data);
+
+/* ---- presence probe ---- */
+
+typedef struct espfab_port_probe espfab_port_probe_t;
+
+/* status 0: the port is there (the device node exists, the TCP server
+ * accepted a connection, which the probe closes at once).  Otherwise the
+ * code says why not with f filled: PORT_NOT_FOUND (no node, a glob matching
+ * nothing), PORT_BAD_SPEC (a glob matching several), PORT_TCP_CONNECT (name
+ * unknown, refused, no answer within the timeout).  pr is freed after the
+ * callback returns. */
+typedef void (*espfab_port_probe_cb)(espfab_port_probe_t *pr, int status, const espfab_fault_t *f,
+                                     void *data);
+
+/* Starts probing spec on loop; timeout_ms bounds a TCP connect (0 = 3000).
+ * Returns 0 (*out set when out is not NULL; cb will fire once from the loop)
+ * or an error code with f filled (no callback). */
+int espfab_port_probe_start(uv_loop_t *loop, const espfab_port_spec_t *spec, unsigned timeout_ms,
+                            espfab_port_probe_cb cb, void *data, espfab_port_probe_t **out,
+                            espfab_fault_t *f);
+/* Stops a probe whose callback has not fired: it never fires; the probe
+ * closes its handles and frees itself from the loop (a name lookup already
+ * running on the thread pool finishes first).  NULL is ignored. */
+void espfab_port_probe_cancel(espfab_port_probe_t *pr);
 
 /* ---- enumeration (espfab ports) ---- */
 typedef struct espfab_port_desc {

@@ -1,5 +1,6 @@
 /* station_cfg.c - the station file and slot resolution (station_cfg.h). */
 #include "espfab/station_cfg.h"
+#include "espfab/port_spec.h"
 
 #include <errno.h>
 #include <glob.h>
@@ -147,20 +148,18 @@ static int slot_key(sstate_t *st, espfab_slot_cfg_t *s, int k, const char *value
         if (l == 0 || l >= sizeof s->port)
             return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                             "port must be 1 to %zu characters", sizeof s->port - 1);
-        s->is_tcp = strncmp(value, "tcp://", 6) == 0;
-        if (s->is_tcp) {
-            const char *colon = strrchr(value + 6, ':');
-            uint32_t port;
-            if (!colon || colon == value + 6 || espfab_num_parse_u32(colon + 1, &port) != 0 || port == 0 ||
-                port > 65535)
-                return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                                "bad port '%s' (tcp://HOST:PORT)", value);
-        } else if (value[0] != '/') {
+        espfab_port_spec_t spec;
+        espfab_fault_t pf;
+        espfab_fault_clear(&pf);
+        if (espfab_port_spec_parse(value, &spec, &pf) != 0)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "bad port '%s' (tcp://HOST:PORT): %s", value, pf.detail);
+        s->is_tcp = spec.kind == ESPFAB_PORT_SPEC_TCP;
+        if (!s->is_tcp && value[0] != '/')
             return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                             "bad port '%s' (a device path such as /dev/ttyUSB0, a "
                             "/dev/serial/by-path/... path or glob, or tcp://HOST:PORT)", value);
-        }
-        s->is_glob = !s->is_tcp && strpbrk(value, "*?[") != NULL;
+        s->is_glob = !s->is_tcp && spec.is_glob;
         for (size_t i = 0; i < st->c->nslots; i++) {
             const espfab_slot_cfg_t *o = &st->c->slots[i];
             if (o != s && strcmp(o->port, value) == 0)

@@ -5,9 +5,7 @@
 #include <sys/ioctl.h>
 #include <asm/termbits.h>
 
-/* Declared in port_internal.h, which cannot be included here. */
-int espfab_port__set_baud_other(int fd, uint32_t baud, uint32_t *actual);
-int espfab_port__get_baud_other(int fd, uint32_t *actual);
+#include "port/baud_linux.h"
 
 int espfab_port__set_baud_other(int fd, uint32_t baud, uint32_t *actual)
 {

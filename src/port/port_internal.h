@@ -1,20 +1,22 @@
 /*
- * port_internal.h - what the three port backends share (src/port only).
+ * port_internal.h - the port core's object and what the opener needs from
+ * it (src/port and the port tests only; backends include port_backend.h
+ * alone and never this file).
  *
- * Ownership and threading: an espfab_port_t is heap-allocated by the backend
- * open function and freed by port.c once its uv_poll handle has closed.  All
- * backends hand port.c one non-blocking fd; port.c owns the uv_poll handle,
- * the write queue and the read/vanish logic, so the backends only open,
- * configure (baud, lines) and describe their fd.  Everything runs on the
- * caller's loop thread; no callbacks fire from here.
+ * Ownership and threading: an espfab_port_t is heap-allocated by
+ * espfab_port__open_with and freed by port.c once its uv_poll handle has
+ * closed.  Its backend hands the core one non-blocking fd in the connection;
+ * the core owns the uv_poll handle, the write queue and the read/vanish
+ * logic and reaches the backend only through its operations table.
+ * Everything runs on the caller's loop thread; no callbacks fire from here.
  */
 #ifndef ESPFAB_PORT_INTERNAL_H
 #define ESPFAB_PORT_INTERNAL_H
 
 #include "espfab/port.h"
+#include "port/baud_linux.h"
 #include "port/diagnose.h"
-
-struct sp_port;
+#include "port/port_backend.h"
 
 typedef struct port_wreq {
     struct port_wreq *next;
@@ -27,18 +29,10 @@ typedef struct port_wreq {
 struct espfab_port {
     uv_loop_t *loop;
     uv_poll_t poll;
-    int fd;
-    struct sp_port *sp; /* libserialport handle (ESPFAB_PORT_SERIAL), else NULL */
-    bool exclusive;     /* this port set TIOCEXCL */
-    bool attached;      /* poll handle initialised: free only from its close callback */
-    espfab_port_kind_t kind;
+    const espfab_port_ops_t *ops; /* the backend */
+    espfab_port_conn_t c;         /* the backend's connection (fd, names) */
+    bool attached;                /* poll handle initialised: free only from its close callback */
     uint32_t baud;
-    bool modem_lines;
-    char name[256];  /* the spec as given */
-    char path[256];  /* device path opened (after glob / by-path resolution) or host:port */
-    char real[4096]; /* realpath of the device node, "" for TCP */
-    /* /dev tty names (ttyACM*, ttyUSB*) present at open, to name a re-enumerated one */
-    espfab_portdiag_list_t ttys_at_open;
 
     espfab_port_read_cb read_cb;
     void *read_data;
@@ -55,30 +49,18 @@ struct espfab_port {
     void *close_data;
 };
 
-/* Parses a port spec (pure): "tcp://HOST:PORT" gives kind TCP, host in out
- * and *tcp_port; anything else is a device path ("ttyUSB0" becomes
- * "/dev/ttyUSB0").  Returns 0 or PORT_BAD_SPEC with f filled. */
+/* Opens a port with backend ops: allocates it, lets ops->open fill the
+ * connection for spec (path = the resolved device path, "" for TCP), then
+ * watches the fd on loop.  Returns 0 (*out set), ESPFAB_PORT_DECLINED (the
+ * backend does not drive this port; nothing kept) or an error code with f
+ * filled. */
+int espfab_port__open_with(uv_loop_t *loop, const espfab_port_ops_t *ops, const char *name,
+                           const espfab_port_spec_t *spec, const char *path, const char *real,
+                           uint32_t baud, espfab_port_t **out, espfab_fault_t *f);
+
+/* The old spec parser, kept for its tests: a thin wrapper over
+ * espfab_port_spec_parse (kind TTY for a device path). */
 int espfab_port__parse_spec(const char *spec, espfab_port_kind_t *kind, char *out, size_t outlen,
                             int *tcp_port, espfab_fault_t *f);
-
-/* Allocates a port with name/path filled and fd = -1. */
-espfab_port_t *espfab_port__new(uv_loop_t *loop, const char *spec, const char *path,
-                                espfab_port_kind_t kind);
-/* Registers the fd with the loop (uv_poll_init).  On failure closes nothing. */
-int espfab_port__attach(espfab_port_t *p, espfab_fault_t *f);
-/* Frees a port that was never attached (open failure paths); closes fd. */
-void espfab_port__discard(espfab_port_t *p);
-
-/* Backends.  spec is the name as given, path the resolved device / host:port. */
-int espfab_port__open_tty(uv_loop_t *loop, const char *spec, const char *path, uint32_t baud,
-                          bool use_libserialport, espfab_port_t **out, espfab_fault_t *f);
-int espfab_port__open_tcp(uv_loop_t *loop, const char *spec, const char *host, int tcp_port,
-                          espfab_port_t **out, espfab_fault_t *f);
-int espfab_port__tty_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f);
-
-/* baud_linux.c: termios2/BOTHER for rates without a Bxxxx constant.  Returns 0
- * or -errno; *actual gets the rate the driver reports back. */
-int espfab_port__set_baud_other(int fd, uint32_t baud, uint32_t *actual);
-int espfab_port__get_baud_other(int fd, uint32_t *actual);
 
 #endif

@@ -1,8 +1,10 @@
-/* port_tcp.c - "tcp://HOST:PORT" ports (espsim, ser2net, RFC 2217-less
- * network serial servers): a non-blocking TCP socket with TCP_NODELAY.  The
- * connect is synchronous with a short timeout, so the caller gets a precise
- * fault from espfab_port_open. */
-#include "port/port_internal.h"
+/* port_tcp.c - the TCP backend, "tcp://HOST:PORT" ports (espsim, ser2net,
+ * RFC 2217-less network serial servers): a non-blocking TCP socket with
+ * TCP_NODELAY.  The connect is synchronous with a short timeout, so the
+ * caller gets a precise fault from espfab_port_open (espfab_port_probe_start
+ * is the asynchronous way to ask whether the server is there).  Fills
+ * espfab_port_tcp_ops and calls nothing in the port core. */
+#include "port/port_backend.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -13,6 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <uv.h> /* UV_DISCONNECT */
 
 #define CONNECT_TIMEOUT_MS 3000
 
@@ -52,38 +56,95 @@ static int connect_one(const struct addrinfo *ai, int *err)
     return fd;
 }
 
-int espfab_port__open_tcp(uv_loop_t *loop, const char *spec, const char *host, int tcp_port,
-                          espfab_port_t **out, espfab_fault_t *f)
+static int tcp_open(espfab_port_conn_t *c, const espfab_port_spec_t *s, uint32_t baud,
+                    espfab_fault_t *f)
 {
+    (void)baud;
     char portstr[16];
-    snprintf(portstr, sizeof(portstr), "%d", tcp_port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    snprintf(portstr, sizeof(portstr), "%u", (unsigned)s->tcp_port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
-    int gr = getaddrinfo(host, portstr, &hints, &res);
+    int gr = getaddrinfo(s->host, portstr, &hints, &res);
     if (gr != 0)
         return espfab_fault_set(f, ESPFAB_E_PORT_TCP_CONNECT, "%s: cannot resolve host '%s': %s",
-                                spec, host, gai_strerror(gr));
+                                c->name, s->host, gai_strerror(gr));
     int fd = -1, err = 0;
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
         fd = connect_one(ai, &err);
     freeaddrinfo(res);
     if (fd < 0)
-        return espfab_fault_errno(f, ESPFAB_E_PORT_TCP_CONNECT, err, "%s: connect failed%s", spec,
+        return espfab_fault_errno(f, ESPFAB_E_PORT_TCP_CONNECT, err, "%s: connect failed%s",
+                                  c->name,
                                   err == ECONNREFUSED ? " (nothing listens on that port)"
                                   : err == ETIMEDOUT  ? " (no answer within 3 s)"
                                                       : "");
-    espfab_port_t *p = espfab_port__new(loop, spec, spec, ESPFAB_PORT_TCP);
-    if (!p) {
-        close(fd);
-        return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: allocating the port", spec);
-    }
-    p->fd = fd;
-    p->modem_lines = false;
-    int r = espfab_port__attach(p, f);
-    if (r < 0) {
-        espfab_port__discard(p);
-        return r;
-    }
-    *out = p;
+    c->fd = fd;
+    c->modem_lines = false;
     return 0;
 }
+
+static ssize_t tcp_send(int fd, const uint8_t *buf, size_t n)
+{
+    return send(fd, buf, n, MSG_NOSIGNAL);
+}
+
+static int tcp_flush_input(espfab_port_conn_t *c)
+{
+    uint8_t buf[4096];
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        return 0; /* EAGAIN, or EOF/error left for the reader to report */
+    }
+}
+
+static int tcp_classify(espfab_port_io_t io, int *err)
+{
+    switch (io) {
+    case ESPFAB_PORT_IO_EOF:
+    case ESPFAB_PORT_IO_POLL:
+        return ESPFAB_E_PORT_CLOSED;
+    case ESPFAB_PORT_IO_READ:
+    case ESPFAB_PORT_IO_WRITE:
+        break;
+    }
+    int e = *err;
+    if (e == ECONNRESET || e == EPIPE || e == ENOTCONN || e == ETIMEDOUT || e == EHOSTUNREACH ||
+        e == ENETUNREACH)
+        return ESPFAB_E_PORT_CLOSED;
+    return io == ESPFAB_PORT_IO_WRITE ? ESPFAB_E_PORT_WRITE : ESPFAB_E_PORT_READ;
+}
+
+static void tcp_diagnose(const espfab_port_conn_t *c, espfab_fault_t *f, int code, int err,
+                         const char *what)
+{
+    espfab_fault_errno(f, code, err, "%s: %s", c->name, what);
+}
+
+static void tcp_close(espfab_port_conn_t *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+const espfab_port_ops_t espfab_port_tcp_ops = {
+    .name = "tcp",
+    .kind = ESPFAB_PORT_TCP,
+    .poll_extra = UV_DISCONNECT,
+    .eof_what = "the peer closed the connection",
+    .poll_error_what = "socket error",
+    .open = tcp_open,
+    .set_baud = NULL, /* no line speed: accepted */
+    .set_lines = NULL,
+    .flush_input = tcp_flush_input,
+    .send = tcp_send,
+    .classify = tcp_classify,
+    .diagnose = tcp_diagnose,
+    .usb_id = NULL,
+    .close = tcp_close,
+};

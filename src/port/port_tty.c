@@ -1,7 +1,7 @@
-/* port_tty.c - device backends: libserialport for real serial ports, plain
- * termios for ptys and ttys libserialport cannot open; both end with one
- * non-blocking, exclusively held fd handed to port.c. */
-#include "port/port_internal.h"
+/* port_tty.c - what the libserialport and termios backends share: exclusive
+ * use, open diagnoses, termios speeds, modem lines, error classes and the
+ * vanish diagnosis (see port_tty.h). */
+#include "port/port_tty.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +11,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
-#include <libserialport.h>
+#include "port/baud_linux.h"
 
 static const struct {
     uint32_t baud;
@@ -35,14 +36,14 @@ static speed_t std_code(uint32_t baud)
     return 0;
 }
 
-/* Maps an errno from open() (or libserialport's open) to a diagnosed fault. */
-static int open_errno_fault(const char *spec, const char *path, int e, espfab_fault_t *f)
+int espfab_port__tty_open_fault(const espfab_port_conn_t *c, int e, espfab_fault_t *f)
 {
+    const char *spec = c->name, *path = c->path;
     switch (e) {
     case ENOENT: {
-        espfab_portdiag_list_t c = {.n = 0};
-        espfab_portdiag_candidates(path, "/dev", &c);
-        return espfab_portdiag_not_found(f, spec, path, &c,
+        espfab_portdiag_list_t cand = {.n = 0};
+        espfab_portdiag_candidates(path, "/dev", &cand);
+        return espfab_portdiag_not_found(f, spec, path, &cand,
                                          espfab_portdiag_process_running("/proc", "brltty"));
     }
     case EACCES:
@@ -90,59 +91,59 @@ static bool stale_exclusive(const char *path)
 /* Exclusive use: refuse a port someone else marked exclusive (root bypasses
  * TIOCEXCL on open, so ask), take an advisory lock (as pyserial's exclusive
  * mode does, which also stops two espfabs), then set TIOCEXCL ourselves. */
-static int take_exclusive(espfab_port_t *p, const char *spec, const char *path, espfab_fault_t *f)
+int espfab_port__tty_take_exclusive(espfab_port_conn_t *c, espfab_fault_t *f)
 {
-    int fd = p->fd;
+    int fd = c->fd;
     int excl = 0;
-    if (ioctl(fd, TIOCGEXCL, &excl) == 0 && excl && !stale_exclusive(path))
-        return open_errno_fault(spec, path, EBUSY, f);
+    if (ioctl(fd, TIOCGEXCL, &excl) == 0 && excl && !stale_exclusive(c->path))
+        return espfab_port__tty_open_fault(c, EBUSY, f);
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK)
-            return open_errno_fault(spec, path, EBUSY, f);
+            return espfab_port__tty_open_fault(c, EBUSY, f);
     }
-    p->exclusive = ioctl(fd, TIOCEXCL) == 0;
+    c->exclusive = ioctl(fd, TIOCEXCL) == 0;
     return 0;
 }
 
-static int termios_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f)
+int espfab_port__tty_termios_baud(espfab_port_conn_t *c, uint32_t baud, espfab_fault_t *f)
 {
     struct termios t;
-    if (tcgetattr(p->fd, &t) != 0)
-        return espfab_fault_errno(f, ESPFAB_E_PORT_CONFIG, errno, "%s: tcgetattr", p->name);
+    if (tcgetattr(c->fd, &t) != 0)
+        return espfab_fault_errno(f, ESPFAB_E_PORT_CONFIG, errno, "%s: tcgetattr", c->name);
     speed_t code = std_code(baud);
     if (code) {
         if (cfsetispeed(&t, code) != 0 || cfsetospeed(&t, code) != 0)
             return espfab_fault_errno(f, ESPFAB_E_PORT_BAUD_UNSUPPORTED, errno, "%s: baud %u",
-                                      p->name, (unsigned)baud);
-        if (tcsetattr(p->fd, TCSANOW, &t) != 0) {
+                                      c->name, (unsigned)baud);
+        if (tcsetattr(c->fd, TCSANOW, &t) != 0) {
             int e = errno;
             return espfab_fault_errno(
                 f, e == EINVAL ? ESPFAB_E_PORT_BAUD_UNSUPPORTED : ESPFAB_E_PORT_CONFIG, e,
-                "%s: setting baud %u", p->name, (unsigned)baud);
+                "%s: setting baud %u", c->name, (unsigned)baud);
         }
         struct termios back;
-        if (tcgetattr(p->fd, &back) == 0 && cfgetospeed(&back) != code)
+        if (tcgetattr(c->fd, &back) == 0 && cfgetospeed(&back) != code)
             return espfab_fault_set(f, ESPFAB_E_PORT_BAUD_UNSUPPORTED,
-                                    "%s: asked for baud %u, the driver kept another rate", p->name,
+                                    "%s: asked for baud %u, the driver kept another rate", c->name,
                                     (unsigned)baud);
         return 0;
     }
     uint32_t actual = 0;
-    int r = espfab_port__set_baud_other(p->fd, baud, &actual);
+    int r = espfab_port__set_baud_other(c->fd, baud, &actual);
     if (r < 0)
         return espfab_fault_errno(
             f, -r == EINVAL ? ESPFAB_E_PORT_BAUD_UNSUPPORTED : ESPFAB_E_PORT_CONFIG, -r,
-            "%s: setting baud %u (termios2)", p->name, (unsigned)baud);
+            "%s: setting baud %u (termios2)", c->name, (unsigned)baud);
     if (actual != baud)
         return espfab_fault_set(f, ESPFAB_E_PORT_BAUD_UNSUPPORTED,
-                                "%s: asked for baud %u, the driver set %u", p->name, (unsigned)baud,
+                                "%s: asked for baud %u, the driver set %u", c->name, (unsigned)baud,
                                 (unsigned)actual);
     return 0;
 }
 
-/* The rate the driver actually keeps (drivers round or silently keep the old
- * rate, e.g. an 8250 whose clock tops out at 115200). */
-static uint32_t current_baud(int fd)
+/* Drivers round or silently keep the old rate, e.g. an 8250 whose clock tops
+ * out at 115200. */
+uint32_t espfab_port__tty_current_baud(int fd)
 {
     struct termios t;
     if (tcgetattr(fd, &t) != 0)
@@ -157,137 +158,91 @@ static uint32_t current_baud(int fd)
     return 0;
 }
 
-int espfab_port__tty_set_baud(espfab_port_t *p, uint32_t baud, espfab_fault_t *f)
+void espfab_port__tty_opened(espfab_port_conn_t *c)
 {
-    if (p->sp) {
-        enum sp_return r = sp_set_baudrate(p->sp, (int)baud);
-        if (r != SP_OK) {
-            int e = sp_last_error_code();
-            char *msg = r == SP_ERR_FAIL ? sp_last_error_message() : NULL;
-            int code =
-                espfab_fault_errno(f,
-                                   e == EINVAL || r == SP_ERR_ARG ? ESPFAB_E_PORT_BAUD_UNSUPPORTED
-                                                                  : ESPFAB_E_PORT_CONFIG,
-                                   r == SP_ERR_FAIL ? e : 0, "%s: baud %u: %s", p->name,
-                                   (unsigned)baud, msg ? msg : "libserialport refused it");
-            if (msg)
-                sp_free_error_message(msg);
-            return code;
+    int bits;
+    c->modem_lines = ioctl(c->fd, TIOCMGET, &bits) == 0;
+    espfab_portdiag_list_dir("/dev", false, &c->ttys_at_open);
+}
+
+void espfab_port__tty_release_exclusive(espfab_port_conn_t *c)
+{
+    /* TIOCEXCL outlives the fd on a pty (the tty stays while the master is
+     * open), so give it back explicitly. */
+    if (c->fd >= 0 && c->exclusive)
+        (void)ioctl(c->fd, TIOCNXCL);
+    c->exclusive = false;
+}
+
+int espfab_port__tty_classify(espfab_port_io_t io, int *err)
+{
+    switch (io) {
+    case ESPFAB_PORT_IO_EOF:
+        return ESPFAB_E_PORT_VANISHED;
+    case ESPFAB_PORT_IO_POLL:
+        if (*err == EBADF)
+            *err = EIO; /* libuv's name for POLLERR: the device is dead */
+        return ESPFAB_E_PORT_VANISHED;
+    case ESPFAB_PORT_IO_READ:
+    case ESPFAB_PORT_IO_WRITE:
+        break;
+    }
+    switch (*err) {
+    case EIO:
+    case ENXIO:
+    case ENODEV:
+    case EPROTO:
+    case EBADF:
+    case EPIPE:
+        return ESPFAB_E_PORT_VANISHED;
+    default:
+        return io == ESPFAB_PORT_IO_WRITE ? ESPFAB_E_PORT_WRITE : ESPFAB_E_PORT_READ;
+    }
+}
+
+void espfab_port__tty_diagnose(const espfab_port_conn_t *c, espfab_fault_t *f, int code, int err,
+                               const char *what)
+{
+    struct stat st;
+    bool gone = stat(c->path, &st) != 0 && errno == ENOENT;
+    espfab_portdiag_list_t now = {.n = 0};
+    espfab_portdiag_list_dir("/dev", false, &now);
+    espfab_portdiag_vanished(f, code, err, c->name, c->real[0] ? c->real : c->path, what, gone,
+                             &c->ttys_at_open, &now);
+}
+
+int espfab_port__tty_set_lines(espfab_port_conn_t *c, int dtr, int rts)
+{
+    int r;
+    if (dtr >= 0 && rts >= 0) {
+        int bits;
+        r = ioctl(c->fd, TIOCMGET, &bits);
+        if (r == 0) {
+            bits = dtr ? (bits | TIOCM_DTR) : (bits & ~TIOCM_DTR);
+            bits = rts ? (bits | TIOCM_RTS) : (bits & ~TIOCM_RTS);
+            r = ioctl(c->fd, TIOCMSET, &bits);
         }
-        uint32_t now = current_baud(p->fd);
-        if (now != baud)
-            return espfab_fault_set(f, ESPFAB_E_PORT_BAUD_UNSUPPORTED,
-                                    "%s: asked for baud %u, the driver kept %u", p->name,
-                                    (unsigned)baud, (unsigned)now);
-        return 0;
-    }
-    return termios_set_baud(p, baud, f);
-}
-
-static int open_termios(espfab_port_t *p, const char *spec, const char *path, espfab_fault_t *f)
-{
-    int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return open_errno_fault(spec, path, errno, f);
-    p->fd = fd;
-    struct termios t;
-    if (tcgetattr(fd, &t) != 0) {
-        int e = errno;
-        if (e == ENOTTY || e == EINVAL)
-            return espfab_fault_set(f, ESPFAB_E_PORT_NOT_A_TTY,
-                                    "%s is a character device but not a tty", spec);
-        return espfab_fault_errno(f, ESPFAB_E_PORT_CONFIG, e, "%s: tcgetattr", spec);
-    }
-    int r = take_exclusive(p, spec, path, f);
-    if (r < 0)
-        return r;
-    cfmakeraw(&t);
-    t.c_cflag |= CLOCAL | CREAD;
-    t.c_cflag &= ~(tcflag_t)(CRTSCTS | CSTOPB | PARENB | CSIZE);
-    t.c_cflag |= CS8;
-    t.c_iflag &= ~(tcflag_t)(IXON | IXOFF | IXANY);
-    t.c_cc[VMIN] = 1;
-    t.c_cc[VTIME] = 0;
-    if (tcsetattr(fd, TCSANOW, &t) != 0)
-        return espfab_fault_errno(f, ESPFAB_E_PORT_CONFIG, errno, "%s: setting raw 8N1", spec);
-    return 0;
-}
-
-static int sp_fault(const char *spec, const char *path, const char *what, enum sp_return r,
-                    espfab_fault_t *f)
-{
-    int e = r == SP_ERR_FAIL ? sp_last_error_code() : 0;
-    if (r == SP_ERR_FAIL && !strcmp(what, "open"))
-        return open_errno_fault(spec, path, e, f);
-    char *msg = r == SP_ERR_FAIL ? sp_last_error_message() : NULL;
-    int code = espfab_fault_errno(f, r == SP_ERR_MEM ? ESPFAB_E_NOMEM : ESPFAB_E_PORT_CONFIG, e,
-                                  "%s: libserialport %s failed (%d%s%s)", spec, what, (int)r,
-                                  msg ? ": " : "", msg ? msg : "");
-    if (msg)
-        sp_free_error_message(msg);
-    return code;
-}
-
-static int open_sp(espfab_port_t *p, const char *spec, const char *path, uint32_t baud,
-                   espfab_fault_t *f)
-{
-    enum sp_return r = sp_get_port_by_name(path, &p->sp);
-    if (r != SP_OK) {
-        p->sp = NULL;
-        return 1; /* libserialport does not know it: use termios */
-    }
-    r = sp_open(p->sp, SP_MODE_READ_WRITE);
-    if (r != SP_OK) {
-        int code = sp_fault(spec, path, "open", r, f);
-        sp_free_port(p->sp);
-        p->sp = NULL;
-        return code;
-    }
-    int fd = -1;
-    if (sp_get_port_handle(p->sp, &fd) != SP_OK || fd < 0)
-        return espfab_fault_set(f, ESPFAB_E_PORT_OPEN_FAILED, "%s: libserialport gave no fd", spec);
-    p->fd = fd;
-    int rr = take_exclusive(p, spec, path, f);
-    if (rr < 0)
-        return rr;
-    if ((r = sp_set_bits(p->sp, 8)) != SP_OK ||
-        (r = sp_set_parity(p->sp, SP_PARITY_NONE)) != SP_OK ||
-        (r = sp_set_stopbits(p->sp, 1)) != SP_OK ||
-        (r = sp_set_flowcontrol(p->sp, SP_FLOWCONTROL_NONE)) != SP_OK)
-        return sp_fault(spec, path, "8N1 setup", r, f);
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return espfab_fault_errno(f, ESPFAB_E_PORT_CONFIG, errno, "%s: O_NONBLOCK", spec);
-    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-    (void)baud;
-    return 0;
-}
-
-int espfab_port__open_tty(uv_loop_t *loop, const char *spec, const char *path, uint32_t baud,
-                          bool use_libserialport, espfab_port_t **out, espfab_fault_t *f)
-{
-    espfab_port_t *p = espfab_port__new(loop, spec, path,
-                                        use_libserialport ? ESPFAB_PORT_SERIAL : ESPFAB_PORT_TTY);
-    if (!p)
-        return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: allocating the port", spec);
-    int r = 1;
-    if (use_libserialport)
-        r = open_sp(p, spec, path, baud, f);
-    if (r == 1) {
-        p->kind = ESPFAB_PORT_TTY;
-        r = open_termios(p, spec, path, f);
+    } else {
+        int bit = dtr >= 0 ? TIOCM_DTR : TIOCM_RTS;
+        int on = dtr >= 0 ? dtr : rts;
+        r = ioctl(c->fd, on ? TIOCMBIS : TIOCMBIC, &bit);
     }
     if (r == 0)
-        r = espfab_port__tty_set_baud(p, baud, f);
-    if (r == 0) {
-        int bits;
-        p->modem_lines = ioctl(p->fd, TIOCMGET, &bits) == 0;
-        r = espfab_port__attach(p, f);
-    }
-    if (r < 0) {
-        espfab_port__discard(p);
-        return r;
-    }
-    *out = p;
-    return 0;
+        return 0;
+    int e = errno;
+    if (e == ENOTTY || e == EINVAL)
+        return ESPFAB_E_PORT_NO_MODEM_LINES;
+    return espfab_port__tty_classify(ESPFAB_PORT_IO_WRITE, &e) == ESPFAB_E_PORT_VANISHED
+               ? ESPFAB_E_PORT_VANISHED
+               : ESPFAB_E_PORT_CONFIG;
 }
+
+int espfab_port__tty_flush_input(espfab_port_conn_t *c)
+{
+    if (tcflush(c->fd, TCIFLUSH) == 0)
+        return 0;
+    int e = errno;
+    return espfab_port__tty_classify(ESPFAB_PORT_IO_READ, &e);
+}
+
+ssize_t espfab_port__tty_write(int fd, const uint8_t *buf, size_t n) { return write(fd, buf, n); }

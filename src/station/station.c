@@ -4,7 +4,6 @@
  */
 #include "espfab/station.h"
 
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +11,7 @@
 #include "espfab/blob.h"
 #include "espfab/job.h"
 #include "espfab/log.h"
+#include "espfab/port.h"
 #include "espfab/session.h"
 
 #define TAG "station"
@@ -61,10 +61,9 @@ struct slot {
      * session on the port now is that board come back */
     espfab_attempt_t last_pass;      /* mac[0] == 0: none */
     bool came_back;
-    /* TCP presence probe (continuous mode): connect, note success, close. */
-    uv_tcp_t probe;
-    uv_connect_t probe_req;
-    bool probing, probe_ok, probe_done;
+    /* TCP presence probe (continuous mode): the port module's, in flight or NULL */
+    espfab_port_probe_t *probe;
+    bool probe_ok, probe_done;
     /* progress rate */
     uint64_t rate_t0_ms, rate_b0;
     uint64_t last_emit_ms;
@@ -116,52 +115,25 @@ static void poll_presence(uv_timer_t *t);
 
 /* ---- presence ---- */
 
-static void probe_closed(uv_handle_t *h)
+static void probe_done(espfab_port_probe_t *pr, int status, const espfab_fault_t *f, void *data)
 {
-    slot *sl = h->data;
-    sl->probing = false;
-}
-
-static void probe_connected(uv_connect_t *req, int status)
-{
-    slot *sl = req->data;
+    slot *sl = data;
+    sl->probe = NULL;
     sl->probe_ok = status == 0;
     sl->probe_done = true;
-    if (!uv_is_closing((uv_handle_t *)&sl->probe))
-        uv_close((uv_handle_t *)&sl->probe, probe_closed);
 }
 
-/* Starts an asynchronous connect to a numeric tcp://HOST:PORT; the result is
- * read by the next poll. */
-static void probe_tcp(slot *sl, const char *spec)
+/* Starts an asynchronous probe of a tcp://HOST:PORT (the port module
+ * resolves names without blocking the loop); the result is read by the next
+ * poll. */
+static void probe_tcp(slot *sl, const espfab_port_spec_t *spec)
 {
-    char host[256];
-    struct sockaddr_storage sa;
-    const char *hp = spec + 6, *colon = strrchr(hp, ':');
-    if (sl->probing || !colon || (size_t)(colon - hp) >= sizeof(host))
+    espfab_fault_t f;
+    if (sl->probe)
         return;
-    memcpy(host, hp, (size_t)(colon - hp));
-    host[colon - hp] = '\0';
-    int port = atoi(colon + 1);
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&sa) != 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&sa) != 0) {
-        /* A host name: resolve synchronously (station files name hosts rarely). */
-        struct addrinfo hints = {0}, *ai = NULL;
-        hints.ai_socktype = SOCK_STREAM;
-        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
-            return;
-        memcpy(&sa, ai->ai_addr, ai->ai_addrlen);
-        freeaddrinfo(ai);
-    }
-    uv_tcp_init(sl->st->loop, &sl->probe);
-    sl->probe.data = sl;
-    sl->probe_req.data = sl;
-    sl->probing = true;
-    if (uv_tcp_connect(&sl->probe_req, &sl->probe, (const struct sockaddr *)&sa,
-                       probe_connected) != 0) {
+    if (espfab_port_probe_start(sl->st->loop, spec, 0, probe_done, sl, &sl->probe, &f) != 0) {
         sl->probe_ok = false;
         sl->probe_done = true;
-        uv_close((uv_handle_t *)&sl->probe, probe_closed);
     }
 }
 
@@ -177,12 +149,15 @@ static bool port_present(slot *sl, char *dev, size_t len)
     espfab_fault_clear(&f);
     if (espfab_station_slot_resolve(sl->cfg, false, dev, len, &f) != 0)
         return false;
-    if (strncmp(dev, "tcp://", 6) == 0) {
+    espfab_port_spec_t spec;
+    if (espfab_port_spec_parse(dev, &spec, &f) != 0)
+        return false;
+    if (spec.kind == ESPFAB_PORT_SPEC_TCP) {
         if (sl->st->o.mode != ESPFAB_STATION_CONTINUOUS)
             return true;
         bool known = sl->probe_done, ok = sl->probe_ok;
         sl->probe_done = false;
-        probe_tcp(sl, dev);
+        probe_tcp(sl, &spec);
         return known && ok;
     }
     struct stat sb;
@@ -712,8 +687,8 @@ void espfab_station_free(espfab_station_t *st)
             espfab_job_release(&sl->job, st->blobs);
         if (sl->timer.loop)
             uv_close((uv_handle_t *)&sl->timer, on_handle_closed);
-        if (sl->probing && !uv_is_closing((uv_handle_t *)&sl->probe))
-            uv_close((uv_handle_t *)&sl->probe, probe_closed);
+        espfab_port_probe_cancel(sl->probe);
+        sl->probe = NULL;
     }
     if (st->grace.loop)
         uv_close((uv_handle_t *)&st->grace, on_handle_closed);
