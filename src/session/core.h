@@ -106,14 +106,6 @@ typedef enum link_cmd {
     CMD_WAITING       /* cmd.fn runs once: reply, refusal or timeout */
 } link_cmd_t;
 
-/* What one reply to a data block (MEM_DATA, FLASH_(DEFL_)DATA) means. */
-typedef enum block_verdict {
-    BLOCK_ACKED = 0,
-    BLOCK_RESEND,         /* checksum refused: the same block again */
-    BLOCK_ALREADY_HAD,    /* a resent block the ROM had (the first reply was lost) */
-    BLOCK_FAILED
-} block_verdict_t;
-
 struct link {
     link_rx_t rx;
     espfab_loader_t loader;  /* valid once rx != RX_BOOTLOG */
@@ -371,9 +363,12 @@ void sess_send_cmd(espfab_session_t *s, size_t len, size_t expect, uint64_t time
 void sess_send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply_fn fn);
 void sess_resend_cmd(espfab_session_t *s);
 bool link_check(espfab_session_t *s);
-/* The verdict on a reply to a data block (the one retry rule for stub
- * uploads and flash writes). */
-block_verdict_t link_block_verdict(const espfab_session_t *s, const espfab_resp_t *r);
+/* A reply to a data block (MEM_DATA, FLASH_(DEFL_)DATA), by the one retry
+ * rule of the stub upload and the flash write: a checksum refusal resends the
+ * block (up to BLOCK_TRIES), an acknowledgement - or the ROM's refusal of a
+ * resent block it already had - runs acked; true when handled.  false: a
+ * failure for the caller to report (fault.retries is set). */
+bool sess_block_reply(espfab_session_t *s, const espfab_resp_t *r, step_fn acked);
 /* Frames nobody waits for go by until the line is quiet; then the input is
  * flushed and fn runs. */
 void sess_drain_then(espfab_session_t *s, step_fn fn);

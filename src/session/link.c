@@ -21,6 +21,14 @@
 #define DRAIN_QUIET_MS 30u         /* no byte for this long: the repeats are over */
 #define DRAIN_TICK_MS 10u
 
+/* What one reply to a data block (MEM_DATA, FLASH_(DEFL_)DATA) means. */
+typedef enum block_verdict {
+    BLOCK_ACKED = 0,
+    BLOCK_RESEND,         /* checksum refused: the same block again */
+    BLOCK_ALREADY_HAD,    /* a resent block the ROM had (the first reply was lost) */
+    BLOCK_FAILED
+} block_verdict_t;
+
 void link_init(espfab_session_t *s)
 {
     s->link.wire = malloc(WIRE_CAP);
@@ -179,7 +187,7 @@ static bool data_block_op(uint8_t op)
     return op == ESPFAB_OP_FLASH_DATA || op == ESPFAB_OP_FLASH_DEFL_DATA || op == ESPFAB_OP_MEM_DATA;
 }
 
-block_verdict_t link_block_verdict(const espfab_session_t *s, const espfab_resp_t *r)
+static block_verdict_t link_block_verdict(const espfab_session_t *s, const espfab_resp_t *r)
 {
     assert(data_block_op(s->link.cmd.op));
     if (r->ok)
@@ -191,6 +199,27 @@ block_verdict_t link_block_verdict(const espfab_session_t *s, const espfab_resp_
     if (!sess_is_stub(s) && s->link.cmd.tries > 1 && r->error == ESPFAB_ROM_ERR_FAILED_TO_ACT)
         return BLOCK_ALREADY_HAD;
     return BLOCK_FAILED;
+}
+
+bool sess_block_reply(espfab_session_t *s, const espfab_resp_t *r, step_fn acked)
+{
+    switch (link_block_verdict(s, r)) {
+    case BLOCK_ALREADY_HAD:
+        ESPFAB_LOGD(TAG, "%s: %s was already received", s->port_spec, espfab_op_name(s->link.cmd.op));
+        /* fall through */
+    case BLOCK_ACKED:
+        acked(s);
+        return true;
+    case BLOCK_RESEND:
+        sess_resend_cmd(s);
+        link_check(s);
+        return true;
+    case BLOCK_FAILED:
+        break;
+    }
+    if (s->link.cmd.tries > 1)
+        s->fault.retries = s->link.cmd.tries;
+    return false;
 }
 
 /* A broken or unexpected frame arrived while a command waits: it was most

@@ -85,6 +85,12 @@ static void on_mem_end(espfab_session_t *s, int rc, const espfab_resp_t *r)
     sess_arm(s, sess_scaled(s, DEFAULT_TIMEOUT_MS), on_ohai_timeout);
 }
 
+static void mem_block_acked(espfab_session_t *s)
+{
+    s->stub.seq++;
+    stub_next(s);
+}
+
 static void on_mem_cmd(espfab_session_t *s, int rc, const espfab_resp_t *r)
 {
     uint8_t op = s->link.cmd.op;
@@ -93,25 +99,14 @@ static void on_mem_cmd(espfab_session_t *s, int rc, const espfab_resp_t *r)
         return;
     }
     if (op == ESPFAB_OP_MEM_DATA) {
-        switch (link_block_verdict(s, r)) {
-        case BLOCK_ACKED:
-        case BLOCK_ALREADY_HAD:
-            s->stub.seq++;
-            stub_next(s);
+        if (sess_block_reply(s, r, mem_block_acked))
             return;
-        case BLOCK_RESEND:
-            sess_resend_cmd(s);
-            link_check(s);
-            return;
-        case BLOCK_FAILED:
-            break;
-        }
     } else if (r->ok) {
         stub_next(s);
         return;
-    }
-    if (s->link.cmd.tries > 1)
+    } else if (s->link.cmd.tries > 1) {
         s->fault.retries = s->link.cmd.tries;
+    }
     sess_fail_resp(s, r, op, "stub upload segment %d", s->stub.seg);
 }
 

@@ -315,23 +315,8 @@ static void on_block(espfab_session_t *s, int rc, const espfab_resp_t *r)
         sess_fail(s, rc, "%s refused (seq %" PRIu32 " of %s)", op, R->seq, rr->file);
         return;
     }
-    switch (link_block_verdict(s, r)) {
-    case BLOCK_ACKED:
-        block_acked(s);
+    if (sess_block_reply(s, r, block_acked))
         return;
-    case BLOCK_ALREADY_HAD:
-        ESPFAB_LOGD(TAG, "%s: %s seq %" PRIu32 " was already received", s->port_spec, op, R->seq);
-        block_acked(s);
-        return;
-    case BLOCK_RESEND:
-        sess_resend_cmd(s);
-        link_check(s);
-        return;
-    case BLOCK_FAILED:
-        break;
-    }
-    if (s->link.cmd.tries > 1)
-        s->fault.retries = s->link.cmd.tries;
     sess_fail_resp(s, r, s->link.cmd.op, "seq %" PRIu32 " (%s at 0x%" PRIx32 ")", R->seq, rr->file, rr->offset);
 }
 
