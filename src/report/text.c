@@ -1,6 +1,6 @@
 /*
- * text.c - the report's serializers: RFC 4180 CSV fields, JSON string
- * literals and HTML text, plus the UTF-8 decoder they share.  Pure: they
+ * text.c - the report's serializers: RFC 4180 CSV fields and HTML text
+ * (JSON strings come from json.h).  Pure: they
  * only write to the FILE they are given.
  */
 #include "espfab/report.h"
@@ -57,45 +57,6 @@ int espfab_report_csv_field(FILE *out, const char *s)
         if (*p == '"' && fputc('"', out) == EOF)
             return ESPFAB_E_IO;
         if (fputc(*p, out) == EOF)
-            return ESPFAB_E_IO;
-    }
-    return fputc('"', out) == EOF ? ESPFAB_E_IO : 0;
-}
-
-int espfab_report_json_string(FILE *out, const char *s)
-{
-    if (!s)
-        return fputs("null", out) == EOF ? ESPFAB_E_IO : 0;
-    if (fputc('"', out) == EOF)
-        return ESPFAB_E_IO;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char c = *p;
-        int rc = 0;
-        if (c == '"' || c == '\\') {
-            rc = fprintf(out, "\\%c", c);
-            p++;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\b': rc = fputs("\\b", out); break;
-            case '\f': rc = fputs("\\f", out); break;
-            case '\n': rc = fputs("\\n", out); break;
-            case '\r': rc = fputs("\\r", out); break;
-            case '\t': rc = fputs("\\t", out); break;
-            default: rc = fprintf(out, "\\u%04x", c); break;
-            }
-            p++;
-        } else {
-            size_t n = utf8_len(p);
-            if (n == 0) {
-                rc = fputs(REPLACEMENT, out);
-                p++;
-            } else {
-                rc = fwrite(p, 1, n, out) == n ? 0 : EOF;
-                p += n;
-            }
-        }
-        if (rc == EOF || rc < 0)
             return ESPFAB_E_IO;
     }
     return fputc('"', out) == EOF ? ESPFAB_E_IO : 0;
