@@ -298,7 +298,7 @@ int espfab_profile_import(const char *json_path, const char *out_dir, const char
         gmtime_r(&now, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
         espfab_buf_printf(&out, "; Imported by `espfab profile import` from %s on %s.\n",
-                     json_path, when);
+                          json_path, when);
         espfab_buf_printf(&out, "[profile]\nname = %s\nchip = %s\n", pname, c->key);
         if (mode[0])
             espfab_buf_printf(&out, "flash_mode = %s\n", mode);
@@ -330,7 +330,7 @@ int espfab_profile_import(const char *json_path, const char *out_dir, const char
                 break;
             }
             espfab_buf_printf(&out, "\n[image %s]\nfile = %s\noffset = 0x%x\n", img[i].name,
-                         rel, img[i].offset);
+                              rel, img[i].offset);
         }
         if (!rc && out.oom)
             rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s", json_path);
