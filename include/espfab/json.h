@@ -26,10 +26,16 @@
 #define ESPFAB_JSON_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "espfab/vec.h"
+
+/* Length (1..4) of the well-formed UTF-8 sequence at p, 0 when p does not
+ * start one (also when the sequence is cut by the terminating NUL).  Shared
+ * with the report's HTML escaping. */
+size_t espfab_utf8_len(const unsigned char *p);
 
 /* A JSON string literal including the quotes; s NULL writes null.
  * Returns 0 or ESPFAB_E_IO. */

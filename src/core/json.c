@@ -8,8 +8,7 @@
 
 #include "espfab/err.h"
 
-/* Length of the well-formed UTF-8 sequence at p (1..4), 0 if it is not one. */
-static size_t utf8_len(const unsigned char *p)
+size_t espfab_utf8_len(const unsigned char *p)
 {
     unsigned char c = p[0];
     if (c < 0x80)
@@ -73,7 +72,7 @@ static void escape(espfab_json_t *w, const char *s)
                 memcpy(esc, "\\u00", 4);
                 esc[4] = hex[c >> 4], esc[5] = hex[c & 15], rep = esc, replen = 6;
             }
-        } else if ((n = utf8_len(p)) == 0) {
+        } else if ((n = espfab_utf8_len(p)) == 0) {
             rep = replacement, replen = 3, n = 1;
         }
         if (rep) {

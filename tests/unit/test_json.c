@@ -54,6 +54,19 @@ static void test_json_escaping(void)
     SER_EQ("\xF4\x90\x80\x80", "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");
 }
 
+static void test_utf8_len(void)
+{
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"a"), 1);
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"\xC3\xA9"), 2);
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"\xE2\x82\xAC"), 3);
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"\xF0\x9F\x94\xA5"), 4);
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"\x80"), 0);             /* continuation */
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"\xE2\x82"), 0);         /* cut by the NUL */
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"\xC0\xAF"), 0);         /* overlong */
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"\xED\xA0\x80"), 0);     /* surrogate */
+    CHECK_EQ(espfab_utf8_len((const unsigned char *)"\xF4\x90\x80\x80"), 0); /* > U+10FFFF */
+}
+
 static void test_json_every_control(void)
 {
     /* Every byte 0x01..0x1f and 0x7f comes out escaped, never raw. */
@@ -134,6 +147,7 @@ static void test_json_writer_spaced_file(void)
 int main(void)
 {
     RUN(test_json_escaping);
+    RUN(test_utf8_len);
     RUN(test_json_every_control);
     RUN(test_json_write_error);
     RUN(test_json_writer_compact);
