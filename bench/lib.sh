@@ -2,12 +2,15 @@
 # Sets ROOT, BUILD (from --build), the tool paths, a work dir W, and
 # provides: kv, start_sim/stop_sim, check_dump, fmt helpers.
 # Every process a script starts is tracked and ended by its own pid on exit.
+# The helpers it shares with the tests (track_pid, sim_wait_ready,
+# dump_holds) come from tests/lib.sh, sourced without its work directory and
+# trap: the bench keeps its own ($W, --keep) and its own die (exit 2).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TESTLIB_NO_INIT=1 . "$ROOT/tests/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 KEEP=0
-PIDS=()
 
 # bench_tools: resolve binaries after option parsing.
 bench_tools() {
@@ -67,13 +70,8 @@ start_sim() {
         "$ESPSIM" --boards "esp32:$n" --tcp-base 0 --no-pty $pa --dump-dir "$W/dump-$tag" \
         > "$W/sim-$tag.out" 2> "$W/sim-$tag.err" &
     SIM_PID=$!
-    PIDS+=("$SIM_PID")
-    local i
-    for i in $(seq 100); do
-        grep -q "espsim ready" "$W/sim-$tag.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    grep -q "espsim ready" "$W/sim-$tag.out" || die "espsim did not start: $(cat "$W/sim-$tag.err")"
+    track_pid "$SIM_PID"
+    sim_wait_ready "$W/sim-$tag.out" "$SIM_PID" "$W/sim-$tag.err"
     mapfile -t SIM_PORTS < <(sed -n 's/^board .* tcp=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$W/sim-$tag.out")
     [ "${#SIM_PORTS[@]}" = "$n" ] || die "espsim printed ${#SIM_PORTS[@]} TCP ports, expected $n"
 }
@@ -84,19 +82,16 @@ stop_sim() {
     local tag=$1
     kill -TERM "$SIM_PID" 2>/dev/null
     wait "$SIM_PID" 2>/dev/null
-    local p keep=()
-    for p in "${PIDS[@]}"; do [ "$p" != "$SIM_PID" ] && keep+=("$p"); done
-    PIDS=("${keep[@]}")
+    untrack_pid "$SIM_PID"
     SIM_CPU=$(calc "$(kv "$W/sim-$tag.cost" user_s) + $(kv "$W/sim-$tag.cost" sys_s)")
 }
 
 # check_dump TAG BOARD IMAGE OFFSET: prints nothing and returns 0 when the
 # board's flash holds IMAGE at OFFSET; otherwise prints the reason.
 check_dump() {
-    local d=$W/dump-$1/board-$2.bin size
+    local d=$W/dump-$1/board-$2.bin
     [ -f "$d" ] || { echo "espsim wrote no flash dump for board $2"; return 1; }
-    size=$(stat -c %s "$3")
-    cmp -s -n "$size" "$3" <(tail -c +$(( $4 + 1 )) "$d") ||
+    dump_holds "$d" "$3" "$4" ||
         { echo "board $2: flash at $4 differs from $(basename "$3") (the write did not land)"; return 1; }
 }
 

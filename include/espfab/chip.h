@@ -1,5 +1,5 @@
 /*
- * chip.h - the chip table (protocol.md section 4) and pure decoders for what
+ * chip.h - the chip table (docs/protocol.md section 4) and pure decoders for what
  * the session reads from a chip: identity, MAC, revision, crystal, flash id.
  * Const data and pure functions; no I/O; thread-safe.
  *
@@ -54,14 +54,14 @@ typedef struct espfab_chip {
     bool rom_spi_attach;         /* SPI_ATTACH/SPI_SET_PARAMS in ROM */
     bool rom_secinfo;            /* GET_SECURITY_INFO in ROM */
     bool rom_begin_encrypted_word; /* FLASH_BEGIN 5th word to the ROM */
-    /* SPI user-command engine (protocol.md 4.3) */
+    /* SPI user-command engine (docs/protocol.md 4.4) */
     uint32_t spi_base;
     uint8_t spi_usr, spi_usr1, spi_usr2, spi_mosi_dlen, spi_miso_dlen, spi_w0;
     bool spi_has_dlen;           /* false on ESP8266: lengths live in USR1 */
     bool spi_addr_left_aligned;
     const char *stub_file;       /* esptool-js >= 0.7 name: "esp32s3.json" */
     const char *stub_file_legacy;/* esptool-js <= 0.6 name: "stub_flasher_32s3.json" */
-    /* USB (protocol.md 4.5) and the watchdogs it needs handled; 0 = none */
+    /* USB (docs/protocol.md 4.6) and the watchdogs it needs handled; 0 = none */
     bool usb_jtag;               /* has USB-Serial/JTAG (303a:1001) */
     bool usb_otg;                /* the ROM has a USB-OTG CDC port (303a:image_chip_id) */
     bool otg_reset_by_wdt;       /* over USB-OTG always reset with the watchdog (P4) */
@@ -115,7 +115,7 @@ uint32_t espfab_chip_rom_baud(const espfab_chip_t *c, const espfab_reg_t *regs, 
 uint32_t espfab_chip_rom_baud_at(const espfab_chip_t *c, const espfab_reg_t *regs, size_t n,
                                  uint32_t read_baud, uint32_t baud);
 /* Crystal in MHz: the fixed value, or the estimate from the UART divider
- * read at read_baud (protocol.md 4.1): > 45 -> 48, > 33 -> 40, else 26. */
+ * read at read_baud (docs/protocol.md 4.1): > 45 -> 48, > 33 -> 40, else 26. */
 int espfab_chip_xtal_mhz(const espfab_chip_t *c, uint32_t clkdiv, uint32_t read_baud);
 
 /* One step of an SPI user-command sequence. */
@@ -147,7 +147,7 @@ size_t espfab_chip_spi_plan(const espfab_chip_t *c, uint8_t opcode, bool has_add
  * (id 0xFFFFFF or 0x000000).  Adesto rule included. */
 uint32_t espfab_flash_size_from_jedec(uint32_t id);
 
-/* How the host reaches the chip's loader (protocol.md 4.5). */
+/* How the host reaches the chip's loader (docs/protocol.md 4.6). */
 typedef enum espfab_usb_mode {
     ESPFAB_USB_NONE = 0,  /* a USB-UART bridge, a pty, a socket */
     ESPFAB_USB_JTAG,      /* the chip's USB-Serial/JTAG peripheral, 303a:1001 */

@@ -1,12 +1,12 @@
 /*
- * cmd.h - ROM/stub loader packets (protocol.md sections 1-3): request builders,
+ * cmd.h - ROM/stub loader packets (docs/protocol.md sections 1-3): request builders,
  * reply parsing and matching.  Pure code, no I/O, no allocation; thread-safe.
  *
  * Builders write one *unescaped* request packet (8-byte header + payload) into
  * out[0..cap) and return its length, or 0 when cap is too small or an argument
  * does not fit the protocol.  The caller SLIP-encodes it (slip.h).
  *
- * Reply parsing follows the host rules of protocol.md 1.3: the status bytes
+ * Reply parsing follows the host rules of docs/protocol.md 1.3: the status bytes
  * are located from the SLIP frame length and the number of response-data bytes
  * the command is expected to return, never from the header's size field; a
  * frame shorter than expected data + 2 carries its status in its first two
@@ -51,7 +51,7 @@ typedef enum espfab_loader {
     ESPFAB_LOADER_STUB             /* flasher stub: 2 status bytes [error, 0] */
 } espfab_loader_t;
 
-/* The error byte of a failed reply, by loader (docs/protocol.md).  The ROM
+/* The error byte of a failed reply, by loader (docs/protocol.md 3).  The ROM
  * sends status 1 and one of its codes; the stub sends its code alone. */
 enum espfab_rom_error {
     ESPFAB_ROM_ERR_INVALID_MSG = 0x05,   /* bad parameters/length; also "unsupported" */
@@ -97,7 +97,7 @@ bool espfab_stub_error_known(uint8_t e);
 const char *espfab_op_name(uint8_t op); /* "FLASH_DEFL_DATA", "op 0x42" style for unknown */
 const char *espfab_loader_name(espfab_loader_t l); /* "ROM" / "stub" */
 size_t espfab_cmd_status_len(espfab_loader_t l);   /* 2 or 4 */
-/* 0xEF XOR every byte (protocol.md 1.4). */
+/* 0xEF XOR every byte (docs/protocol.md 1.5). */
 uint8_t espfab_cmd_checksum(const uint8_t *data, size_t n);
 
 /* Generic packer: header(op, len, chk) + payload. */
@@ -110,7 +110,7 @@ size_t espfab_cmd_write_reg(uint32_t addr, uint32_t value, uint32_t mask, uint32
                             uint8_t *out, size_t cap);
 /* Several (addr, value, mask, delay_us) groups in one WRITE_REG: words holds
  * 4 * ngroups values (1..16 groups).  Stubs accept this; ROM support for more
- * than one group is unconfirmed (protocol.md 2.2), so send one to a ROM. */
+ * than one group is unconfirmed (docs/protocol.md 2.3), so send one to a ROM. */
 size_t espfab_cmd_write_regs(const uint32_t *words, size_t ngroups, uint8_t *out, size_t cap);
 size_t espfab_cmd_mem_begin(uint32_t size, uint32_t blocks, uint32_t block_size, uint32_t addr,
                             uint8_t *out, size_t cap);
@@ -174,7 +174,7 @@ typedef enum espfab_match {
     ESPFAB_MATCH_OK,          /* reply to req_op */
     ESPFAB_MATCH_UNSUPPORTED  /* "invalid message" rejection: command unsupported */
 } espfab_match_t;
-/* Classifies a parsed reply against the pending request (protocol.md 1.3):
+/* Classifies a parsed reply against the pending request (docs/protocol.md 1.4):
  * same opcode -> OK (even when it reports a failure); another opcode whose
  * raw body starts with status != 0 and error 0x05 -> UNSUPPORTED; else SKIP. */
 espfab_match_t espfab_resp_match(const espfab_resp_t *r, uint8_t req_op);
@@ -211,7 +211,7 @@ int espfab_resp_to_fault_at(const espfab_resp_t *r, espfab_loader_t l, uint8_t r
  * Returns 0 or ESPFAB_E_PROTO_BAD_REPLY. */
 int espfab_resp_md5(const espfab_resp_t *r, espfab_loader_t l, uint8_t md5[16]);
 
-/* GET_SECURITY_INFO reply (protocol.md 2.2). */
+/* GET_SECURITY_INFO reply (docs/protocol.md 2.10). */
 typedef struct espfab_secinfo {
     uint32_t flags;
     uint8_t flash_crypt_cnt;

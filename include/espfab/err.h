@@ -70,7 +70,7 @@ int espfab_err_from_name(const char *name);
 size_t espfab_err_count(void);
 int espfab_err_at(size_t i);
 
-/* ROM and stub error bytes (protocol.md section 3), decoded to names. */
+/* ROM and stub error bytes (docs/protocol.md section 3), decoded to names. */
 const char *espfab_rom_error_name(int rom_error);   /* 0x05 -> "invalid message" */
 const char *espfab_stub_error_name(int stub_error); /* 0xC1 -> "bad data checksum" */
 

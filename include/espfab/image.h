@@ -1,5 +1,5 @@
 /*
- * image.h - firmware images and flash regions (protocol.md section 6): parse
+ * image.h - firmware images and flash regions (docs/protocol.md section 6): parse
  * ESP8266 V1/V2 and ESP32-family images, decide which chip an image is for,
  * patch flash mode/frequency/size into a bootloader header, and validate a
  * list of regions before anything is sent to a board.  Pure code (buffers in,

@@ -23,7 +23,6 @@ typedef void (*espfab_log_sink_cb)(void *data, espfab_log_level_t level, const c
                                    const char *msg);
 
 void espfab_log_set_level(espfab_log_level_t level);
-espfab_log_level_t espfab_log_get_level(void);
 /* Reads ESPFAB_LOG; unknown values are ignored. */
 void espfab_log_init_from_env(void);
 void espfab_log_set_sink(espfab_log_sink_cb cb, void *data);

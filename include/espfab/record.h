@@ -49,8 +49,6 @@ typedef enum espfab_phase {
     ESPFAB_PHASE_COUNT
 } espfab_phase_t;
 
-const char *espfab_phase_name(espfab_phase_t p);
-
 typedef struct espfab_attempt {
     int64_t id;                   /* database row id, 0 until stored */
     /* where and who */

@@ -27,9 +27,9 @@
  *    Bytes are passed through as stored.
  *  - JSON: a top-level array, one object per attempt (one per line), regions
  *    as an array of objects; unknown values are null; integers are numbers,
- *    flags are true/false.  Strings are valid UTF-8: control characters are
- *    \u-escaped, non-ASCII is passed through, and bytes that are not valid
- *    UTF-8 become U+FFFD.
+ *    flags are true/false.  Strings are escaped by json.h: valid UTF-8,
+ *    control characters and DEL \u-escaped, non-ASCII passed through, bytes
+ *    that are not valid UTF-8 replaced by U+FFFD.
  *  - HTML: see espfab_report_write(); every database string is escaped.
  *
  * Statistics (HTML summary): a board is a distinct non-empty MAC (attempts
@@ -55,8 +55,6 @@
 
 /* One CSV field, quoted only when needed (RFC 4180). s NULL = empty field. */
 int espfab_report_csv_field(FILE *out, const char *s);
-/* A JSON string literal including the quotes; s NULL writes null. */
-int espfab_report_json_string(FILE *out, const char *s);
 /* HTML text/attribute content: & < > " ' escaped, invalid UTF-8 and control
  * characters (other than tab, LF, CR) replaced by U+FFFD. */
 int espfab_report_html_text(FILE *out, const char *s);

@@ -1,6 +1,6 @@
 /*
  * reset.h - DTR/RTS sequences that put a board into download mode or reset it
- * into its application (protocol.md 5.2), as pure step lists.  No I/O: the
+ * into its application (docs/protocol.md 5.2), as pure step lists.  No I/O: the
  * session walks the steps with espfab_port_set_lines() and uv timers.
  * Thread-safe; the caller owns the step arrays.
  *

@@ -1,5 +1,5 @@
 /*
- * slip.h - streaming SLIP decoder and encoder (protocol.md 1.1).  Pure code,
+ * slip.h - streaming SLIP decoder and encoder (docs/protocol.md 1.1).  Pure code,
  * no I/O, no allocation: the caller owns the decoder struct and its frame
  * buffer.  Callbacks fire synchronously from espfab_slip_dec_feed(), on the
  * caller's thread, in wire order.

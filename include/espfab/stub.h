@@ -1,5 +1,5 @@
 /*
- * stub.h - the flasher stub images uploaded to RAM (protocol.md 7.1/7.2).
+ * stub.h - the flasher stub images uploaded to RAM (docs/protocol.md 7.1, 7.2).
  *
  * Stubs come from the esptool-js npm package installed by tools/setup.sh
  * (never committed).  Lookup order for the directory: the explicit dir

@@ -15,6 +15,7 @@
 #include "cli/opts.h"
 #include "espfab/chip.h"
 #include "espfab/cli.h"
+#include "espfab/json.h"
 #include "espfab/log.h"
 #include "espfab/record.h"
 #include "espfab/reset.h"
@@ -33,22 +34,6 @@ static void usage(FILE *out)
             "\noptions:\n%s"
             "\nexit status: 0 identified, 1 the board failed, 2 bad usage\n",
             opts);
-}
-
-/* JSON string body: escapes quotes, backslashes and control characters. */
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
-    }
-    fputc('"', out);
 }
 
 static void human_size(uint32_t bytes, char *buf, size_t len)
@@ -125,23 +110,23 @@ static void print_text(const espfab_attempt_t *a, const char *port, const char *
 static void print_json(const espfab_attempt_t *a, const char *port, const char *features)
 {
     printf("{\"port\":");
-    json_str(stdout, port);
+    espfab_json_string(stdout, port);
     printf(",\"chip\":");
-    json_str(stdout, a->chip);
+    espfab_json_string(stdout, a->chip);
     if (a->rev_full >= 0)
         printf(",\"revision\":\"v%d.%d\",\"rev_full\":%d", a->rev_full / 100, a->rev_full % 100, a->rev_full);
     else
         printf(",\"revision\":null,\"rev_full\":null");
     printf(",\"features\":");
-    json_str(stdout, features ? features : "");
+    espfab_json_string(stdout, features ? features : "");
     printf(",\"crystal_mhz\":%d,\"mac\":", a->xtal_mhz);
-    json_str(stdout, a->mac);
+    espfab_json_string(stdout, a->mac);
     printf(",\"chip_id\":");
-    json_str(stdout, a->chip_id);
+    espfab_json_string(stdout, a->chip_id);
     if (a->flash_jedec) {
         uint8_t manu = (uint8_t)(a->flash_jedec & 0xFF);
         printf(",\"flash\":{\"jedec\":\"0x%06x\",\"manufacturer\":\"0x%02x\",\"vendor\":", a->flash_jedec, manu);
-        json_str(stdout, espfab_flash_vendor(manu));
+        espfab_json_string(stdout, espfab_flash_vendor(manu));
         printf(",\"device\":\"0x%02x%02x\",\"size\":%u}", (a->flash_jedec >> 8) & 0xFF, (a->flash_jedec >> 16) & 0xFF,
                a->flash_size);
     } else {
@@ -154,14 +139,14 @@ static void print_json(const espfab_attempt_t *a, const char *port, const char *
             if (a->secinfo_flags & secflags[i].bit) {
                 if (any++)
                     putchar(',');
-                json_str(stdout, secflags[i].name);
+                espfab_json_string(stdout, secflags[i].name);
             }
         printf("]}");
     } else {
         printf(",\"security\":null");
     }
     printf(",\"loader\":");
-    json_str(stdout, a->loader);
+    espfab_json_string(stdout, a->loader);
     printf(",\"baud\":%u}\n", a->baud);
 }
 

@@ -21,6 +21,7 @@
 #include "espfab/station.h"
 #include "espfab/station_cfg.h"
 #include "espfab/store.h"
+#include "espfab/vec.h"
 #include "cli/runout.h"
 
 static const char usage_text[] =
@@ -89,33 +90,19 @@ static void on_signal(uv_signal_t *h, int signum)
 /* Builds station INI text for --ports and parses it. */
 static int cfg_from_ports(const char *ports, espfab_station_cfg_t *cfg, espfab_fault_t *f)
 {
-    size_t cap = 4096, len = 0;
-    char *ini = malloc(cap);
+    espfab_buf_t ini = ESPFAB_BUF_INIT; /* out of memory is checked once, at the end */
     int n = 0, rc;
     char host[64] = "";
-    if (!ini)
-        return espfab_fault_set(f, ESPFAB_E_NOMEM, "--ports");
     gethostname(host, sizeof(host) - 1);
-    len += (size_t)snprintf(ini + len, cap - len, "[station]\nid = %s\n", host[0] ? host : "station");
+    espfab_buf_printf(&ini, "[station]\nid = %s\n", host[0] ? host : "station");
 
-#define ADD_SLOT(path)                                                                   \
-    do {                                                                                 \
-        size_t need = strlen(path) + 64;                                                 \
-        if (len + need >= cap) {                                                         \
-            cap = (cap + need) * 2;                                                      \
-            char *nb = realloc(ini, cap);                                                \
-            if (!nb) { free(ini); return espfab_fault_set(f, ESPFAB_E_NOMEM, "--ports"); } \
-            ini = nb;                                                                    \
-        }                                                                                \
-        n++;                                                                             \
-        len += (size_t)snprintf(ini + len, cap - len, "[slot %d]\nport = %s\n", n, path); \
-    } while (0)
+#define ADD_SLOT(path) espfab_buf_printf(&ini, "[slot %d]\nport = %s\n", ++n, (path))
 
     if (strcmp(ports, "auto") == 0) {
         espfab_port_desc_t *d = NULL;
         int k = espfab_ports_list(&d, f);
         if (k < 0) {
-            free(ini);
+            espfab_buf_free(&ini);
             return k;
         }
         for (int i = 0; i < k; i++)
@@ -123,7 +110,7 @@ static int cfg_from_ports(const char *ports, espfab_station_cfg_t *cfg, espfab_f
                 ADD_SLOT(d[i].by_path[0] ? d[i].by_path : d[i].path);
         free(d);
         if (n == 0) {
-            free(ini);
+            espfab_buf_free(&ini);
             return espfab_fault_set(f, ESPFAB_E_PORT_NONE_PRESENT,
                                     "--ports auto found no USB serial device");
         }
@@ -147,14 +134,18 @@ static int cfg_from_ports(const char *ports, espfab_station_cfg_t *cfg, espfab_f
         }
         free(copy);
         if (n == 0) {
-            free(ini);
+            espfab_buf_free(&ini);
             return espfab_fault_set(f, ESPFAB_E_STATION_NO_PORTS,
                                     "--ports '%s' names no present port", ports);
         }
     }
 #undef ADD_SLOT
-    rc = espfab_station_cfg_parse(ini, len, "--ports", NULL, cfg, f);
-    free(ini);
+    if (ini.oom) {
+        espfab_buf_free(&ini);
+        return espfab_fault_set(f, ESPFAB_E_NOMEM, "--ports");
+    }
+    rc = espfab_station_cfg_parse(ini.data, ini.len, "--ports", NULL, cfg, f);
+    espfab_buf_free(&ini);
     return rc;
 }
 

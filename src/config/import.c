@@ -4,6 +4,7 @@
  * functions on an in-memory database, so no JSON library is needed.
  */
 #include "espfab/profile.h"
+#include "espfab/vec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -204,37 +205,6 @@ static void relative_path(const char *from, const char *target, char *out, size_
     snprintf(out + n, len - n, "%s", rest);
 }
 
-static char *append(char *buf, size_t *n, size_t *cap, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static char *append(char *buf, size_t *n, size_t *cap, const char *fmt, ...)
-{
-    if (!buf)
-        return NULL;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(buf + *n, *cap - *n, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            free(buf);
-            return NULL;
-        }
-        if ((size_t)w < *cap - *n) {
-            *n += (size_t)w;
-            return buf;
-        }
-        size_t ncap = *cap * 2 + (size_t)w;
-        char *nb = realloc(buf, ncap);
-        if (!nb) {
-            free(buf);
-            return NULL;
-        }
-        buf = nb;
-        *cap = ncap;
-    }
-}
-
 int espfab_profile_import(const char *json_path, const char *out_dir, const char *name,
                           char **ini_text, espfab_fault_t *f)
 {
@@ -339,32 +309,29 @@ int espfab_profile_import(const char *json_path, const char *out_dir, const char
         }
     }
 
-    size_t n = 0, cap = 2048;
-    char *out = rc ? NULL : malloc(cap);
-    if (!rc && !out)
-        rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s", json_path);
+    espfab_buf_t out = ESPFAB_BUF_INIT;
     if (!rc) {
         char when[32];
         time_t now = time(NULL);
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
-        out = append(out, &n, &cap, "; Imported by `espfab profile import` from %s on %s.\n",
-                     json_path, when);
-        out = append(out, &n, &cap, "[profile]\nname = %s\nchip = %s\n", pname, c->key);
+        espfab_buf_printf(&out, "; Imported by `espfab profile import` from %s on %s.\n",
+                          json_path, when);
+        espfab_buf_printf(&out, "[profile]\nname = %s\nchip = %s\n", pname, c->key);
         if (mode[0])
-            out = append(out, &n, &cap, "flash_mode = %s\n", mode);
+            espfab_buf_printf(&out, "flash_mode = %s\n", mode);
         if (freq[0])
-            out = append(out, &n, &cap, "flash_freq = %s\n", freq);
+            espfab_buf_printf(&out, "flash_freq = %s\n", freq);
         if (size[0])
-            out = append(out, &n, &cap, "flash_size = %s\n", size);
+            espfab_buf_printf(&out, "flash_size = %s\n", size);
         if (bname)
-            out = append(out, &n, &cap, "before = %s\n", bname);
+            espfab_buf_printf(&out, "before = %s\n", bname);
         if (aname)
-            out = append(out, &n, &cap, "after = %s\n", aname);
+            espfab_buf_printf(&out, "after = %s\n", aname);
         if (stub[0])
-            out = append(out, &n, &cap, "stub = %s\n", strcmp(stub, "0") ? "yes" : "no");
-        for (size_t i = 0; i < nimg && out; i++) {
+            espfab_buf_printf(&out, "stub = %s\n", strcmp(stub, "0") ? "yes" : "no");
+        for (size_t i = 0; i < nimg && !out.oom; i++) {
             char abs[PATH_MAX * 2], rel[PATH_MAX * 2];
             if (img[i].file[0] == '/')
                 cfg_copy(abs, sizeof abs, img[i].file);
@@ -381,17 +348,15 @@ int espfab_profile_import(const char *json_path, const char *out_dir, const char
                                       rel);
                 break;
             }
-            out = append(out, &n, &cap, "\n[image %s]\nfile = %s\noffset = 0x%x\n", img[i].name,
-                         rel, img[i].offset);
+            espfab_buf_printf(&out, "\n[image %s]\nfile = %s\noffset = 0x%x\n", img[i].name,
+                              rel, img[i].offset);
         }
-        if (!rc && !out)
+        if (!rc && out.oom)
             rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s", json_path);
     }
-    if (rc) {
-        free(out);
-        out = NULL;
-    }
-    *ini_text = out;
+    if (rc)
+        espfab_buf_free(&out);
+    *ini_text = rc ? NULL : espfab_buf_take(&out);
     free(img);
     sqlite3_close(im.db);
     free(json);

@@ -16,7 +16,6 @@ static const char *level_name(espfab_log_level_t l)
 }
 
 void espfab_log_set_level(espfab_log_level_t level) { g_level = level; }
-espfab_log_level_t espfab_log_get_level(void) { return g_level; }
 
 void espfab_log_init_from_env(void)
 {

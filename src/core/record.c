@@ -14,13 +14,6 @@ const char *espfab_outcome_name(espfab_outcome_t o)
     return "unknown-outcome";
 }
 
-const char *espfab_phase_name(espfab_phase_t p)
-{
-    static const char *names[ESPFAB_PHASE_COUNT] = {"connect", "identify", "stub", "baud",
-                                                     "erase", "write", "verify", "reset"};
-    return (unsigned)p < ESPFAB_PHASE_COUNT ? names[p] : "unknown-phase";
-}
-
 bool espfab_attempt_came_back(const espfab_attempt_t *a)
 {
     return a->outcome == ESPFAB_OUTCOME_INTERRUPTED && a->fault.code == ESPFAB_E_ALREADY_PASSED;

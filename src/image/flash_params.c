@@ -1,6 +1,6 @@
 /*
  * flash_params.c - flash mode / frequency / size header codes per chip family
- * (protocol.md 6.1), their validation, and patching them into the header of
+ * (docs/protocol.md 6.1), their validation, and patching them into the header of
  * an image written at the bootloader offset (6.4).
  */
 #include "espfab/image.h"

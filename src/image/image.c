@@ -1,5 +1,5 @@
 /*
- * image.c - parsing ESP8266 V1/V2 and ESP32-family images (protocol.md
+ * image.c - parsing ESP8266 V1/V2 and ESP32-family images (docs/protocol.md
  * section 6) and deciding which chip an image is for.
  *
  * A buffer starting with 0xE9 is read two ways: as an ESP32-family image

@@ -3,6 +3,7 @@
  * to a board, and reading image files.
  */
 #include "espfab/image.h"
+#include "espfab/vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -110,7 +111,8 @@ int espfab_image_load(const char *path, uint8_t **buf, size_t *len, espfab_fault
     }
     size_t n = 0;
     for (;;) {
-        if (n == cap) {
+        size_t lim = cap < MAX_FILE ? cap : MAX_FILE; /* growth may pass the limit */
+        if (n == lim) {
             /* Probe for EOF before growing, so a file whose size fstat
              * reported is not copied into a buffer twice its size. */
             uint8_t probe;
@@ -126,26 +128,22 @@ int espfab_image_load(const char *path, uint8_t **buf, size_t *len, espfab_fault
                 return espfab_fault_errno(f, ESPFAB_E_IMAGE_READ, e,
                                           "%s: read failed at offset %zu", path, n);
             }
-            if (cap >= MAX_FILE) {
+            if (n >= MAX_FILE) {
                 free(p);
                 close(fd);
                 return espfab_fault_set(f, ESPFAB_E_IMAGE_TOO_BIG, "%s is larger than %u bytes",
                                         path, MAX_FILE);
             }
-            size_t ncap = cap * 2 > MAX_FILE ? MAX_FILE : cap * 2;
-            uint8_t *q = realloc(p, ncap);
-            if (!q) {
+            if (ESPFAB_VEC_RESERVE(p, cap, n + 1)) {
                 free(p);
                 close(fd);
                 return espfab_fault_errno(f, ESPFAB_E_IMAGE_READ, ENOMEM,
-                                          "%s: out of memory (%zu bytes)", path, ncap);
+                                          "%s: out of memory (%zu bytes)", path, n + 1);
             }
-            p = q;
-            cap = ncap;
             p[n++] = probe;
             continue;
         }
-        ssize_t k = read(fd, p + n, cap - n);
+        ssize_t k = read(fd, p + n, lim - n);
         if (k < 0) {
             if (errno == EINTR)
                 continue;

@@ -9,6 +9,8 @@
 
 #include <libserialport.h>
 
+#include "espfab/json.h"
+
 static const struct {
     int vid, pid;
     const char *name;
@@ -186,23 +188,10 @@ void espfab_port__format_text(FILE *out, const espfab_port_desc_t *d, size_t n)
                 espfab_err_hint(ESPFAB_E_PORT_NONE_PRESENT));
 }
 
-static void json_str(FILE *out, const char *key, const char *s, bool last)
+/* Empty strings are unknown values: null. */
+static void json_opt(espfab_json_t *w, const char *key, const char *s)
 {
-    fprintf(out, "\"%s\": ", key);
-    if (!s || !s[0]) {
-        fprintf(out, "null%s", last ? "" : ", ");
-        return;
-    }
-    fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(out, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
-            fprintf(out, "\\u%04x", *c);
-        else
-            fputc(*c, out);
-    }
-    fprintf(out, "\"%s", last ? "" : ", ");
+    espfab_json_str(w, key, s && s[0] ? s : NULL);
 }
 
 void espfab_port__format_json(FILE *out, const espfab_port_desc_t *d, size_t n)
@@ -210,24 +199,29 @@ void espfab_port__format_json(FILE *out, const espfab_port_desc_t *d, size_t n)
     fputc('[', out);
     for (size_t i = 0; i < n; i++) {
         const espfab_port_desc_t *x = &d[i];
-        fprintf(out, "%s\n  {", i ? "," : "");
-        json_str(out, "path", x->path, false);
-        json_str(out, "by_path", x->by_path, false);
-        json_str(out, "by_id", x->by_id, false);
+        fprintf(out, "%s\n  ", i ? "," : "");
+        espfab_json_t w;
+        espfab_json_init_file(&w, out, true);
+        espfab_json_obj(&w, NULL);
+        json_opt(&w, "path", x->path);
+        json_opt(&w, "by_path", x->by_path);
+        json_opt(&w, "by_id", x->by_id);
         char vp[16] = "";
         if (x->usb_vid >= 0) {
-            fprintf(out, "\"usb_vid\": %d, \"usb_pid\": %d, ", x->usb_vid, x->usb_pid);
+            espfab_json_int(&w, "usb_vid", x->usb_vid);
+            espfab_json_int(&w, "usb_pid", x->usb_pid);
             snprintf(vp, sizeof(vp), "%04x:%04x", (unsigned)x->usb_vid & 0xffff,
                      (unsigned)x->usb_pid & 0xffff);
         } else {
-            fprintf(out, "\"usb_vid\": null, \"usb_pid\": null, ");
+            espfab_json_null(&w, "usb_vid");
+            espfab_json_null(&w, "usb_pid");
         }
-        json_str(out, "vid_pid", vp, false);
-        json_str(out, "serial", x->serial, false);
-        json_str(out, "manufacturer", x->manufacturer, false);
-        json_str(out, "product", x->product, false);
-        json_str(out, "bridge", x->bridge, true);
-        fputc('}', out);
+        json_opt(&w, "vid_pid", vp);
+        json_opt(&w, "serial", x->serial);
+        json_opt(&w, "manufacturer", x->manufacturer);
+        json_opt(&w, "product", x->product);
+        json_opt(&w, "bridge", x->bridge);
+        espfab_json_end(&w);
     }
     fprintf(out, "%s]\n", n ? "\n" : "");
 }

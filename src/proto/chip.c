@@ -1,5 +1,5 @@
 /*
- * chip.c - the chip table (protocol.md 4.1-4.3) and the pure decoders for
+ * chip.c - the chip table (docs/protocol.md 4.1-4.6) and the pure decoders for
  * MAC, revision, crystal, ROM baud quirks, SPI user-command plans and JEDEC
  * ids (4.3, 4.4).  Const data only; thread-safe.
  */
@@ -18,7 +18,7 @@
     .spi_mosi_dlen = 0x24, .spi_miso_dlen = 0x28, .spi_w0 = 0x58, .spi_has_dlen = true,   \
     .spi_addr_left_aligned = false
 
-/* Every ESP32-family ROM after the ESP32 itself (protocol.md 4.2). */
+/* Every ESP32-family ROM after the ESP32 itself (docs/protocol.md 4.3). */
 #define ROM_NEW                                                                           \
     .rom_status_len = 4, .rom_deflate = true, .rom_md5 = true, .rom_change_baud = true,   \
     .rom_spi_attach = true, .rom_secinfo = true, .rom_begin_encrypted_word = true

@@ -1,6 +1,6 @@
 /*
  * cmd.c - request builders, reply parsing and matching for the ROM and stub
- * loaders (protocol.md sections 1-3).  Pure: no I/O, no allocation.
+ * loaders (docs/protocol.md sections 1-3).  Pure: no I/O, no allocation.
  */
 #include "espfab/cmd.h"
 

@@ -1,5 +1,5 @@
 /*
- * slip.c - streaming SLIP decoder and encoder (protocol.md 1.1).
+ * slip.c - streaming SLIP decoder and encoder (docs/protocol.md 1.1).
  *
  * The decoder is a four-state machine driven one byte at a time:
  *   OUTSIDE  between frames; bytes go to the `outside` callback, 0xC0 opens

@@ -116,3 +116,31 @@ int espfab__report_region_field_count(void)
     espfab__report_region_fields(&r, count_cb, &n);
     return n;
 }
+
+static int json_field_cb(const report_field_t *fld, void *data)
+{
+    espfab_json_t *w = data;
+    switch (fld->kind) {
+    case REPORT_STR: return espfab_json_str(w, fld->name, fld->s);
+    case REPORT_INT: return espfab_json_int(w, fld->name, (long long)fld->i);
+    case REPORT_BOOL: return espfab_json_bool(w, fld->name, fld->i != 0);
+    case REPORT_NULL: return espfab_json_null(w, fld->name);
+    }
+    return 0;
+}
+
+int espfab__report_attempt_json(espfab_json_t *w, const espfab_attempt_t *a, int64_t run_id)
+{
+    int rc = espfab__report_attempt_fields(a, run_id, json_field_cb, w);
+    if (rc)
+        return rc;
+    int n = a->nregions < 0 ? 0 : a->nregions > ESPFAB_MAX_REGIONS ? ESPFAB_MAX_REGIONS : a->nregions;
+    espfab_json_arr(w, "regions");
+    for (int i = 0; i < n && !rc; i++) {
+        espfab_json_obj(w, NULL);
+        rc = espfab__report_region_fields(&a->regions[i], json_field_cb, w);
+        espfab_json_end(w);
+    }
+    espfab_json_end(w);
+    return rc ? rc : w->err;
+}

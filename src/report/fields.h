@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "espfab/json.h"
 #include "espfab/record.h"
 
 typedef enum report_kind {
@@ -34,6 +35,10 @@ int espfab__report_attempt_fields(const espfab_attempt_t *a, int64_t run_id, rep
 /* The fields of one region; names without prefix ("offset", "file"...). */
 int espfab__report_region_fields(const espfab_region_result_t *r, report_field_cb cb,
                                  void *data);
+/* The attempt's fields and a "regions" array of its regions, as members of
+ * the object w has open (the report's JSON rows and the station's board
+ * events).  Returns w's error (0, ESPFAB_E_IO or ESPFAB_E_NOMEM). */
+int espfab__report_attempt_json(espfab_json_t *w, const espfab_attempt_t *a, int64_t run_id);
 /* Number of region fields (columns per region in the CSV). */
 int espfab__report_region_field_count(void);
 

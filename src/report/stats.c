@@ -5,6 +5,7 @@
  * rest.  Boards are found by MAC through a small open-addressing index.
  */
 #include "espfab/report.h"
+#include "espfab/vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,14 +96,8 @@ static espfab_report_board_t *board_get(espfab_report_stats_t *st, priv_t *p, co
             return b;
         k = (k + 1) & (p->index_cap - 1);
     }
-    if (st->nboards == p->boards_cap) {
-        size_t cap = p->boards_cap ? p->boards_cap * 2 : 64;
-        espfab_report_board_t *nb = realloc(st->boards, cap * sizeof *nb);
-        if (!nb)
-            return NULL;
-        st->boards = nb;
-        p->boards_cap = cap;
-    }
+    if (ESPFAB_VEC_RESERVE(st->boards, p->boards_cap, st->nboards + 1))
+        return NULL;
     espfab_report_board_t *b = &st->boards[st->nboards];
     memset(b, 0, sizeof *b);
     snprintf(b->mac, sizeof b->mac, "%s", mac);
@@ -129,14 +124,8 @@ static int add_cause(espfab_report_stats_t *st, priv_t *p, int code)
             return 0;
         }
     }
-    if (st->ncauses == p->causes_cap) {
-        size_t cap = p->causes_cap ? p->causes_cap * 2 : 16;
-        espfab_report_cause_t *nc = realloc(st->causes, cap * sizeof *nc);
-        if (!nc)
-            return ESPFAB_E_NOMEM;
-        st->causes = nc;
-        p->causes_cap = cap;
-    }
+    if (ESPFAB_VEC_RESERVE(st->causes, p->causes_cap, st->ncauses + 1))
+        return ESPFAB_E_NOMEM;
     espfab_report_cause_t *c = &st->causes[st->ncauses++];
     memset(c, 0, sizeof *c);
     c->code = code;
@@ -246,14 +235,8 @@ int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a
             return ESPFAB_E_NOMEM;
     }
     if (a->outcome != ESPFAB_OUTCOME_RUNNING) {
-        if (p->nevs == p->evs_cap) {
-            size_t cap = p->evs_cap ? p->evs_cap * 2 : 256;
-            ev_t *ne = realloc(p->evs, cap * sizeof *ne);
-            if (!ne)
-                return ESPFAB_E_NOMEM;
-            p->evs = ne;
-            p->evs_cap = cap;
-        }
+        if (ESPFAB_VEC_RESERVE(p->evs, p->evs_cap, p->nevs + 1))
+            return ESPFAB_E_NOMEM;
         p->evs[p->nevs].t_ms = a->end_ms ? a->end_ms : a->start_ms;
         p->evs[p->nevs].outcome = a->outcome;
         p->nevs++;

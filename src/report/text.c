@@ -1,45 +1,13 @@
 /*
- * text.c - the report's serializers: RFC 4180 CSV fields, JSON string
- * literals and HTML text, plus the UTF-8 decoder they share.  Pure: they
- * only write to the FILE they are given.
+ * text.c - the report's serializers: RFC 4180 CSV fields and HTML text
+ * (JSON strings and the UTF-8 check come from json.h).  Pure: they only
+ * write to the FILE they are given.
  */
 #include "espfab/report.h"
 
-#include <string.h>
+#include "espfab/json.h"
 
-/* Length of the valid UTF-8 sequence at p (1..4), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p)
-{
-    unsigned char c = p[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    unsigned min;
-    unsigned cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) /* also stops at the NUL */
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
+#include <string.h>
 
 static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
@@ -57,45 +25,6 @@ int espfab_report_csv_field(FILE *out, const char *s)
         if (*p == '"' && fputc('"', out) == EOF)
             return ESPFAB_E_IO;
         if (fputc(*p, out) == EOF)
-            return ESPFAB_E_IO;
-    }
-    return fputc('"', out) == EOF ? ESPFAB_E_IO : 0;
-}
-
-int espfab_report_json_string(FILE *out, const char *s)
-{
-    if (!s)
-        return fputs("null", out) == EOF ? ESPFAB_E_IO : 0;
-    if (fputc('"', out) == EOF)
-        return ESPFAB_E_IO;
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char c = *p;
-        int rc = 0;
-        if (c == '"' || c == '\\') {
-            rc = fprintf(out, "\\%c", c);
-            p++;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\b': rc = fputs("\\b", out); break;
-            case '\f': rc = fputs("\\f", out); break;
-            case '\n': rc = fputs("\\n", out); break;
-            case '\r': rc = fputs("\\r", out); break;
-            case '\t': rc = fputs("\\t", out); break;
-            default: rc = fprintf(out, "\\u%04x", c); break;
-            }
-            p++;
-        } else {
-            size_t n = utf8_len(p);
-            if (n == 0) {
-                rc = fputs(REPLACEMENT, out);
-                p++;
-            } else {
-                rc = fwrite(p, 1, n, out) == n ? 0 : EOF;
-                p += n;
-            }
-        }
-        if (rc == EOF || rc < 0)
             return ESPFAB_E_IO;
     }
     return fputc('"', out) == EOF ? ESPFAB_E_IO : 0;
@@ -120,7 +49,7 @@ int espfab_report_html_text(FILE *out, const char *s)
                 rc = fputs(REPLACEMENT, out);
                 p++;
             } else {
-                size_t n = utf8_len(p);
+                size_t n = espfab_utf8_len(p);
                 if (n == 0) {
                     rc = fputs(REPLACEMENT, out);
                     p++;

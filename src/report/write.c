@@ -11,6 +11,7 @@
  * empty region fields.
  */
 #include "espfab/report.h"
+#include "espfab/vec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -80,14 +81,8 @@ static int csv_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
         rc = espfab__report_region_fields(&a->regions[i], csv_value_cb, c);
     if (rc)
         return rc;
-    if (c->nrows == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        csv_row_end_t *nr = realloc(c->rows, cap * sizeof *nr);
-        if (!nr)
-            return ESPFAB_E_NOMEM;
-        c->rows = nr;
-        c->cap = cap;
-    }
+    if (ESPFAB_VEC_RESERVE(c->rows, c->cap, c->nrows + 1))
+        return ESPFAB_E_NOMEM;
     long end = ftell(c->tmp);
     if (end < 0)
         return ESPFAB_E_IO;
@@ -149,52 +144,21 @@ static int csv_finish(csv_ctx_t *c, FILE *out)
 
 typedef struct json_ctx {
     FILE *out;
-    bool first_field;
     int64_t rows;
 } json_ctx_t;
-
-static int json_field_cb(const report_field_t *fld, void *data)
-{
-    json_ctx_t *c = data;
-    if (!c->first_field && fputc(',', c->out) == EOF)
-        return ESPFAB_E_IO;
-    c->first_field = false;
-    int rc = espfab_report_json_string(c->out, fld->name);
-    if (rc)
-        return rc;
-    if (fputc(':', c->out) == EOF)
-        return ESPFAB_E_IO;
-    switch (fld->kind) {
-    case REPORT_STR: return espfab_report_json_string(c->out, fld->s);
-    case REPORT_INT: return fprintf(c->out, "%lld", (long long)fld->i) < 0 ? ESPFAB_E_IO : 0;
-    case REPORT_BOOL: return fputs(fld->i ? "true" : "false", c->out) == EOF ? ESPFAB_E_IO : 0;
-    case REPORT_NULL: return fputs("null", c->out) == EOF ? ESPFAB_E_IO : 0;
-    }
-    return 0;
-}
 
 static int json_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
 {
     json_ctx_t *c = data;
-    if (fputs(c->rows ? ",\n{" : "\n{", c->out) == EOF)
+    if (fputs(c->rows ? ",\n" : "\n", c->out) == EOF)
         return ESPFAB_E_IO;
-    c->first_field = true;
-    int rc = espfab__report_attempt_fields(a, run_id, json_field_cb, c);
-    if (!rc && fputs(",\"regions\":[", c->out) == EOF)
-        rc = ESPFAB_E_IO;
-    int n = a->nregions > ESPFAB_MAX_REGIONS ? ESPFAB_MAX_REGIONS : a->nregions;
-    for (int i = 0; !rc && i < n; i++) {
-        if (fputs(i ? ",{" : "{", c->out) == EOF)
-            return ESPFAB_E_IO;
-        c->first_field = true;
-        rc = espfab__report_region_fields(&a->regions[i], json_field_cb, c);
-        if (!rc && fputc('}', c->out) == EOF)
-            rc = ESPFAB_E_IO;
-    }
-    if (!rc && fputs("]}", c->out) == EOF)
-        rc = ESPFAB_E_IO;
+    espfab_json_t w;
+    espfab_json_init_file(&w, c->out, false);
+    espfab_json_obj(&w, NULL);
+    int rc = espfab__report_attempt_json(&w, a, run_id);
+    espfab_json_end(&w);
     c->rows++;
-    return rc;
+    return rc ? rc : w.err;
 }
 
 /* ---- HTML ---- */
@@ -250,7 +214,7 @@ int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *
         break;
     }
     case ESPFAB_REPORT_JSON: {
-        json_ctx_t c = {out, true, 0};
+        json_ctx_t c = {out, 0};
         if (fputc('[', out) == EOF)
             return own_fault(ESPFAB_E_IO, f, "JSON");
         rc = espfab_store_query(s, &o->filter, json_attempt_cb, &c, f);

@@ -42,7 +42,7 @@ static void on_secinfo(espfab_session_t *s, int rc, const espfab_resp_t *r)
 }
 
 /* GET_SECURITY_INFO first, the magic register only when it fails
- * (docs/protocol.md): the P4 from ECO5 on crashes when 0x40001000 is read. */
+ * (docs/protocol.md 4.2): the P4 from ECO5 on crashes when 0x40001000 is read. */
 void phase_identify_enter(espfab_session_t *s)
 {
     set_state(s, ESPFAB_SS_DETECT);

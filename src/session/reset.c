@@ -1,6 +1,6 @@
 /*
  * reset.c - DTR/RTS step lists for entering download mode and for the hard
- * reset after flashing (protocol.md 5.2), and esptool's custom reset string.
+ * reset after flashing (docs/protocol.md 5.2), and esptool's custom reset string.
  * Pure code: the session walks the steps on the port with uv timers.
  */
 #include "espfab/reset.h"

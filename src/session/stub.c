@@ -1,5 +1,5 @@
 /*
- * stub.c - loads a flasher stub (protocol.md 7.2) from the JSON files of the
+ * stub.c - loads a flasher stub (docs/protocol.md 7.1) from the JSON files of the
  * esptool-js npm package.  The JSON is read with SQLite's json functions on a
  * private in-memory database; base64 is decoded with OpenSSL.  Synchronous,
  * no shared state: each call opens and closes its own database handle.

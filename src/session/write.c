@@ -206,7 +206,7 @@ void phase_write_enter(espfab_session_t *s)
 static void write_region(espfab_session_t *s);
 static void send_block(espfab_session_t *s);
 
-/* esptool's workaround for the ESP8266 ROM erase-size bug (docs/protocol.md). */
+/* esptool's workaround for the ESP8266 ROM erase-size bug (docs/protocol.md 2.6). */
 static uint32_t esp8266_erase_size(uint32_t offset, uint32_t size)
 {
     uint32_t sectors = (size + ESPFAB_SECTOR - 1) / ESPFAB_SECTOR;

@@ -3,6 +3,7 @@
  * runs, attempts with their regions, queries and the health check.
  */
 #include "espfab/store.h"
+#include "espfab/vec.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -262,14 +263,8 @@ typedef struct {
 
 static bool idlist_add(idlist_t *l, int64_t id)
 {
-    if (l->n == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 32;
-        int64_t *nv = realloc(l->v, ncap * sizeof *nv);
-        if (!nv)
-            return false;
-        l->v = nv;
-        l->cap = ncap;
-    }
+    if (ESPFAB_VEC_RESERVE(l->v, l->cap, l->n + 1))
+        return false;
     l->v[l->n++] = id;
     return true;
 }

@@ -12,7 +12,8 @@
 #include <time.h>
 
 #include "espfab/eventlog.h"
-#include "espfab/report.h"
+#include "espfab/vec.h"
+#include "espfab/json.h"
 #include "espfab/store.h"
 #include "report/fields.h"
 
@@ -58,15 +59,12 @@ static bool slot_mem(espfab_eventlog_t *l, int i)
         return false;
     if ((size_t)i < l->nslots)
         return true;
-    size_t n = (size_t)i + 16;
-    int64_t *p = realloc(l->last_progress, n * sizeof(*p));
-    if (!p)
+    /* both arrays hold nslots entries and grow from the same capacity */
+    size_t cap_p = l->nslots, cap_s = l->nslots;
+    if (ESPFAB_VEC_RESERVE(l->last_progress, cap_p, (size_t)i + 1) ||
+        ESPFAB_VEC_RESERVE(l->last_state, cap_s, (size_t)i + 1))
         return false;
-    l->last_progress = p;
-    int *s = realloc(l->last_state, n * sizeof(*s));
-    if (!s)
-        return false;
-    l->last_state = s;
+    size_t n = cap_p < cap_s ? cap_p : cap_s;
     for (size_t k = l->nslots; k < n; k++) {
         l->last_progress[k] = 0;
         l->last_state[k] = -1;
@@ -81,14 +79,14 @@ typedef struct line {
     FILE *f;
     char *buf;
     size_t len;
-    bool first;
+    espfab_json_t w; /* JSON lines: the writer on f */
 } line_t;
 
 static bool line_open(line_t *ln)
 {
     memset(ln, 0, sizeof(*ln));
     ln->f = open_memstream(&ln->buf, &ln->len);
-    ln->first = true;
+    espfab_json_init_file(&ln->w, ln->f, false);
     return ln->f != NULL;
 }
 
@@ -108,97 +106,29 @@ static void line_close(espfab_eventlog_t *l, line_t *ln)
     free(ln->buf);
 }
 
-static void key(line_t *ln, const char *k)
-{
-    if (!ln->first)
-        fputc(',', ln->f);
-    ln->first = false;
-    espfab_report_json_string(ln->f, k);
-    fputc(':', ln->f);
-}
-
-static void kv_s(line_t *ln, const char *k, const char *v)
-{
-    key(ln, k);
-    espfab_report_json_string(ln->f, v);
-}
-
-static void kv_i(line_t *ln, const char *k, long long v)
-{
-    key(ln, k);
-    fprintf(ln->f, "%lld", v);
-}
-
-static void kv_d(line_t *ln, const char *k, double v, int prec)
-{
-    key(ln, k);
-    if (isfinite(v))
-        fprintf(ln->f, "%.*f", prec, v);
-    else
-        fputs("null", ln->f);
-}
+static void kv_s(line_t *ln, const char *k, const char *v) { espfab_json_str(&ln->w, k, v); }
+static void kv_i(line_t *ln, const char *k, long long v) { espfab_json_int(&ln->w, k, v); }
+static void kv_d(line_t *ln, const char *k, double v, int prec) { espfab_json_double(&ln->w, k, v, prec); }
 
 static void head(espfab_eventlog_t *l, line_t *ln, const char *event)
 {
     char iso[32];
     int64_t now = l->o.now_ms();
-    fputc('{', ln->f);
+    espfab_json_obj(&ln->w, NULL);
     kv_s(ln, "event", event);
     espfab_store_iso8601(now, iso);
     kv_s(ln, "time", iso);
     kv_i(ln, "time_ms", now);
 }
 
-/* ---- attempt JSON (shared field list with the report) ---- */
-
-typedef struct jctx {
-    FILE *out;
-    bool first;
-} jctx_t;
-
-static int field_cb(const report_field_t *fld, void *data)
-{
-    jctx_t *c = data;
-    if (!c->first)
-        fputc(',', c->out);
-    c->first = false;
-    espfab_report_json_string(c->out, fld->name);
-    fputc(':', c->out);
-    switch (fld->kind) {
-    case REPORT_STR: espfab_report_json_string(c->out, fld->s); break;
-    case REPORT_INT: fprintf(c->out, "%lld", (long long)fld->i); break;
-    case REPORT_BOOL: fputs(fld->i ? "true" : "false", c->out); break;
-    case REPORT_NULL: fputs("null", c->out); break;
-    }
-    return ferror(c->out) ? ESPFAB_E_IO : 0;
-}
-
-/* The attempt's fields into an object already opened (first: no comma yet). */
-static int attempt_fields(FILE *out, const espfab_attempt_t *a, int64_t run_id, bool first)
-{
-    jctx_t c = {out, first};
-    int rc = espfab__report_attempt_fields(a, run_id, field_cb, &c);
-    if (rc)
-        return rc;
-    fputs(",\"regions\":[", out);
-    int n = a->nregions < 0 ? 0 : a->nregions > ESPFAB_MAX_REGIONS ? ESPFAB_MAX_REGIONS
-                                                                  : a->nregions;
-    for (int i = 0; i < n && !rc; i++) {
-        fputs(i ? ",{" : "{", out);
-        c.first = true;
-        rc = espfab__report_region_fields(&a->regions[i], field_cb, &c);
-        fputc('}', out);
-    }
-    fputc(']', out);
-    return rc ? rc : ferror(out) ? ESPFAB_E_IO : 0;
-}
-
 int espfab_eventlog_attempt_json(FILE *out, const espfab_attempt_t *a, int64_t run_id)
 {
-    fputc('{', out);
-    int rc = attempt_fields(out, a, run_id, true);
-    fputc('}', out);
-    return rc ? rc : ferror(out) ? ESPFAB_E_IO : 0;
+    espfab_json_t w;
+    espfab_json_init_file(&w, out, false);
+    espfab_json_obj(&w, NULL);
+    int rc = espfab__report_attempt_json(&w, a, run_id); /* shared with the report */
+    espfab_json_end(&w);
+    return rc ? rc : w.err;
 }
 
 /* ---- JSON events ---- */
@@ -228,7 +158,7 @@ static void json_slot(espfab_eventlog_t *l, const char *event, const espfab_stat
     kv_i(&ln, "failed", s->failed);
     kv_s(&ln, "chip", s->attempt ? s->attempt->chip : "");
     kv_s(&ln, "mac", s->attempt ? s->attempt->mac : "");
-    fputc('}', ln.f);
+    espfab_json_end(&ln.w);
     line_close(l, &ln);
 }
 
@@ -240,9 +170,8 @@ static void json_board(espfab_eventlog_t *l, const espfab_station_event_t *ev)
         return;
     head(l, &ln, "board");
     kv_i(&ln, "index", ev->slot);
-    fputc(',', ln.f);
-    attempt_fields(ln.f, a, l->o.run_id, true);
-    fputc('}', ln.f);
+    espfab__report_attempt_json(&ln.w, a, l->o.run_id);
+    espfab_json_end(&ln.w);
     line_close(l, &ln);
 }
 
@@ -254,7 +183,7 @@ static void json_note(espfab_eventlog_t *l, const char *slot, const char *text)
     head(l, &ln, "note");
     kv_s(&ln, "slot", slot); /* NULL -> null */
     kv_s(&ln, "text", text ? text : "");
-    fputc('}', ln.f);
+    espfab_json_end(&ln.w);
     line_close(l, &ln);
 }
 
@@ -388,7 +317,7 @@ void espfab_eventlog_event(espfab_eventlog_t *l, const espfab_station_event_t *e
             line_t ln;
             if (line_open(&ln)) {
                 head(l, &ln, "finished");
-                fputc('}', ln.f);
+                espfab_json_end(&ln.w);
                 line_close(l, &ln);
             }
         } else {
@@ -435,7 +364,7 @@ void espfab_eventlog_summary(espfab_eventlog_t *l, const espfab_station_totals_t
         else
             kv_s(&ln, "run_id", NULL);
         kv_s(&ln, "db", db);
-        fputc('}', ln.f);
+        espfab_json_end(&ln.w);
         line_close(l, &ln);
     } else {
         text_line(l, "%u board(s): %u passed, %u failed, %u interrupted; yield %.1f%%; %.0f "

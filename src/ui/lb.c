@@ -1,6 +1,8 @@
 /* lb.c - screen-line builder (see lb.h). */
 #include "ui/lb.h"
 
+#include "espfab/vec.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,17 +17,9 @@ static void put(lb_t *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(b->buf, cap);
-        if (!nb) {
-            b->oom = true;
-            return;
-        }
-        b->buf = nb;
-        b->cap = cap;
+    if (ESPFAB_VEC_RESERVE(b->buf, b->cap, b->len + n + 1)) {
+        b->oom = true;
+        return;
     }
     memcpy(b->buf + b->len, s, n);
     b->len += n;

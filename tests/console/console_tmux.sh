@@ -4,7 +4,7 @@
 # q / exit restores the terminal.  Needs ESPFAB ESPSIM MKIMAGE, tmux.
 . "$(dirname "$0")/../station/lib.sh"
 SES=espfab-console-$$
-trap 'tmux kill-session -t $SES 2>/dev/null; cleanup' EXIT
+at_exit 'tmux kill-session -t $SES 2>/dev/null'
 start_sim esp32:4,esp32s3:4 --fault 1:unplug=60000 --fault 5:silent --fault 7:slow-flash=4
 slots=()
 for i in $(seq 0 7); do make_profile "${CHIP[$i]}"; slots+=("J$i|${TCP[$i]}|${CHIP[$i]}"); done

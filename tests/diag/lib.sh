@@ -7,33 +7,16 @@
 # boards (only the faulted one fails; its database row carries the code, the
 # name, the ROM/stub error byte and the same message).
 #
-# Environment (tests/diag/CMakeLists.txt): ESPFAB, ESPSIM, MKIMAGE.
-set -u
-set -o pipefail
+# Environment (tests/diag/CMakeLists.txt): ESPFAB, ESPSIM, MKIMAGE.  The
+# work directory, pass/fail/finish, start_sim/stop_sim, boot_offset and q
+# come from tests/lib.sh.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+require_tools ESPFAB ESPSIM MKIMAGE
+require_cmd sqlite3 "sqlite3 (the CLI)"
 
-for v in ESPFAB ESPSIM MKIMAGE; do
-    if [ -z "${!v:-}" ] || [ ! -x "${!v}" ]; then
-        echo "FAIL: \$$v is not set to a built program (run through ctest)" >&2
-        exit 1
-    fi
-done
-command -v sqlite3 >/dev/null || { echo "FAIL: sqlite3 (the CLI) is not installed" >&2; exit 1; }
-
-T=$(mktemp -d /tmp/espfab-diag.XXXXXX)
-chmod 755 "$T"
-SIM_PID=""
-FAILS=0
-PASSES=0
-
-cleanup() {
-    if [ -n "$SIM_PID" ]; then
-        kill "$SIM_PID" 2>/dev/null
-        wait "$SIM_PID" 2>/dev/null
-    fi
-    release_holder
-    rm -rf "$T"
-}
-trap cleanup EXIT
+# Every board also on a pty with a stable link ($T/links/board-N = PTY[N]);
+# espsim's --verbose trace in $T/sim.trace.
+SIM_OPTS=(--links --verbose)
 
 # release_holder: stops the process a test started to hold a port (and its child).
 HOLD_PID=""
@@ -45,68 +28,18 @@ release_holder() {
     wait "$HOLD_PID" 2>/dev/null
     HOLD_PID=""
 }
-
-pass() { PASSES=$((PASSES + 1)); echo "ok   $*"; }
-fail() { FAILS=$((FAILS + 1)); echo "FAIL $*" >&2; }
-die() { echo "FAIL $*" >&2; exit 1; }
-
-finish() {
-    echo "$PASSES passed, $FAILS failed"
-    [ "$FAILS" -eq 0 ] && [ "$PASSES" -gt 0 ]
-    exit $?
-}
-
-# start_sim BOARDS [espsim args...]: boards on TCP and on ptys (links in
-# $T/links/board-N); fills CHIP[N] MAC[N] TCP[N] (tcp://...) PTY[N] (link).
-declare -a CHIP MAC TCP PTY
-start_sim() {
-    local boards=$1
-    shift
-    mkdir -p "$T/dumps" "$T/links"
-    "$ESPSIM" --boards "$boards" --tcp-base 0 --links-dir "$T/links" --dump-dir "$T/dumps" \
-        --verbose "$@" >"$T/sim.out" 2>"$T/sim.trace" &
-    SIM_PID=$!
-    local i
-    for i in $(seq 1 200); do
-        grep -q '^espsim ready' "$T/sim.out" 2>/dev/null && break
-        kill -0 "$SIM_PID" 2>/dev/null || { SIM_PID=""; die "espsim exited: $(cat "$T/sim.trace")"; }
-        sleep 0.05
-    done
-    grep -q '^espsim ready' "$T/sim.out" || die "espsim never printed 'espsim ready'"
-    local line n
-    while read -r line; do
-        case "$line" in
-        board\ *)
-            n=$(echo "$line" | awk '{print $2}')
-            CHIP[$n]=$(echo "$line" | sed -n 's/.* chip=\([^ ]*\).*/\1/p')
-            MAC[$n]=$(echo "$line" | sed -n 's/.* mac=\([^ ]*\).*/\1/p')
-            TCP[$n]=tcp://$(echo "$line" | sed -n 's/.* tcp=\([^ ]*\).*/\1/p')
-            PTY[$n]=$T/links/board-$n
-            ;;
-        esac
-    done <"$T/sim.out"
-}
-
-# stop_sim: ends espsim, which writes every board's flash to $T/dumps.
-stop_sim() {
-    kill "$SIM_PID" 2>/dev/null
-    wait "$SIM_PID" 2>/dev/null
-    SIM_PID=""
-}
+at_exit release_holder
 
 # expect_dump N OFFSET FILE WHAT: board N's flash (after stop_sim) holds FILE
 # at OFFSET.
 expect_dump() {
     local n=$1 off=$2 file=$3 what=$4
-    if cmp -s <(tail -c +$((off + 1)) "$T/dumps/board-$n.bin" | head -c "$(stat -c %s "$file")") "$file"; then
+    if dump_holds "$T/dumps/board-$n.bin" "$file" "$off"; then
         pass "board $n's flash holds $what at $(printf 0x%x "$off")"
     else
         fail "board $n's flash differs from $what at $(printf 0x%x "$off")"
     fi
 }
-
-# bootloader offset of a chip (where a merged image goes)
-boot_offset() { case $1 in esp32 | esp32s2) echo 0x1000 ;; esp32p4) echo 0x2000 ;; *) echo 0x0 ;; esac; }
 
 # image CHIP [mkimage args...]: writes $T/fw-CHIP.bin (a merged image at the
 # chip's bootloader offset, half compressible) once; prints its path.
@@ -191,7 +124,6 @@ check_line() {
 # run_boards TEST PROFILE PORT...: `espfab run --batch` over the ports with a
 # fresh database; the JSON lines go to $T/run.out, the exit status to RUN_RC.
 RUN_RC=0
-DB=""
 run_boards() {
     local name=$1 prof=$2
     shift 2
@@ -203,7 +135,6 @@ run_boards() {
         >"$T/run.out" 2>"$T/run.err"
     RUN_RC=$?
 }
-q() { sqlite3 -batch -noheader -separator '|' "$DB" "$1"; }
 
 # expect_run_pass PORT: the attempt on PORT passed.
 expect_run_pass() {

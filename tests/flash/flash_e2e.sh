@@ -11,8 +11,8 @@
 #        2 esp32 (pty, stub+deflate, patched header)  3 esp32 (tcp, ROM, no compression)
 #        4 esp32s3 (pty, stub, no compression, patched)  5 esp32c3 (tcp, ROM + deflate)
 #        6 esp32 (pty, --profile: patched, no compression, erase regions)
-start_sim --boards esp8266:2,esp32:2,esp32s3:1,esp32c3:1,esp32:1
-cd "$WORK" || exit 1
+start_sim esp8266:2,esp32:2,esp32s3:1,esp32c3:1,esp32:1
+cd "$T" || exit 1
 FLASH_BYTES=$((4 * 1024 * 1024))
 M=$MKIMAGE
 $M --chip esp8266 --kind v1 --size 24000 --seed 1 -o e8_v1.bin &&
@@ -27,7 +27,7 @@ $M --chip esp32s3 --kind app --size 90000 --seed 8 --hash -o s3_app.bin &&
 $M --chip esp32c3 --kind bootloader --size 18000 --seed 9 -o c3_boot.bin &&
 $M --chip esp32c3 --kind app --size 120000 --seed 10 -o c3_app.bin || { echo "FAIL: mkimage" >&2; exit 1; }
 
-tcp() { echo "tcp://${TCP[$1]}"; }
+tcp() { echo "${TCP[$1]}"; }
 
 # flash_case NAME BOARD CHIP [espfab options...] -- OFFSET FILE... : runs espfab
 # flash, checks exit 0 and the result line, and records what board BOARD
@@ -126,23 +126,23 @@ trace_ops 2 | grep -q '^stub 0x11' && pass "board 2 flashed through the stub" ||
 trace_ops 3 | grep -q '^stub' && fail "board 3 (--no-stub) talked to a stub" || pass "board 3 stayed in the ROM"
 trace_ops 1 | grep -q '^stub 0x11' && pass "board 1 (ESP8266) flashed through the stub" || fail "board 1 never used the stub"
 
-dump_flash
+dump_sim
 for b in 0 1 2 3 4 5 6; do
     # shellcheck disable=SC2086
     "$FLASHEXP" --chip "${EXP_CHIP[$b]}" --flash-bytes $FLASH_BYTES ${EXP_PATCH[$b]} -o "exp-$b.bin" ${EXP_ARGS[$b]} ||
         { fail "flashexp for board $b"; continue; }
-    expect_same_file "board $b (${EXP_CHIP[$b]}) flash == intended bytes" "dump/board-$b.bin" "exp-$b.bin"
+    expect_same_file "board $b (${EXP_CHIP[$b]}) flash == intended bytes" "dumps/board-$b.bin" "exp-$b.bin"
 done
 
 # The patched headers really differ from the files (the check above is not vacuous).
-cmp -s <(head -c 4 e32_boot.bin) <(dd if=dump/board-2.bin bs=1 skip=4096 count=4 2>/dev/null) &&
+cmp -s <(head -c 4 e32_boot.bin) <(dd if=dumps/board-2.bin bs=1 skip=4096 count=4 2>/dev/null) &&
     fail "board 2 bootloader header was not patched" || pass "board 2 bootloader header was patched"
-[ "$(dd if=dump/board-2.bin bs=1 skip=$((4096 + 2)) count=2 2>/dev/null | od -An -tx1 | tr -d ' ')" = "011f" ] &&
+[ "$(dd if=dumps/board-2.bin bs=1 skip=$((4096 + 2)) count=2 2>/dev/null | od -An -tx1 | tr -d ' ')" = "011f" ] &&
     pass "board 2 header bytes 2-3 = 01 1f (qout, 2MB, 80m)" || fail "board 2 header bytes 2-3"
 # Independent SHA-256 check of the patched ESP32 bootloader: the digest after
 # the checksum byte covers the patched bytes.
 len=$(stat -c %s e32_boot.bin)
-dd if=dump/board-2.bin bs=1 skip=4096 count=$((len - 32)) 2>/dev/null | sha256sum | cut -c1-64 >sha-want
-dd if=dump/board-2.bin bs=1 skip=$((4096 + len - 32)) count=32 2>/dev/null | od -An -tx1 | tr -d ' \n' >sha-got
+dd if=dumps/board-2.bin bs=1 skip=4096 count=$((len - 32)) 2>/dev/null | sha256sum | cut -c1-64 >sha-want
+dd if=dumps/board-2.bin bs=1 skip=$((4096 + len - 32)) count=32 2>/dev/null | od -An -tx1 | tr -d ' \n' >sha-got
 if [ "$(cat sha-want)" = "$(cat sha-got)" ]; then pass "board 2 appended SHA-256 recomputed"; else fail "board 2 SHA-256: $(cat sha-got) != $(cat sha-want)"; fi
 finish

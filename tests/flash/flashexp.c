@@ -3,7 +3,7 @@
  * should hold after `espfab flash`, computed independently of espfab's own
  * image code (it does not link espfab_core): 0xFF everywhere, each file at its
  * offset, and, for a file at the chip's bootloader offset that starts with
- * 0xE9, the header bytes 2-3 patched as esptool does (protocol.md 6.4) with
+ * 0xE9, the header bytes 2-3 patched as esptool does (docs/protocol.md 6.4) with
  * the appended SHA-256 recomputed when byte 23 is 1 (ESP32 family only).
  *
  *   flashexp --chip esp32 --flash-bytes N [--mode dio] [--freq 40m]

@@ -5,28 +5,22 @@
 . "$(dirname "$0")/common.sh"
 
 # Board 3 has a 16 MB GigaDevice flash (JEDEC 0x1840C8) and revision v0.3.
-start_sim --boards esp8266:1,esp32:1,esp32s3:1,esp32c3:1 --seed 7 --rev esp32c3:0.3
-SIM1_PID=$SIM_PID
+start_sim esp8266:1,esp32:1,esp32s3:1,esp32c3:1 --seed 7 --rev esp32c3:0.3
+# A second simulator for the one board with another flash chip.
 start_sim2() {
-    SIM_PID=""
     "$ESPSIM" --boards esp32c3:1 --flash-size 16MB --jedec 0x1840C8 --no-pty --tcp-base 0 \
-        >"$WORK/sim2.out" 2>"$WORK/sim2.trace" &
-    SIM2_PID=$!
-    local i
-    for i in $(seq 1 200); do
-        grep -q '^espsim ready' "$WORK/sim2.out" 2>/dev/null && break
-        sleep 0.05
-    done
-    SIM2_TCP=$(sed -n 's/^board 0 .* tcp=\([^ ]*\).*/\1/p' "$WORK/sim2.out")
-    SIM2_MAC=$(sed -n 's/^board 0 .* mac=\([^ ]*\).*/\1/p' "$WORK/sim2.out")
+        >"$T/sim2.out" 2>"$T/sim2.trace" &
+    local pid=$!
+    track_pid "$pid"
+    sim_wait_ready "$T/sim2.out" "$pid" "$T/sim2.trace"
+    SIM2_TCP=$(sed -n 's/^board 0 .* tcp=\([^ ]*\).*/\1/p' "$T/sim2.out")
+    SIM2_MAC=$(sed -n 's/^board 0 .* mac=\([^ ]*\).*/\1/p' "$T/sim2.out")
 }
 start_sim2
-SIM_PID=$SIM1_PID
-trap 'kill $SIM2_PID 2>/dev/null; wait $SIM2_PID 2>/dev/null; cleanup' EXIT
 
 names=(ESP8266 ESP32 ESP32-S3 ESP32-C3)
 for b in 0 1 2 3; do
-    for port in "${PTY[$b]}" "tcp://${TCP[$b]}"; do
+    for port in "${PTY[$b]}" "${TCP[$b]}"; do
         for stub in "" "--no-stub"; do
             what="info board $b ${names[$b]} $port ${stub:-stub}"
             if expect_status 0 "$what" "$ESPFAB" info --port "$port" $stub; then
@@ -44,7 +38,7 @@ expect_out "info C3 revision" "security     flags 0x"
 
 # --json: one object; read it back with sqlite3's JSON functions.
 if expect_status 0 "info --json" "$ESPFAB" info --port "${PTY[1]}" --json; then
-    json=$(cat "$WORK/out")
+    json=$(cat "$T/out")
     q() { sqlite3 :memory: "SELECT json_extract('$(printf '%s' "$json" | sed "s/'/''/g")', '$1')"; }
     [ "$(q '$.chip')" = "ESP32" ] && pass "json chip" || fail "json chip: $(q '$.chip')"
     [ "$(q '$.mac')" = "${MAC[1]}" ] && pass "json mac" || fail "json mac: $(q '$.mac') != ${MAC[1]}"

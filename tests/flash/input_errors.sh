@@ -4,10 +4,10 @@
 # board's trace must show that no command at all reached it.
 . "$(dirname "$0")/common.sh"
 
-start_sim --boards esp32:1,esp8266:1
+start_sim esp32:1,esp8266:1
 P32=${PTY[0]}
 P8266=${PTY[1]}
-cd "$WORK" || exit 1
+cd "$T" || exit 1
 "$MKIMAGE" --chip esp32 --kind app --size 40000 --seed 11 -o app32.bin || exit 1
 "$MKIMAGE" --chip esp32 --kind bootloader --size 20000 --seed 12 -o boot32.bin || exit 1
 "$MKIMAGE" --chip esp8266 --kind v1 --size 20000 --seed 13 -o v1.bin || exit 1
@@ -70,8 +70,8 @@ n=$(trace_ops 0 | wc -l)
 [ "$n" -eq 0 ] && pass "board 0 got no command" || fail "board 0 got $n commands"
 n=$(trace_ops 1 | wc -l)
 [ "$n" -eq 0 ] && pass "board 1 got no command" || fail "board 1 got $n commands"
-if grep -q "board [01] reset" "$WORK/sim.trace"; then
-    fail "a port was opened: $(grep 'reset' "$WORK/sim.trace" | head -2)"
+if grep -q "board [01] reset" "$T/sim.trace"; then
+    fail "a port was opened: $(grep 'reset' "$T/sim.trace" | head -2)"
 else
     pass "no port was opened"
 fi

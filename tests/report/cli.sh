@@ -1,13 +1,12 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # cli.sh - `espfab report` command line: exports to stdout and -o, and bad
 # input (missing database, bad date, unknown format, --from after --to,
 # unknown option, not a database) answered with one clear line and exit 2.
 #   cli.sh ESPFAB FILL_DB OUTDIR   (ESPFAB: espfab, or report_cli which runs only `report`)
-set -u
+. "$(dirname "$0")/../lib.sh"
 espfab=$1 fill=$2 out=$3
-fails=0
 rm -rf "$out"; mkdir -p "$out"
-"$fill" "$out/espfab.db" 3 >/dev/null || { echo "FAIL: fill_db"; exit 1; }
+"$fill" "$out/espfab.db" 3 >/dev/null || die "fill_db"
 
 # expect_fail NAME WANT_IN_MESSAGE ARGS...: exit 2 with exactly one stderr line naming it.
 expect_fail() {
@@ -15,10 +14,10 @@ expect_fail() {
   "$espfab" report "$@" >"$out/stdout" 2>"$out/stderr"; rc=$?
   lines=$(wc -l <"$out/stderr")
   if [ "$rc" -ne 2 ] || [ "$lines" -ne 1 ] || ! grep -qF -- "$want" "$out/stderr" || [ -s "$out/stdout" ]; then
-    echo "FAIL $name: exit $rc, $lines stderr lines, want exit 2 and one line with '$want':"
-    cat "$out/stderr"; fails=$((fails + 1))
+    fail "$name: exit $rc, $lines stderr lines, want exit 2 and one line with '$want':"
+    cat "$out/stderr" >&2
   else
-    echo "ok   $name: $(cat "$out/stderr")"
+    pass "$name: $(cat "$out/stderr")"
   fi
 }
 expect_fail missing-db "'$out/nope.db' not found" --db "$out/nope.db" --format csv
@@ -35,29 +34,28 @@ expect_fail bad-output "cannot write" --db "$out/espfab.db" --format csv -o "$ou
 
 # Exports: stdout and -o give the same bytes; counts match the database.
 n=$(sqlite3 "$out/espfab.db" "SELECT count(*) FROM attempts WHERE outcome='fail'")
-"$espfab" report --db "$out/espfab.db" --format csv --outcome fail >"$out/a.csv" 2>/dev/null || { echo "FAIL csv stdout"; fails=$((fails+1)); }
-"$espfab" report --db "$out/espfab.db" --format csv --outcome fail -o "$out/b.csv" 2>/dev/null || { echo "FAIL csv -o"; fails=$((fails+1)); }
-cmp -s "$out/a.csv" "$out/b.csv" || { echo "FAIL: stdout and -o differ"; fails=$((fails+1)); }
-ls "$out"/b.csv.tmp-* >/dev/null 2>&1 && { echo "FAIL: temporary file left behind"; fails=$((fails+1)); }
+"$espfab" report --db "$out/espfab.db" --format csv --outcome fail >"$out/a.csv" 2>/dev/null || fail "csv stdout"
+"$espfab" report --db "$out/espfab.db" --format csv --outcome fail -o "$out/b.csv" 2>/dev/null || fail "csv -o"
+cmp -s "$out/a.csv" "$out/b.csv" || fail "stdout and -o differ"
+ls "$out"/b.csv.tmp-* >/dev/null 2>&1 && fail "temporary file left behind"
 # Records = header + one per failed attempt (CSV fields here hold no newlines).
 rows=$(grep -c "" "$out/a.csv")
-[ "$rows" -eq $((n + 1)) ] && echo "ok   csv rows $rows for $n failed attempts" || { echo "FAIL csv rows $rows for $n failed attempts"; fails=$((fails+1)); }
+[ "$rows" -eq $((n + 1)) ] && pass "csv rows $rows for $n failed attempts" || fail "csv rows $rows for $n failed attempts"
 "$espfab" report --db "$out/espfab.db" --format json -o "$out/all.json" 2>/dev/null
 jn=$(sqlite3 :memory: "SELECT json_array_length(readfile('$out/all.json'))")
 an=$(sqlite3 "$out/espfab.db" "SELECT count(*) FROM attempts")
-[ "$jn" = "$an" ] && echo "ok   json $jn attempts" || { echo "FAIL json $jn attempts, database $an"; fails=$((fails+1)); }
+[ "$jn" = "$an" ] && pass "json $jn attempts" || fail "json $jn attempts, database $an"
 # A read-only export does not change the database (no recovery of the
 # running attempt, no migration): same content before and after.
 sum() { sqlite3 "$out/espfab.db" "SELECT count(*), sum(outcome='running'), total(length(message)) FROM attempts"; }
 running=$(sqlite3 "$out/espfab.db" "SELECT count(*) FROM attempts WHERE outcome='running'")
-[ "$running" -ge 1 ] || { echo "FAIL: fill_db left no running attempt"; fails=$((fails+1)); }
+[ "$running" -ge 1 ] || fail "fill_db left no running attempt"
 before=$(sum)
 "$espfab" report --db "$out/espfab.db" --format html -o "$out/r.html" 2>/dev/null
 after=$(sum)
-[ "$before" = "$after" ] && echo "ok   database unchanged by the export ($after)" || { echo "FAIL: export changed the database: $before -> $after"; fails=$((fails+1)); }
+[ "$before" = "$after" ] && pass "database unchanged by the export ($after)" || fail "export changed the database: $before -> $after"
 # Empty result: exit 0, header only, a note on stderr.
 "$espfab" report --db "$out/espfab.db" --format csv --lot NONE >"$out/empty.csv" 2>"$out/stderr"; rc=$?
 [ "$rc" -eq 0 ] && [ "$(grep -c "" "$out/empty.csv")" -eq 1 ] && grep -q "no attempts match" "$out/stderr" \
-  && echo "ok   empty result" || { echo "FAIL empty result (exit $rc)"; fails=$((fails+1)); }
-[ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }
-echo "all ok"
+  && pass "empty result" || fail "empty result (exit $rc)"
+finish

@@ -22,7 +22,7 @@ wait_rows() { # SQL-WHERE COUNT
 sim_cmd plug 0
 wait_rows "outcome='pass'" 1
 mac1=$(q "select mac from attempts where outcome='pass'")
-writes1=$(grep -c "board 0 .*op=0x1[01] " "$T/sim.err" || true)
+writes1=$(grep -c "board 0 .*op=0x1[01] " "$T/sim.trace" || true)
 # the chip resets into its application: its USB port leaves and comes back
 sleep 0.3
 sim_cmd unplug 0
@@ -31,7 +31,7 @@ sim_cmd replug 0
 wait_rows "error_name='ALREADY_PASSED'" 1
 row=$(q "select outcome, mac, error_code from attempts where error_name='ALREADY_PASSED'")
 [ "$row" = "interrupted|$mac1|703" ] || fail "the came-back row is '$row', want 'interrupted|$mac1|703'"
-writes2=$(grep -c "board 0 .*op=0x1[01] " "$T/sim.err" || true)
+writes2=$(grep -c "board 0 .*op=0x1[01] " "$T/sim.trace" || true)
 [ "$writes1" = "$writes2" ] || fail "the board that came back was written to again ($writes1 -> $writes2 FLASH_DEFL commands)"
 pass "the board that passed and came back is recorded ALREADY_PASSED ($mac1), nothing written"
 grep -q "passed here .* s ago and is back on the port" "$T/run.out" || fail "no note about the board coming back"

@@ -1,20 +1,21 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # cli_test.sh ESPFAB FIXTURE MKIMAGE - `espfab db` and `espfab profile` end to end.
-set -u
+. "$(dirname "$0")/../lib.sh"
 ESPFAB=$1 FIXTURE=$2 MKIMAGE=$3
-T=$(mktemp -d /tmp/espfab-test-cli-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0
 expect() { # expect CODE DESCRIPTION -- command...
     want=$1; what=$2; shift 3
     "$@" >"$T/out" 2>"$T/err"; got=$?
     if [ "$got" != "$want" ]; then
-        echo "FAIL $what: exit $got, wanted $want"; cat "$T/out" "$T/err"; fails=$((fails+1))
+        fail "$what: exit $got, wanted $want"; cat "$T/out" "$T/err" >&2
+    else
+        pass "$what (exit $got)"
     fi
 }
 contains() { # contains FILE TEXT DESCRIPTION
     if ! grep -qF -- "$2" "$1"; then
-        echo "FAIL $3: '$2' not in:"; cat "$1"; fails=$((fails+1))
+        fail "$3: '$2' not in:"; cat "$1" >&2
+    else
+        pass "$3"
     fi
 }
 
@@ -22,7 +23,7 @@ contains() { # contains FILE TEXT DESCRIPTION
 expect 2 "db check without a database" -- "$ESPFAB" db check --db "$T/none.db"
 contains "$T/err" "no database at $T/none.db" "missing db message"
 
-"$FIXTURE" clean "$T/clean.db" || { echo "fixture failed"; exit 1; }
+"$FIXTURE" clean "$T/clean.db" || die "fixture failed"
 expect 0 "db check clean" -- "$ESPFAB" db check --db "$T/clean.db"
 contains "$T/out" "integrity    ok" "integrity line"
 contains "$T/out" "2 in 1 runs: 1 pass, 1 fail, 0 interrupted, 0 open" "counts"
@@ -95,5 +96,4 @@ expect 2 "profile usage" -- "$ESPFAB" profile
 expect 0 "profile import to stdout" -- "$ESPFAB" profile import "$T/p/build/flasher_args.json"
 contains "$T/out" "[image app]" "stdout import"
 
-if [ "$fails" -ne 0 ]; then echo "$fails failures"; exit 1; fi
-echo "all cli checks passed"
+finish

@@ -1,4 +1,4 @@
-/* test_chip.c - chip table and decoders against protocol.md section 4.
+/* test_chip.c - chip table and decoders against docs/protocol.md section 4.
  *
  * eFuse words are built by hand from the bit layout in 4.4; every decode goes
  * through espfab_chip_info_regs(), so a register missing from that list makes

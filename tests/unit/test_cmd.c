@@ -1,4 +1,4 @@
-/* test_cmd.c - request builders and reply parsing against protocol.md 1-3. */
+/* test_cmd.c - request builders and reply parsing against docs/protocol.md 1-3. */
 #include "check.h"
 #include "espfab/cmd.h"
 #include "espfab/err.h"
@@ -15,7 +15,7 @@ static void keep_frame(void *data, const uint8_t *f, size_t len)
     }
 }
 
-/* protocol.md 1.3: the SYNC request, exactly as it goes on the wire. */
+/* docs/protocol.md 1.3: the SYNC request, exactly as it goes on the wire. */
 static void test_sync_request_golden(void)
 {
     uint8_t want[46] = {0xC0, 0x00, 0x08, 0x24, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -341,7 +341,7 @@ static void test_security_info(void)
     CHECK_EQ(espfab_secinfo_parse(c6 + 8, 11, &s), ESPFAB_E_PROTO_BAD_REPLY);
 }
 
-/* protocol.md 1.3: the 12-byte ROM rejection "01 ?? 04 00 vvvvvvvv 01 05 00 00". */
+/* docs/protocol.md 1.4: the 12-byte ROM rejection "01 ?? 04 00 vvvvvvvv 01 05 00 00". */
 static void test_unsupported_matching(void)
 {
     espfab_resp_t r;

@@ -1,4 +1,4 @@
-/* test_reset.c - reset step lists (protocol.md 5.2) and the custom string parser. */
+/* test_reset.c - reset step lists (docs/protocol.md 5.2) and the custom string parser. */
 #include "check.h"
 
 #include "espfab/reset.h"

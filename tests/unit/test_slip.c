@@ -1,4 +1,4 @@
-/* test_slip.c - streaming SLIP decoder and encoder (protocol.md 1.1, 1.3). */
+/* test_slip.c - streaming SLIP decoder and encoder (docs/protocol.md 1.1, 1.3). */
 #include <stdlib.h>
 
 #include "check.h"
@@ -52,7 +52,7 @@ static void start(size_t cap)
     espfab_slip_dec_init(&dec, buf, cap);
 }
 
-/* protocol.md 1.3: ESP32-family ROM SYNC reply and READ_REG reply. */
+/* docs/protocol.md 1.3: ESP32-family ROM SYNC reply and READ_REG reply. */
 static const uint8_t sync_reply_esp32[] = {0xC0, 0x01, 0x08, 0x04, 0x00, 0x07, 0x07, 0x12,
                                            0x20, 0x00, 0x00, 0x00, 0x00, 0xC0};
 static const uint8_t read_reg_reply_esp32[] = {0xC0, 0x01, 0x0A, 0x04, 0x00, 0x83, 0x1D,

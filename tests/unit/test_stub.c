@@ -268,7 +268,7 @@ static void test_cache(void)
 }
 
 /* The installed esptool-js package: every chip of the table has a stub whose
- * entry lies in its text (checked by the loader) and protocol.md's sizes for
+ * entry lies in its text (checked by the loader) and the sizes of docs/protocol.md 7.1 for
  * known files hold within reason. */
 static void test_installed_package(void)
 {
@@ -298,7 +298,7 @@ static void test_installed_package(void)
             CHECK(s.data_len > 0);
         espfab_stub_free(&s);
     }
-    /* The ESP32 stub of esptool-js 0.7 is the v2 stub of protocol.md 7.2. */
+    /* The ESP32 stub of esptool-js 0.7 is the v2 stub of docs/protocol.md 7.1. */
     espfab_stub_t s;
     espfab_fault_t f;
     if (espfab_stub_load(NULL, espfab_chip_get(ESPFAB_CHIP_ESP32), -1, &s, &f) == 0) {

@@ -4,7 +4,7 @@
  *
  * Written independently of src/image on purpose (it does not link
  * espfab_core): a misunderstanding of the format shared by the writer and
- * the parser would otherwise pass every test.  Format facts: protocol.md
+ * the parser would otherwise pass every test.  Format facts: docs/protocol.md
  * section 6; partition table: ESP-IDF's binary layout (32-byte entries with
  * magic 0xAA50, then an MD5 entry 0xEBEB).
  *
