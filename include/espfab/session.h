@@ -164,7 +164,5 @@ espfab_session_state_t espfab_session_state(const espfab_session_t *s);
 const char *espfab_session_state_name(espfab_session_state_t st); /* "write" */
 /* The chip detected (NULL until DETECT is done). */
 const espfab_chip_t *espfab_session_chip(const espfab_session_t *s);
-/* Chip details read (valid after READ_INFO); NULL before. */
-const espfab_chip_info_t *espfab_session_chip_info(const espfab_session_t *s);
 
 #endif

@@ -347,10 +347,6 @@ espfab_session_state_t espfab_session_state(const espfab_session_t *s)
     return s ? s->state : ESPFAB_SS_IDLE;
 }
 const espfab_chip_t *espfab_session_chip(const espfab_session_t *s) { return s ? s->id.chip : NULL; }
-const espfab_chip_info_t *espfab_session_chip_info(const espfab_session_t *s)
-{
-    return s && s->id.have_info ? &s->id.info : NULL;
-}
 
 void espfab_session_free(espfab_session_t *s)
 {
