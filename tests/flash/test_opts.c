@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argv.h"
 #include "check.h"
 #include "cli/opts.h"
 #include "espfab/num.h"
@@ -68,16 +69,10 @@ static void test_reset_names(void)
 /* getopt permutes argv: build a fresh copy for each parse. */
 static int parse(unsigned allowed, espfab_cli_opts_t *o, char *err, size_t errlen, int n, ...)
 {
-    static char store[32][128];
-    static char *argv[33];
     va_list ap;
     va_start(ap, n);
-    for (int i = 0; i < n; i++) {
-        snprintf(store[i], sizeof(store[i]), "%s", va_arg(ap, const char *));
-        argv[i] = store[i];
-    }
+    char **argv = test_argv(n, ap);
     va_end(ap);
-    argv[n] = NULL;
     return espfab_cli_opts_parse(n, argv, allowed, o, err, errlen);
 }
 

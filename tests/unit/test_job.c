@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argv.h"
 #include "check.h"
 #include "cli/opts.h"
 #include "espfab/job.h"
@@ -291,16 +292,10 @@ static void test_job_from_profile_and_slot(void)
 /* getopt permutes argv: a fresh copy for each parse. */
 static int cli(espfab_cli_opts_t *o, int n, ...)
 {
-    static char store[16][64];
-    static char *argv[17];
     va_list ap;
     va_start(ap, n);
-    for (int i = 0; i < n; i++) {
-        snprintf(store[i], sizeof(store[i]), "%s", va_arg(ap, const char *));
-        argv[i] = store[i];
-    }
+    char **argv = test_argv(n, ap);
     va_end(ap);
-    argv[n] = NULL;
     char err[256];
     int rc = espfab_cli_opts_parse(n, argv, ESPFAB_OPT_FLASH, o, err, sizeof(err));
     if (rc)
