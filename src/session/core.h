@@ -318,8 +318,8 @@ struct espfab_session {
 
 /* ---- core (session.c) ---------------------------------------------------- */
 
-void sess_set_state_at(espfab_session_t *s, espfab_session_state_t st, int line);
-#define set_state(s, st) sess_set_state_at((s), (st), __LINE__)
+void sess_set_state_at(espfab_session_t *s, espfab_session_state_t st, const char *file, int line);
+#define set_state(s, st) sess_set_state_at((s), (st), __FILE__, __LINE__)
 void sess_note(espfab_session_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sess_emit(espfab_session_t *s, espfab_session_ev_t *ev);
 /* Ends the session with a fault (no effect once finishing). */
@@ -359,8 +359,9 @@ void sess_disarm(espfab_session_t *s);
  * ESPFAB_E_TIMEOUT after max_tries. */
 void sess_send_cmd(espfab_session_t *s, size_t len, size_t expect, uint64_t timeout_ms, int max_tries,
               reply_fn fn);
-/* Sends an already encoded frame (link.next_wire, swapped in) the same way. */
-void sess_send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply_fn fn);
+/* Sends an already encoded frame of request op (link.next_wire, swapped
+ * in) the same way. */
+void sess_send_encoded(espfab_session_t *s, uint8_t op, uint64_t timeout_ms, int max_tries, reply_fn fn);
 void sess_resend_cmd(espfab_session_t *s);
 bool link_check(espfab_session_t *s);
 /* A reply to a data block (MEM_DATA, FLASH_(DEFL_)DATA), by the one retry

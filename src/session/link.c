@@ -119,9 +119,9 @@ static bool may_send(espfab_session_t *s)
     return true;
 }
 
-static void start_cmd(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply_fn fn)
+static void start_cmd(espfab_session_t *s, uint8_t op, uint64_t timeout_ms, int max_tries, reply_fn fn)
 {
-    s->link.cmd.op = s->link.pkt[1];
+    s->link.cmd.op = op;
     s->link.cmd.tries = 1;
     s->link.cmd.max_tries = max_tries < 1 ? 1 : max_tries;
     s->link.cmd.timeout_ms = timeout_ms;
@@ -144,10 +144,10 @@ void sess_send_cmd(espfab_session_t *s, size_t len, size_t expect, uint64_t time
     s->link.next_key = 0;
     s->link.cmd.expect = expect;
     s->link.cmd.wire_len = espfab_slip_encode(s->link.pkt, len, s->link.wire, WIRE_CAP);
-    start_cmd(s, timeout_ms, max_tries, fn);
+    start_cmd(s, s->link.pkt[1], timeout_ms, max_tries, fn);
 }
 
-void sess_send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, reply_fn fn)
+void sess_send_encoded(espfab_session_t *s, uint8_t op, uint64_t timeout_ms, int max_tries, reply_fn fn)
 {
     if (!may_send(s))
         return;
@@ -157,7 +157,7 @@ void sess_send_encoded(espfab_session_t *s, uint64_t timeout_ms, int max_tries, 
     s->link.next_key = 0;
     s->link.cmd.expect = 0;
     s->link.cmd.wire_len = s->link.next_len;
-    start_cmd(s, timeout_ms, max_tries, fn);
+    start_cmd(s, op, timeout_ms, max_tries, fn);
 }
 
 /* Sends the command again, same bytes (same seq for a data block). */

@@ -147,7 +147,7 @@ void sess_note(espfab_session_t *s, const char *fmt, ...)
     sess_emit(s, &ev);
 }
 
-void sess_set_state_at(espfab_session_t *s, espfab_session_state_t st, int line)
+void sess_set_state_at(espfab_session_t *s, espfab_session_state_t st, const char *file, int line)
 {
     espfab_session_state_t old = s->state;
     if (old == st)
@@ -156,7 +156,9 @@ void sess_set_state_at(espfab_session_t *s, espfab_session_state_t st, int line)
     s->rec.phase_ms[phase_of(old)] += (uint32_t)(now - s->state_since);
     s->state_since = now;
     s->state = st;
-    ESPFAB_LOGD(TAG, "%s: %s -> %s (line %d)", s->port_spec, state_names[old], state_names[st], line);
+    const char *base = strrchr(file, '/');
+    ESPFAB_LOGD(TAG, "%s: %s -> %s (%s:%d)", s->port_spec, state_names[old], state_names[st], base ? base + 1 : file,
+                line);
     espfab_session_ev_t ev = {.kind = ESPFAB_SESSION_EV_STATE, .old_state = old, .new_state = st};
     sess_emit(s, &ev);
 }

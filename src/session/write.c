@@ -364,7 +364,8 @@ static void send_block(espfab_session_t *s)
         t = R->last_timeout; /* the stub writes the previous block while it waits */
     R->last_timeout = timeout;
     if (encoded)
-        sess_send_encoded(s, sess_scaled(s, t), BLOCK_TRIES, on_block); /* encoded while the previous was in flight */
+        sess_send_encoded(s, R->deflate ? ESPFAB_OP_FLASH_DEFL_DATA : ESPFAB_OP_FLASH_DATA,
+                          sess_scaled(s, t), BLOCK_TRIES, on_block); /* encoded while the previous was in flight */
     else
         sess_send_cmd(s, n, 0, sess_scaled(s, t), BLOCK_TRIES, on_block);
     if (sess_finishing(s) || s->link.cmd.state != CMD_WAITING || R->seq + 1 >= R->nblocks)
