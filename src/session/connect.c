@@ -15,8 +15,13 @@
 #define SYNC_TRIES 5
 #define SYNC_COLLECT_MS 100u
 
+/* How often a pending open looks for a cancel of the session. */
+#define OPEN_CANCEL_POLL_MS 20u
+
 static void start_attempt(espfab_session_t *s);
 static void send_sync(espfab_session_t *s);
+static void watch_open(espfab_session_t *s);
+static void on_port_open(espfab_port_t *p, const espfab_fault_t *f, void *data);
 
 void phase_connect_enter(espfab_session_t *s)
 {
@@ -32,14 +37,44 @@ void phase_connect_enter(espfab_session_t *s)
         }
     }
     espfab_fault_clear(&f);
-    int rc = espfab_port_open(s->loop, s->port_spec, s->o.initial_baud, &s->port, &f);
+    /* The open does not block the loop (a TCP serial server may take
+     * seconds to answer, or never): it continues in on_port_open.  Until
+     * then the timer only watches for a cancel (sess_finish cancels the
+     * open request). */
+    int rc = espfab_port_open_start(s->loop, s->port_spec, s->o.initial_baud, on_port_open, s,
+                                    &C->open_req, &f);
     if (rc < 0) {
-        s->port = NULL;
+        C->open_req = NULL;
         sess_fail_with(s, &f);
         return;
     }
+    sess_arm(s, OPEN_CANCEL_POLL_MS, watch_open);
+}
+
+/* The open is still pending: look again (the session timer ends a
+ * cancelled session before calling this). */
+static void watch_open(espfab_session_t *s)
+{
+    sess_arm(s, OPEN_CANCEL_POLL_MS, watch_open);
+}
+
+static void on_port_open(espfab_port_t *p, const espfab_fault_t *f, void *data)
+{
+    espfab_session_t *s = data;
+    struct connect *C = &s->conn;
+    C->open_req = NULL; /* freed once this returns */
+    sess_disarm(s);
+    if (!p) {
+        sess_fail_with(s, f);
+        return;
+    }
+    s->port = p;
+    if (s->cancel) {
+        sess_fail_cancelled(s);
+        return;
+    }
     s->link.cur_baud = s->o.initial_baud;
-    rc = link_read_start(s);
+    int rc = link_read_start(s);
     if (rc < 0) {
         sess_fail_port(s, rc);
         return;

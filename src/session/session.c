@@ -416,6 +416,8 @@ void sess_finish(espfab_session_t *s)
     sess_disarm(s);
     set_state(s, ESPFAB_SS_DONE);
     s->life = LIFE_FINISHING;
+    espfab_port_open_cancel(s->conn.open_req); /* no callback after this */
+    s->conn.open_req = NULL;
     if (s->port) {
         s->pending++;
         espfab_port_close(s->port, on_port_closed, s);
