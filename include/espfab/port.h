@@ -28,8 +28,9 @@
  * except the close callback (from the loop).
  *
  * A presence probe (espfab_port_probe_start: is the device node / the TCP
- * server there?) never blocks the loop: names resolve with uv_getaddrinfo,
- * the connect is libuv's, the device stat runs on libuv's thread pool.  Its
+ * server there?) never blocks the loop either: it shares the open's TCP
+ * connector (src/port/port_connect.c), the device stat runs on libuv's
+ * thread pool.  Its
  * callback fires exactly once, from the loop (never inside the start call),
  * unless the probe is cancelled first; the probe frees itself.
  */

@@ -1,6 +1,9 @@
 /*
- * connect.c - the connect phase: OPEN the port, RESET the board into its
- * loader (DTR/RTS sequences, esptool's order of attempts), SYNC.  Owns
+ * connect.c - the connect phase: OPEN the port (asynchronously: the loop
+ * keeps serving other boards while a tcp:// server answers;
+ * s->conn.open_req is the request in flight, which sess_finish cancels),
+ * RESET the board into its loader (DTR/RTS sequences, esptool's order of
+ * attempts), SYNC.  Owns
  * s->conn; the boot text read before SYNC lands in s->conn.bootlog (link.c
  * scans it) and names the cause when no SYNC is answered.
  */
