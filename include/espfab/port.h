@@ -8,13 +8,18 @@
  * Each backend fills an operations table (src/port/port_backend.h); the
  * port core keeps the fd, its poll, the reads and the write queue and knows
  * no backend.  A spec is parsed in one place (espfab_port_spec_parse in
- * port_spec.h, pure) and opened in one place (espfab_port_open picks the
- * backend).
+ * port_spec.h, pure) and opened in one place (espfab_port_open_start picks
+ * the backend).
  *
  * Ownership and threading: a port belongs to one uv_loop_t and is used from
- * that loop's thread only.  espfab_port_open() is synchronous (open/connect
- * complete before it returns, so the caller gets a precise fault); after that
- * nothing blocks: reads and write completions are delivered from the loop.
+ * that loop's thread only, and nothing here blocks that thread (one loop
+ * drives many boards).  Opening is asynchronous: espfab_port_open_start
+ * connects a TCP spec without blocking (uv_getaddrinfo for a name, then a
+ * non-blocking connect per address under one timeout) and opens a device
+ * node (fast, local) in the start call; either way its callback fires
+ * exactly once, from the loop (never inside the start call), with the port
+ * or a precise fault, unless the request is cancelled first.  Reads and
+ * write completions are delivered from the loop.
  * The read callback fires for every chunk that arrives (n > 0), and once with
  * n < 0 (an espfab error code, fault filled) when the port fails or vanishes;
  * after that no more reads are delivered.  Write callbacks fire once each, in
@@ -23,8 +28,9 @@
  * except the close callback (from the loop).
  *
  * A presence probe (espfab_port_probe_start: is the device node / the TCP
- * server there?) never blocks the loop: names resolve with uv_getaddrinfo,
- * the connect is libuv's, the device stat runs on libuv's thread pool.  Its
+ * server there?) never blocks the loop either: it shares the open's TCP
+ * connector (src/port/port_connect.c), the device stat runs on libuv's
+ * thread pool.  Its
  * callback fires exactly once, from the loop (never inside the start call),
  * unless the probe is cancelled first; the probe frees itself.
  */
@@ -47,12 +53,31 @@ typedef void (*espfab_port_read_cb)(espfab_port_t *p, const uint8_t *buf, ssize_
 typedef void (*espfab_port_write_cb)(espfab_port_t *p, int status, void *data);
 typedef void (*espfab_port_close_cb)(espfab_port_t *p, void *data);
 
-/* Opens spec at baud 8N1, raw.  On failure returns an error code, fills f with
- * a diagnosis (missing port + which ports exist, permission + the device's
- * group and the usermod command, busy + the process holding it) and sets
- * *out = NULL. */
-int espfab_port_open(uv_loop_t *loop, const char *spec, uint32_t baud, espfab_port_t **out,
-                     espfab_fault_t *f);
+/* ---- opening ---- */
+
+typedef struct espfab_port_open_req espfab_port_open_req_t;
+
+/* The outcome of an open: p is the open port (the callback's to keep and
+ * close with espfab_port_close), or NULL with f holding the diagnosis
+ * (missing port + which ports exist, permission + the device's group and the
+ * usermod command, busy + the process holding it; for TCP, code
+ * PORT_TCP_CONNECT: name unknown, refused, unreachable, no answer within
+ * 3 s).  The request is freed once the callback returns. */
+typedef void (*espfab_port_open_cb)(espfab_port_t *p, const espfab_fault_t *f, void *data);
+
+/* Starts opening spec at baud 8N1, raw, on loop.  Returns 0 (*out set when
+ * out is not NULL; cb fires once from the loop) or, for what needs no I/O
+ * to tell (a bad spec, baud 0, a NULL argument, no memory), an error code
+ * with f filled and no callback. */
+int espfab_port_open_start(uv_loop_t *loop, const char *spec, uint32_t baud,
+                           espfab_port_open_cb cb, void *data, espfab_port_open_req_t **out,
+                           espfab_fault_t *f);
+/* Stops an open whose callback has not fired: it never fires, and what the
+ * open holds is released (a TCP socket still connecting is closed at once,
+ * a device port already opened is closed; handles close from the loop, a
+ * name lookup already running on the thread pool finishes first).  NULL is
+ * ignored; so is a request whose callback is running. */
+void espfab_port_open_cancel(espfab_port_open_req_t *r);
 
 int espfab_port_read_start(espfab_port_t *p, espfab_port_read_cb cb, void *data);
 int espfab_port_read_stop(espfab_port_t *p);

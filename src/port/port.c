@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define READ_CHUNK 16384
 #define READS_PER_EVENT 8
@@ -36,15 +37,18 @@ static void release(espfab_port_t *p)
 
 int espfab_port__open_with(uv_loop_t *loop, const espfab_port_ops_t *ops, const char *name,
                            const espfab_port_spec_t *spec, const char *path, const char *real,
-                           uint32_t baud, espfab_port_t **out, espfab_fault_t *f)
+                           int fd, uint32_t baud, espfab_port_t **out, espfab_fault_t *f)
 {
     *out = NULL;
     espfab_port_t *p = calloc(1, sizeof(*p));
-    if (!p)
+    if (!p) {
+        if (fd >= 0)
+            close(fd);
         return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: allocating the port", name);
+    }
     p->loop = loop;
     p->ops = ops;
-    p->c.fd = -1;
+    p->c.fd = fd;
     snprintf(p->c.name, sizeof(p->c.name), "%s", name);
     snprintf(p->c.path, sizeof(p->c.path), "%s", path);
     snprintf(p->c.real, sizeof(p->c.real), "%s", real);

@@ -56,10 +56,13 @@ typedef struct espfab_port_ops {
     const char *eof_what;    /* what a read of 0 bytes means ("the peer closed the connection") */
     const char *poll_error_what; /* what a poll error is called ("socket error") */
 
-    /* Opens what c->path (device) or s (TCP host and port) names at baud,
-     * 8N1 raw, and fills c->fd (non-blocking) and c->modem_lines.  Returns 0,
+    /* Opens what c->path (device) names at baud, 8N1 raw, and fills c->fd
+     * (non-blocking) and c->modem_lines.  A TCP connection arrives already
+     * connected (port_connect.c made it without blocking): c->fd holds the
+     * socket, which open takes over and configures.  Returns 0,
      * ESPFAB_PORT_DECLINED, or an error code with f diagnosed.  On failure
-     * the caller still calls close(c) to release whatever was taken. */
+     * the caller still calls close(c) to release whatever was taken
+     * (including a socket handed in). */
     int (*open)(espfab_port_conn_t *c, const espfab_port_spec_t *s, uint32_t baud,
                 espfab_fault_t *f);
     /* Changes the line speed; NULL when the port has none (TCP: accepted). */

@@ -50,13 +50,14 @@ struct espfab_port {
 };
 
 /* Opens a port with backend ops: allocates it, lets ops->open fill the
- * connection for spec (path = the resolved device path, "" for TCP), then
- * watches the fd on loop.  Returns 0 (*out set), ESPFAB_PORT_DECLINED (the
- * backend does not drive this port; nothing kept) or an error code with f
- * filled. */
+ * connection for spec (path = the resolved device path, the spec for TCP;
+ * fd = a connected socket the port takes over, whatever the outcome, or -1
+ * when the backend opens the node itself), then watches the fd on loop.
+ * Returns 0 (*out set), ESPFAB_PORT_DECLINED (the backend does not drive
+ * this port; nothing kept) or an error code with f filled. */
 int espfab_port__open_with(uv_loop_t *loop, const espfab_port_ops_t *ops, const char *name,
                            const espfab_port_spec_t *spec, const char *path, const char *real,
-                           uint32_t baud, espfab_port_t **out, espfab_fault_t *f);
+                           int fd, uint32_t baud, espfab_port_t **out, espfab_fault_t *f);
 
 /* The old spec parser, kept for its tests: a thin wrapper over
  * espfab_port_spec_parse (kind TTY for a device path). */

@@ -1,6 +1,9 @@
 /*
- * connect.c - the connect phase: OPEN the port, RESET the board into its
- * loader (DTR/RTS sequences, esptool's order of attempts), SYNC.  Owns
+ * connect.c - the connect phase: OPEN the port (asynchronously: the loop
+ * keeps serving other boards while a tcp:// server answers;
+ * s->conn.open_req is the request in flight, which sess_finish cancels),
+ * RESET the board into its loader (DTR/RTS sequences, esptool's order of
+ * attempts), SYNC.  Owns
  * s->conn; the boot text read before SYNC lands in s->conn.bootlog (link.c
  * scans it) and names the cause when no SYNC is answered.
  */
@@ -17,6 +20,7 @@
 
 static void start_attempt(espfab_session_t *s);
 static void send_sync(espfab_session_t *s);
+static void on_port_open(espfab_port_t *p, const espfab_fault_t *f, void *data);
 
 void phase_connect_enter(espfab_session_t *s)
 {
@@ -32,14 +36,35 @@ void phase_connect_enter(espfab_session_t *s)
         }
     }
     espfab_fault_clear(&f);
-    int rc = espfab_port_open(s->loop, s->port_spec, s->o.initial_baud, &s->port, &f);
+    /* The open does not block the loop (a TCP serial server may take
+     * seconds to answer, or never): it continues in on_port_open.  A cancel
+     * meanwhile wakes the session through its timer (espfab_session_cancel),
+     * and sess_finish cancels the open request. */
+    int rc = espfab_port_open_start(s->loop, s->port_spec, s->o.initial_baud, on_port_open, s,
+                                    &C->open_req, &f);
     if (rc < 0) {
-        s->port = NULL;
+        C->open_req = NULL;
         sess_fail_with(s, &f);
         return;
     }
+}
+
+static void on_port_open(espfab_port_t *p, const espfab_fault_t *f, void *data)
+{
+    espfab_session_t *s = data;
+    struct connect *C = &s->conn;
+    C->open_req = NULL; /* freed once this returns */
+    if (!p) {
+        sess_fail_with(s, f);
+        return;
+    }
+    s->port = p;
+    if (s->cancel) {
+        sess_fail_cancelled(s);
+        return;
+    }
     s->link.cur_baud = s->o.initial_baud;
-    rc = link_read_start(s);
+    int rc = link_read_start(s);
     if (rc < 0) {
         sess_fail_port(s, rc);
         return;

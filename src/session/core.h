@@ -159,6 +159,7 @@ typedef enum modem_lines {
 } modem_lines_t;
 
 struct connect {
+    espfab_port_open_req_t *open_req; /* the port open in flight (OPEN), else NULL */
     int attempt;
     int sync_try;
     int sync_replies;

@@ -337,10 +337,21 @@ int espfab_session_start(espfab_session_t *s)
     return 0;
 }
 
+/* Runs from the timer only to let on_timer end a cancelled session. */
+static void cancel_wakeup(espfab_session_t *s)
+{
+    (void)s;
+}
+
 void espfab_session_cancel(espfab_session_t *s)
 {
-    if (s && !sess_finishing(s))
-        s->cancel = true;
+    if (!s || sess_finishing(s))
+        return;
+    s->cancel = true;
+    /* A session whose port open is pending has no command or timer to
+     * notice the request: wake it from the loop (never from here). */
+    if (s->life == LIFE_RUNNING && s->conn.open_req && !s->link.tfn)
+        sess_arm(s, 0, cancel_wakeup);
 }
 
 const espfab_attempt_t *espfab_session_record(const espfab_session_t *s) { return s ? &s->rec : NULL; }
@@ -414,6 +425,8 @@ void sess_finish(espfab_session_t *s)
     sess_disarm(s);
     set_state(s, ESPFAB_SS_DONE);
     s->life = LIFE_FINISHING;
+    espfab_port_open_cancel(s->conn.open_req); /* no callback after this */
+    s->conn.open_req = NULL;
     if (s->port) {
         s->pending++;
         espfab_port_close(s->port, on_port_closed, s);

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "check.h"
+#include "port_wait.h"
 #include "espfab/port.h"
 
 static pid_t sim_pid = -1;
@@ -158,15 +159,15 @@ static void test_espsim(void)
     snprintf(link, sizeof(link), "%s/board-0", links);
 
     /* the pty through the links-dir symlink (what a station file names) */
-    int r = espfab_port_open(&loop, link, 115200, &pty, &f);
+    int r = port_open_wait(&loop, link, 115200, &pty, &f);
     CHECK_EQ(r, 0);
     if (r)
         fprintf(stderr, "open %s: %s\n", link, f.detail);
     /* the same board's pty is now held: a second open names this process */
     espfab_port_t *again = NULL;
-    CHECK_EQ(espfab_port_open(&loop, sim_pty, 115200, &again, &f), ESPFAB_E_PORT_BUSY);
+    CHECK_EQ(port_open_wait(&loop, sim_pty, 115200, &again, &f), ESPFAB_E_PORT_BUSY);
     CHECK_CONTAINS(f.detail, "(pid ");
-    r = espfab_port_open(&loop, sim_tcp, 115200, &tcp, &f);
+    r = port_open_wait(&loop, sim_tcp, 115200, &tcp, &f);
     CHECK_EQ(r, 0);
     if (r)
         fprintf(stderr, "open %s: %s\n", sim_tcp, f.detail);

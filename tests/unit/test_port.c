@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "check.h"
+#include "port_wait.h"
 #include "espfab/port.h"
 #include "port/port_internal.h"
 
@@ -204,7 +205,7 @@ static void test_tty_transfer_both_ways(void)
     CHECK_EQ(make_pty(&pp), 0);
     espfab_port_t *p = NULL;
     espfab_fault_t f;
-    int r = espfab_port_open(&loop, pp.slave, 115200, &p, &f);
+    int r = port_open_wait(&loop, pp.slave, 115200, &p, &f);
     CHECK_EQ(r, 0);
     if (r) {
         fprintf(stderr, "open: %s\n", f.detail);
@@ -296,7 +297,7 @@ static void test_tty_baud_lines_flush(void)
     CHECK_EQ(make_pty(&pp), 0);
     espfab_port_t *p = NULL;
     espfab_fault_t f;
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), 0);
     if (!p)
         return;
     int fd = espfab_port_fd(p);
@@ -374,7 +375,7 @@ static void test_tty_vanish(void)
     CHECK_EQ(make_pty(&pp), 0);
     espfab_port_t *p = NULL;
     espfab_fault_t f;
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), 0);
     if (!p)
         return;
     uint8_t buf[64];
@@ -414,7 +415,7 @@ static void test_tty_vanish_while_writing(void)
     CHECK_EQ(make_pty(&pp), 0);
     espfab_port_t *p = NULL;
     espfab_fault_t f;
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), 0);
     if (!p)
         return;
     size_t n = 200000;
@@ -468,7 +469,7 @@ static void test_close_inside_callback(void)
     CHECK_EQ(make_pty(&pp), 0);
     espfab_port_t *p = NULL;
     espfab_fault_t f;
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), 0);
     if (!p)
         return;
     memset(&wlog, 0, sizeof(wlog));
@@ -537,7 +538,7 @@ static void test_tcp_echo_and_peer_close(void)
     snprintf(spec, sizeof(spec), "tcp://127.0.0.1:%d", port);
     espfab_port_t *p = NULL;
     espfab_fault_t f;
-    int r = espfab_port_open(&loop, spec, 115200, &p, &f);
+    int r = port_open_wait(&loop, spec, 115200, &p, &f);
     CHECK_EQ(r, 0);
     if (r) {
         fprintf(stderr, "%s\n", f.detail);
@@ -610,12 +611,12 @@ static void test_tcp_refused(void)
     snprintf(spec, sizeof(spec), "tcp://127.0.0.1:%d", port);
     espfab_port_t *p = (espfab_port_t *)&port;
     espfab_fault_t f;
-    CHECK_EQ(espfab_port_open(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_TCP_CONNECT);
+    CHECK_EQ(port_open_wait(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_TCP_CONNECT);
     CHECK(p == NULL);
     CHECK_EQ(f.code, ESPFAB_E_PORT_TCP_CONNECT);
     CHECK_EQ(f.sys_errno, ECONNREFUSED);
     CHECK_CONTAINS(f.detail, spec);
-    CHECK_EQ(espfab_port_open(&loop, "tcp://no-such-host.invalid:5000", 115200, &p, &f),
+    CHECK_EQ(port_open_wait(&loop, "tcp://no-such-host.invalid:5000", 115200, &p, &f),
              ESPFAB_E_PORT_TCP_CONNECT);
     CHECK_CONTAINS(f.detail, "no-such-host.invalid");
     CHECK_EQ(uv_loop_close(&loop), 0);
@@ -635,7 +636,7 @@ static void test_bad_specs(void)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         espfab_port_t *p = NULL;
         espfab_fault_t f;
-        int r = espfab_port_open(&loop, bad[i], 115200, &p, &f);
+        int r = port_open_wait(&loop, bad[i], 115200, &p, &f);
         if (r != ESPFAB_E_PORT_BAD_SPEC)
             fprintf(stderr, "spec '%s' -> %d %s\n", bad[i], r, f.detail);
         CHECK_EQ(r, ESPFAB_E_PORT_BAD_SPEC);
@@ -645,11 +646,11 @@ static void test_bad_specs(void)
     }
     espfab_port_t *p = NULL;
     espfab_fault_t f;
-    CHECK_EQ(espfab_port_open(&loop, NULL, 115200, &p, &f), ESPFAB_E_PORT_BAD_SPEC);
+    CHECK_EQ(port_open_wait(&loop, NULL, 115200, &p, &f), ESPFAB_E_PORT_BAD_SPEC);
     char many[400];
     memset(many, 'a', sizeof(many) - 1);
     many[sizeof(many) - 1] = '\0';
-    CHECK_EQ(espfab_port_open(&loop, many, 115200, &p, &f), ESPFAB_E_PORT_BAD_SPEC);
+    CHECK_EQ(port_open_wait(&loop, many, 115200, &p, &f), ESPFAB_E_PORT_BAD_SPEC);
 
     /* good specs parse to what they say */
     espfab_port_kind_t kind;
@@ -696,7 +697,7 @@ static void test_not_found_and_not_tty(void)
     touch(tmpdir, "notaport");
     char spec[256];
     snprintf(spec, sizeof(spec), "%s/ttyUSB7", tmpdir);
-    CHECK_EQ(espfab_port_open(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_NOT_FOUND);
+    CHECK_EQ(port_open_wait(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_NOT_FOUND);
     CHECK(p == NULL);
     CHECK_CONTAINS(f.detail, spec);
     char want[256];
@@ -707,19 +708,19 @@ static void test_not_found_and_not_tty(void)
 
     /* glob with no match is a missing port too; with one match it opens that */
     snprintf(spec, sizeof(spec), "%s/ttyXYZ*", tmpdir);
-    CHECK_EQ(espfab_port_open(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_NOT_FOUND);
+    CHECK_EQ(port_open_wait(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_NOT_FOUND);
     snprintf(spec, sizeof(spec), "%s/tty*", tmpdir);
-    CHECK_EQ(espfab_port_open(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_BAD_SPEC);
+    CHECK_EQ(port_open_wait(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_BAD_SPEC);
     CHECK_CONTAINS(f.detail, "matches 2 ports");
 
     /* a regular file, a directory and a non-tty character device */
     snprintf(spec, sizeof(spec), "%s/ttyUSB0", tmpdir);
-    CHECK_EQ(espfab_port_open(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_NOT_A_TTY);
+    CHECK_EQ(port_open_wait(&loop, spec, 115200, &p, &f), ESPFAB_E_PORT_NOT_A_TTY);
     CHECK_CONTAINS(f.detail, "regular file");
     CHECK_CONTAINS(f.detail, spec);
-    CHECK_EQ(espfab_port_open(&loop, tmpdir, 115200, &p, &f), ESPFAB_E_PORT_NOT_A_TTY);
+    CHECK_EQ(port_open_wait(&loop, tmpdir, 115200, &p, &f), ESPFAB_E_PORT_NOT_A_TTY);
     CHECK_CONTAINS(f.detail, "directory");
-    CHECK_EQ(espfab_port_open(&loop, "/dev/null", 115200, &p, &f), ESPFAB_E_PORT_NOT_A_TTY);
+    CHECK_EQ(port_open_wait(&loop, "/dev/null", 115200, &p, &f), ESPFAB_E_PORT_NOT_A_TTY);
     CHECK_CONTAINS(f.detail, "/dev/null");
     CHECK(p == NULL);
 
@@ -734,11 +735,11 @@ static void test_not_found_and_not_tty(void)
             globfree(&g);
         }
     }
-    int r = espfab_port_open(&loop, "/dev/ttyUSB987", 115200, &p, &f);
+    int r = port_open_wait(&loop, "/dev/ttyUSB987", 115200, &p, &f);
     CHECK_EQ(r, any ? ESPFAB_E_PORT_NOT_FOUND : ESPFAB_E_PORT_NONE_PRESENT);
     CHECK_CONTAINS(f.detail, "/dev/ttyUSB987");
     /* a missing pty is NOT_FOUND (not "no USB device") */
-    CHECK_EQ(espfab_port_open(&loop, "/dev/pts/98765", 115200, &p, &f), ESPFAB_E_PORT_NOT_FOUND);
+    CHECK_EQ(port_open_wait(&loop, "/dev/pts/98765", 115200, &p, &f), ESPFAB_E_PORT_NOT_FOUND);
     CHECK_CONTAINS(f.detail, "/dev/pts/98765");
     CHECK_EQ(uv_loop_close(&loop), 0);
 }
@@ -767,8 +768,8 @@ static void test_busy(void)
     snprintf(who, sizeof(who), "held by %s (pid %d)", comm, (int)getpid());
 
     /* another espfab (here: this process) holds it */
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &q, &f), ESPFAB_E_PORT_BUSY);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), 0);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &q, &f), ESPFAB_E_PORT_BUSY);
     CHECK(q == NULL);
     CHECK_CONTAINS(f.detail, pp.slave);
     CHECK_CONTAINS(f.detail, who);
@@ -776,7 +777,7 @@ static void test_busy(void)
     if (p)
         close_port(&loop, p);
     /* once closed it opens again */
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), 0);
     if (p)
         close_port(&loop, p);
 
@@ -785,16 +786,16 @@ static void test_busy(void)
     int other = open(pp.slave, O_RDWR | O_NOCTTY);
     CHECK(other >= 0);
     CHECK_EQ(ioctl(other, TIOCEXCL), 0);
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), ESPFAB_E_PORT_BUSY);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), ESPFAB_E_PORT_BUSY);
     CHECK(p == NULL);
     CHECK_CONTAINS(f.detail, who);
     /* a plain flock holder (pyserial exclusive mode, another esptool) */
     CHECK_EQ(ioctl(other, TIOCNXCL), 0);
     CHECK_EQ(flock(other, LOCK_EX), 0);
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), ESPFAB_E_PORT_BUSY);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), ESPFAB_E_PORT_BUSY);
     CHECK_CONTAINS(f.detail, who);
     close(other);
-    CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
+    CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), 0);
     if (p)
         close_port(&loop, p);
     /* a holder that died with TIOCEXCL set leaves the flag on the pty: with
@@ -808,7 +809,7 @@ static void test_busy(void)
         CHECK_EQ(ioctl(other, TIOCGEXCL, &excl), 0);
         CHECK_EQ(excl, 1);
         close(other);
-        CHECK_EQ(espfab_port_open(&loop, pp.slave, 115200, &p, &f), 0);
+        CHECK_EQ(port_open_wait(&loop, pp.slave, 115200, &p, &f), 0);
         if (p)
             close_port(&loop, p);
     }
@@ -836,7 +837,7 @@ static int open_as_nobody(const char *path, espfab_fault_t *out)
         uv_loop_init(&loop);
         espfab_port_t *p = NULL;
         espfab_fault_t f;
-        espfab_port_open(&loop, path, 115200, &p, &f);
+        port_open_wait(&loop, path, 115200, &p, &f);
         if (write(fds[1], &f, sizeof(f)) != (ssize_t)sizeof(f))
             _exit(4);
         _exit(p ? 5 : 0);
@@ -898,7 +899,7 @@ static void test_serial_backend(void)
     uv_loop_init(&loop);
     espfab_port_t *p = NULL;
     espfab_fault_t f;
-    int r = espfab_port_open(&loop, dev, 115200, &p, &f);
+    int r = port_open_wait(&loop, dev, 115200, &p, &f);
     CHECK_EQ(r, 0);
     if (r) {
         fprintf(stderr, "%s: %s\n", dev, f.detail);
@@ -944,7 +945,7 @@ static void test_serial_backend(void)
         CHECK_CONTAINS(f.detail, "921600");
     }
     espfab_port_t *q = NULL;
-    CHECK_EQ(espfab_port_open(&loop, dev, 115200, &q, &f), ESPFAB_E_PORT_BUSY);
+    CHECK_EQ(port_open_wait(&loop, dev, 115200, &q, &f), ESPFAB_E_PORT_BUSY);
     close_port(&loop, p);
     CHECK_EQ(uv_loop_close(&loop), 0);
 }

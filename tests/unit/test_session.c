@@ -5,6 +5,7 @@
  * record, the fault and the state sequence.
  */
 #include "check.h"
+#include "port_wait.h"
 
 #include <fcntl.h>
 #include <pty.h>
@@ -1087,6 +1088,54 @@ static void test_bad_port(void)
     CHECK_STR(espfab_session_state_name(ESPFAB_SS_READ_INFO), "read-info");
 }
 
+/* A tcp:// serial server that never answers (its accept queue is full): the
+ * session waits in OPEN without blocking the loop, and a cancel ends it
+ * long before the connect's 3 s timeout, leaving nothing open. */
+static void cancel_later(uv_timer_t *t)
+{
+    espfab_session_cancel(t->data);
+    uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_cancel_while_opening(void)
+{
+    stuck_listener_t l;
+    int port = stuck_listener_open(&l);
+    CHECK(port > 0);
+    if (port <= 0)
+        return;
+    char spec[64];
+    snprintf(spec, sizeof(spec), "tcp://127.0.0.1:%d", port);
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    memset(&r, 0, sizeof(r));
+    memset(&B, 0, sizeof(B));
+    r.b = &B;
+    o.port = spec;
+    uv_timer_init(&loop, &r.guard);
+    uv_timer_start(&r.guard, on_guard, 30000, 0);
+    espfab_session_t *s = espfab_session_new(&loop, &o, on_ev, &r);
+    uv_timer_t later;
+    uv_timer_init(&loop, &later);
+    later.data = s;
+    uv_timer_start(&later, cancel_later, 100, 0);
+    uint64_t t0 = uv_now(&loop);
+    CHECK_EQ(espfab_session_start(s), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_update_time(&loop);
+    uint64_t took = uv_now(&loop) - t0;
+    CHECK_EQ(uv_loop_close(&loop), 0);
+    CHECK_EQ(r.done, 1);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_INTERRUPTED);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_CANCELLED);
+    CHECK_CONTAINS(r.rec.fault.detail, "open");
+    CHECK(took >= 100 && took < 1500);
+    stuck_listener_close(&l);
+}
+
 /* ---- the chip's own USB ---------------------------------------------------- */
 
 #define S3_WDT_PROTECT 0x600080B0u
@@ -1389,5 +1438,6 @@ int main(void)
     RUN(test_xmc_startup);
     RUN(test_p4_flash_power);
     RUN(test_bad_port);
+    RUN(test_cancel_while_opening);
     return check_summary();
 }
