@@ -68,7 +68,7 @@ typedef struct {
     const char *dump_dir, *links_dir;
     int tcp_base;              /* -1: no TCP */
     bool no_pty, pace, verbose;
-    bool control;              /* --control: plug/unplug/dump commands on stdin */
+    bool control;              /* --control: commands on stdin */
     uint32_t seed, jedec;
     long flash_size;
     int revs[SIM_CHIP_COUNT];  /* -1: the chip's default revision */
@@ -856,7 +856,8 @@ static int add_boards(int c, int count)
     for (int k = 0; k < count; k++, nios++) {
         io_t *io = &ios[nios];
         if (sim_board_init(&io->b, nios, (sim_chip_id_t)c, opt.revs[c],
-                           opt.seed, (uint32_t)opt.flash_size, opt.jedec) < 0) {
+                           opt.seed, (uint32_t)opt.flash_size,
+                           opt.jedec) < 0) {
             fprintf(stderr, "espsim: out of memory\n");
             return 1;
         }
