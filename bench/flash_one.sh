@@ -14,30 +14,16 @@
 source "$(dirname "$0")/lib.sh"
 
 BAUDS="115200 921600 2000000"
-SIZE=1536k
-OFFSET=0x10000
-PACE=1
-TOOLS="espfab esptooljs"
-VERIFY=1
-while [ $# -gt 0 ]; do
+HELP_LINES=2,15
+bench_extra_opt() {
+    NARGS=2
     case $1 in
-        --build) BUILD=$2; shift 2;;
-        --bauds) BAUDS=$2; shift 2;;
-        --size) SIZE=$2; shift 2;;
-        --offset) OFFSET=$2; shift 2;;
-        --no-pace) PACE=0; shift;;
-        --tools) TOOLS=$2; shift 2;;
-        --keep) KEEP=1; shift;;
-        --no-verify) VERIFY=0; shift;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0;;
-        *) die "unknown argument $1 (see --help)";;
+        --bauds) BAUDS=$2;;
+        --offset) OFFSET=$2;;
+        *) return 1;;
     esac
-done
-bench_tools
-
-IMG=$W/img.bin
-"$MKIMAGE" --chip esp32 --kind app --size "$SIZE" --compressible 50 --seed 1 -o "$IMG" >/dev/null ||
-    die "espfab-mkimage failed"
+}
+bench_parse "$@"
 IMGSIZE=$(stat -c %s "$IMG")
 FAILS=()
 declare -A R

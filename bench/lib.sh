@@ -1,6 +1,7 @@
 # bench/lib.sh - shared helpers of the benchmark scripts (sourced by bash).
 # Sets ROOT, BUILD (from --build), the tool paths, a work dir W, and
-# provides: kv, start_sim/stop_sim, check_dump, fmt helpers.
+# provides: bench_parse (the options both scripts take), kv,
+# start_sim/stop_sim, check_dump, fmt helpers.
 # Every process a script starts is tracked and ended by its own pid on exit.
 # The helpers it shares with the tests (track_pid, sim_wait_ready,
 # dump_holds) come from tests/lib.sh, sourced without its work directory and
@@ -11,6 +12,42 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TESTLIB_NO_INIT=1 . "$ROOT/tests/lib.sh"
 BUILD=${BUILD:-$ROOT/build}
 KEEP=0
+# Settings both benchmarks take (bench_parse), with their defaults.
+SIZE=1536k
+OFFSET=0x10000
+PACE=1
+TOOLS="espfab esptooljs"
+VERIFY=1
+
+# bench_parse ARGS...: the command line, then bench_tools and bench_image.
+# Options of one script alone go to its bench_extra_opt ARGS..., which sets
+# NARGS (the words it used) and returns non-zero for an unknown option;
+# --help prints the script's lines HELP_LINES (a sed range).
+bench_parse() {
+    while [ $# -gt 0 ]; do
+        NARGS=1
+        case $1 in
+            --build) BUILD=$2; NARGS=2;;
+            --size) SIZE=$2; NARGS=2;;
+            --no-pace) PACE=0;;
+            --tools) TOOLS=$2; NARGS=2;;
+            --keep) KEEP=1;;
+            --no-verify) VERIFY=0;;
+            -h|--help) sed -n "${HELP_LINES}p" "$0"; exit 0;;
+            *) bench_extra_opt "$@" || die "unknown argument $1 (see --help)";;
+        esac
+        shift "$NARGS"
+    done
+    bench_tools
+    bench_image
+}
+
+# bench_image: IMG=$W/img.bin, an ESP32 app of SIZE, half compressible.
+bench_image() {
+    IMG=$W/img.bin
+    "$MKIMAGE" --chip esp32 --kind app --size "$SIZE" --compressible 50 --seed 1 -o "$IMG" >/dev/null ||
+        die "espfab-mkimage failed"
+}
 
 # bench_tools: resolve binaries after option parsing.
 bench_tools() {

@@ -14,33 +14,19 @@
 source "$(dirname "$0")/lib.sh"
 
 KS="1 8 32 64"
-SIZE=1536k
 BAUD=921600
-OFFSET=0x10000
-PACE=1
-TOOLS="espfab esptooljs"
 QUICK=0
-VERIFY=1
-while [ $# -gt 0 ]; do
+HELP_LINES=2,14
+bench_extra_opt() {
+    NARGS=2
     case $1 in
-        --build) BUILD=$2; shift 2;;
-        --quick) QUICK=1; KS="1 8"; SIZE=256k; shift;;
-        --boards) KS=$2; shift 2;;
-        --size) SIZE=$2; shift 2;;
-        --baud) BAUD=$2; shift 2;;
-        --no-pace) PACE=0; shift;;
-        --tools) TOOLS=$2; shift 2;;
-        --keep) KEEP=1; shift;;
-        --no-verify) VERIFY=0; shift;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0;;
-        *) die "unknown argument $1 (see --help)";;
+        --quick) QUICK=1; KS="1 8"; SIZE=256k; NARGS=1;;
+        --boards) KS=$2;;
+        --baud) BAUD=$2;;
+        *) return 1;;
     esac
-done
-bench_tools
-
-IMG=$W/img.bin
-"$MKIMAGE" --chip esp32 --kind app --size "$SIZE" --compressible 50 --seed 1 -o "$IMG" >/dev/null ||
-    die "espfab-mkimage failed"
+}
+bench_parse "$@"
 cat > "$W/bench.ini" <<EOT
 [profile]
 name = bench

@@ -89,46 +89,68 @@ static int write_file(const char *path, const char *text)
     return fclose(f);
 }
 
-int espfab_cli_demo(int argc, char **argv)
+typedef struct demo_args {
+    const char *dir, *log_mode;
+    int pace;
+} demo_args;
+
+/* The running simulator: its pid, its stdout, and the board lines it printed. */
+typedef struct demo_sim {
+    pid_t pid;
+    FILE *out;
+    char ports[NBOARDS][80], kind[NBOARDS][16];
+    int nb;
+} demo_sim;
+
+#define DEMO_GO_ON (-1) /* the steps below: carry on, else the exit status */
+
+static int parse_demo_args(int argc, char **argv, demo_args *a)
 {
     static const struct option lopts[] = {{"dir", required_argument, NULL, 'd'},
                                           {"no-pace", no_argument, NULL, 'n'},
                                           {"log", required_argument, NULL, 'l'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
-    const char *dir = "espfab-demo", *log_mode = NULL;
-    int pace = 1, c;
+    int c;
+    a->dir = "espfab-demo";
+    a->log_mode = NULL;
+    a->pace = 1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
         switch (c) {
-        case 'd': dir = optarg; break;
-        case 'n': pace = 0; break;
-        case 'l': log_mode = optarg; break;
+        case 'd': a->dir = optarg; break;
+        case 'n': a->pace = 0; break;
+        case 'l': a->log_mode = optarg; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
             fprintf(stderr, "espfab demo: unknown option '%s'\n\n%s", argv[optind - 1], usage_text);
             return 2;
         }
     }
+    return DEMO_GO_ON;
+}
 
-    char bindir[PATH_MAX], espsim[PATH_MAX + 64], mkimage[PATH_MAX + 64];
+/* espsim and espfab-mkimage next to this executable (or from the environment). */
+static int find_tools(char *espsim, size_t espsim_len, char *mkimage, size_t mkimage_len)
+{
+    char bindir[PATH_MAX];
     if (exe_dir(bindir, sizeof(bindir)) != 0 ||
-        find_tool(bindir, "tools/espsim/espsim", "ESPFAB_ESPSIM", espsim, sizeof(espsim)) != 0 ||
+        find_tool(bindir, "tools/espsim/espsim", "ESPFAB_ESPSIM", espsim, espsim_len) != 0 ||
         find_tool(bindir, "tools/mkimage/espfab-mkimage", "ESPFAB_MKIMAGE", mkimage,
-                  sizeof(mkimage)) != 0) {
+                  mkimage_len) != 0) {
         fprintf(stderr, "espfab demo: the simulator or image tool is missing next to espfab "
                         "(%s): build the whole project (cmake --build build), or set "
                         "ESPFAB_ESPSIM / ESPFAB_MKIMAGE\n", bindir);
         return 2;
     }
-    char path[PATH_MAX + 128], text[8192];
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "espfab demo: cannot create %s: %s\n", dir, strerror(errno));
-        return 2;
-    }
+    return DEMO_GO_ON;
+}
 
-    /* Firmware and one profile per chip. */
+/* Firmware and one profile per chip, in dir. */
+static int write_chip_files(const char *dir, char *mkimage)
+{
+    char path[PATH_MAX + 128], text[8192];
     for (size_t i = 0; i < sizeof(chips) / sizeof(chips[0]); i++) {
         char img[PATH_MAX + 64];
         snprintf(img, sizeof(img), "%s/firmware-%s.bin", dir, chips[i].key);
@@ -149,15 +171,46 @@ int espfab_cli_demo(int argc, char **argv)
         if (write_file(path, text) != 0)
             return 2;
     }
+    return DEMO_GO_ON;
+}
 
-    /* The simulated jig. */
+static void stop_sim(const demo_sim *sim)
+{
+    kill(sim->pid, SIGTERM);
+    waitpid(sim->pid, NULL, 0);
+}
+
+/* Reads the board lines up to 'espsim ready'; returns whether it came. */
+static int read_board_lines(demo_sim *sim)
+{
+    char line[512];
+    while (sim->out && fgets(line, sizeof(line), sim->out)) {
+        int idx;
+        char chip[16], tcp[64];
+        if (strncmp(line, "espsim ready", 12) == 0)
+            return 1;
+        if (sscanf(line, "board %d chip=%15s mac=%*s pty=%*s tcp=%63s", &idx, chip, tcp) == 3 &&
+            idx >= 0 && idx < NBOARDS) {
+            snprintf(sim->ports[idx], sizeof(sim->ports[idx]), "tcp://%s", tcp);
+            snprintf(sim->kind[idx], sizeof(sim->kind[idx]), "%s", chip);
+            if (idx + 1 > sim->nb)
+                sim->nb = idx + 1;
+        }
+    }
+    return 0;
+}
+
+/* The simulated jig: espsim with its stdout on a pipe, up and listening. */
+static int start_sim(char *espsim, int pace, demo_sim *sim)
+{
     int pipefd[2];
+    memset(sim, 0, sizeof(*sim));
     if (pipe(pipefd) != 0)
         return 1;
-    pid_t sim = fork();
-    if (sim < 0)
+    sim->pid = fork();
+    if (sim->pid < 0)
         return 1;
-    if (sim == 0) {
+    if (sim->pid == 0) {
         dup2(pipefd[1], STDOUT_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
@@ -167,53 +220,37 @@ int espfab_cli_demo(int argc, char **argv)
         _exit(127);
     }
     close(pipefd[1]);
-    FILE *simout = fdopen(pipefd[0], "r");
-    char line[512], ports[NBOARDS][80], kind[NBOARDS][16];
-    int nb = 0, ready = 0;
-    while (simout && fgets(line, sizeof(line), simout)) {
-        int idx;
-        char chip[16], tcp[64];
-        if (strncmp(line, "espsim ready", 12) == 0) {
-            ready = 1;
-            break;
-        }
-        if (sscanf(line, "board %d chip=%15s mac=%*s pty=%*s tcp=%63s", &idx, chip, tcp) == 3 &&
-            idx >= 0 && idx < NBOARDS) {
-            snprintf(ports[idx], sizeof(ports[idx]), "tcp://%s", tcp);
-            snprintf(kind[idx], sizeof(kind[idx]), "%s", chip);
-            if (idx + 1 > nb)
-                nb = idx + 1;
-        }
-    }
-    if (!ready || nb != NBOARDS) {
+    sim->out = fdopen(pipefd[0], "r");
+    if (!read_board_lines(sim) || sim->nb != NBOARDS) {
         fprintf(stderr, "espfab demo: the simulator did not start (%s)\n", espsim);
-        kill(sim, SIGTERM);
-        waitpid(sim, NULL, 0);
+        stop_sim(sim);
         return 1;
     }
+    return DEMO_GO_ON;
+}
 
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof(cwd)))
-        snprintf(cwd, sizeof(cwd), ".");
+/* dir/station.ini (its path in path): one slot per simulated board, the
+ * database in cwd. */
+static int write_station(const char *dir, const demo_sim *sim, const char *cwd, char *path,
+                         size_t path_len)
+{
+    char text[8192];
     size_t len = (size_t)snprintf(text, sizeof(text),
                                   "; Written by `espfab demo`: a jig of 8 simulated boards.\n"
                                   "[station]\nid = demo-station\nline = demo-line\n"
                                   "operator = demo\nlot = DEMO-LOT-1\ndatabase = %s/espfab.db\n\n",
                                   cwd);
-    for (int i = 0; i < nb; i++)
+    for (int i = 0; i < sim->nb; i++)
         len += (size_t)snprintf(text + len, sizeof(text) - len,
-                                "[slot S%d]\nport = %s\nprofile = demo-%s.ini\n\n", i + 1, ports[i],
-                                kind[i]);
-    snprintf(path, sizeof(path), "%s/station.ini", dir);
-    if (write_file(path, text) != 0) {
-        kill(sim, SIGTERM);
-        waitpid(sim, NULL, 0);
-        return 2;
-    }
-    printf("espfab demo: 8 simulated boards (espsim pid %d), profiles and station file in %s/\n",
-           (int)sim, dir);
-    fflush(stdout);
+                                "[slot S%d]\nport = %s\nprofile = demo-%s.ini\n\n", i + 1,
+                                sim->ports[i], sim->kind[i]);
+    snprintf(path, path_len, "%s/station.ini", dir);
+    return write_file(path, text) != 0 ? 2 : DEMO_GO_ON;
+}
 
+/* `espfab run --station path [--log MODE]` */
+static int run_station_file(char *path, const char *log_mode)
+{
     char *rargv[8];
     int rargc = 0;
     rargv[rargc++] = "run";
@@ -224,12 +261,42 @@ int espfab_cli_demo(int argc, char **argv)
         rargv[rargc++] = (char *)log_mode;
     }
     rargv[rargc] = NULL;
-    int rc = espfab_cli_run(rargc, rargv);
+    return espfab_cli_run(rargc, rargv);
+}
 
-    kill(sim, SIGTERM);
-    waitpid(sim, NULL, 0);
-    if (simout)
-        fclose(simout);
+int espfab_cli_demo(int argc, char **argv)
+{
+    demo_args a;
+    demo_sim sim;
+    char espsim[PATH_MAX + 64], mkimage[PATH_MAX + 64];
+    int rc;
+    if ((rc = parse_demo_args(argc, argv, &a)) != DEMO_GO_ON ||
+        (rc = find_tools(espsim, sizeof(espsim), mkimage, sizeof(mkimage))) != DEMO_GO_ON)
+        return rc;
+    if (mkdir(a.dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "espfab demo: cannot create %s: %s\n", a.dir, strerror(errno));
+        return 2;
+    }
+    if ((rc = write_chip_files(a.dir, mkimage)) != DEMO_GO_ON ||
+        (rc = start_sim(espsim, a.pace, &sim)) != DEMO_GO_ON)
+        return rc;
+
+    char cwd[PATH_MAX], path[PATH_MAX + 128];
+    if (!getcwd(cwd, sizeof(cwd)))
+        snprintf(cwd, sizeof(cwd), ".");
+    if ((rc = write_station(a.dir, &sim, cwd, path, sizeof(path))) != DEMO_GO_ON) {
+        stop_sim(&sim);
+        return rc;
+    }
+    printf("espfab demo: 8 simulated boards (espsim pid %d), profiles and station file in %s/\n",
+           (int)sim.pid, a.dir);
+    fflush(stdout);
+
+    rc = run_station_file(path, a.log_mode);
+
+    stop_sim(&sim);
+    if (sim.out)
+        fclose(sim.out);
     printf("espfab demo: the station file %s can be run again while a simulator serves those "
            "ports; records stay in %s/espfab.db\n", path, cwd);
     return rc;

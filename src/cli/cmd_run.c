@@ -156,7 +156,27 @@ static void print_fault(const char *what, const espfab_fault_t *f)
     fprintf(stderr, "espfab run: %s%s%s\n", what ? what : "", what ? ": " : "", line);
 }
 
-int espfab_cli_run(int argc, char **argv)
+/* The command line, parsed once. */
+typedef struct run_args {
+    const char *profile_path, *station_path, *ports, *db;
+    const char *log_mode, *operator_name, *lot, *stub_dir;
+    int mode; /* espfab_station_mode_t, -1: the station file's */
+    unsigned max_boards;
+    double grace;
+    espfab_runout_mode_t omode;
+} run_args;
+
+/* The profiles a run flashes: [0] the default, then one per slot override;
+ * slot[i] points into it for slot i. */
+typedef struct run_profiles {
+    espfab_profile_t *all;
+    const espfab_profile_t **slot;
+    size_t n;
+} run_profiles;
+
+#define RUN_GO_ON (-1) /* parse_run_args: carry on, else the exit status */
+
+static int parse_run_args(int argc, char **argv, run_args *a)
 {
     static const struct option lopts[] = {
         {"profile", required_argument, NULL, 'P'}, {"station", required_argument, NULL, 'S'},
@@ -166,27 +186,26 @@ int espfab_cli_run(int argc, char **argv)
         {"lot", required_argument, NULL, 'L'},     {"stub-dir", required_argument, NULL, 's'},
         {"max-boards", required_argument, NULL, 'm'}, {"grace", required_argument, NULL, 'g'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
-    const char *profile_path = NULL, *station_path = NULL, *ports = NULL, *db = NULL;
-    const char *log_mode = NULL, *operator_name = NULL, *lot = NULL, *stub_dir = NULL;
-    int mode = -1, c;
-    unsigned max_boards = 0;
-    double grace = 30;
+    int c;
+    memset(a, 0, sizeof(*a));
+    a->mode = -1;
+    a->grace = 30;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
         switch (c) {
-        case 'P': profile_path = optarg; break;
-        case 'S': station_path = optarg; break;
-        case 'p': ports = optarg; break;
-        case 'B': mode = ESPFAB_STATION_BATCH; break;
-        case 'C': mode = ESPFAB_STATION_CONTINUOUS; break;
-        case 'd': db = optarg; break;
-        case 'l': log_mode = optarg; break;
-        case 'o': operator_name = optarg; break;
-        case 'L': lot = optarg; break;
-        case 's': stub_dir = optarg; break;
-        case 'm': max_boards = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'g': grace = strtod(optarg, NULL); break;
+        case 'P': a->profile_path = optarg; break;
+        case 'S': a->station_path = optarg; break;
+        case 'p': a->ports = optarg; break;
+        case 'B': a->mode = ESPFAB_STATION_BATCH; break;
+        case 'C': a->mode = ESPFAB_STATION_CONTINUOUS; break;
+        case 'd': a->db = optarg; break;
+        case 'l': a->log_mode = optarg; break;
+        case 'o': a->operator_name = optarg; break;
+        case 'L': a->lot = optarg; break;
+        case 's': a->stub_dir = optarg; break;
+        case 'm': a->max_boards = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'g': a->grace = strtod(optarg, NULL); break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
             fprintf(stderr, "espfab run: unknown or incomplete option '%s'\n\n%s",
@@ -198,12 +217,12 @@ int espfab_cli_run(int argc, char **argv)
         fprintf(stderr, "espfab run: unexpected argument '%s'\n\n%s", argv[optind], usage_text);
         return 2;
     }
-    if (!station_path && !ports) {
+    if (!a->station_path && !a->ports) {
         fprintf(stderr, "espfab run: say which boards to flash: --station S.ini or --ports "
                         "LIST|GLOB|auto\n\n%s", usage_text);
         return 2;
     }
-    if (station_path && ports) {
+    if (a->station_path && a->ports) {
         fprintf(stderr, "espfab run: give either --station or --ports, not both\n");
         return 2;
     }
@@ -211,163 +230,213 @@ int espfab_cli_run(int argc, char **argv)
      * session's own warnings would say it twice.  ESPFAB_LOG overrides. */
     if (!getenv("ESPFAB_LOG"))
         espfab_log_set_level(ESPFAB_LOG_ERROR);
-    espfab_runout_mode_t omode;
-    if (espfab_runout_mode_parse(log_mode, &omode) != 0) {
-        fprintf(stderr, "espfab run: bad --log '%s' (console, json or text)\n", log_mode);
+    if (espfab_runout_mode_parse(a->log_mode, &a->omode) != 0) {
+        fprintf(stderr, "espfab run: bad --log '%s' (console, json or text)\n", a->log_mode);
         return 2;
     }
+    return RUN_GO_ON;
+}
 
-    int rc = 2;
-    espfab_fault_t f;
-    espfab_fault_clear(&f);
-    espfab_station_cfg_t cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    espfab_profile_t *profiles = NULL;    /* [0] default, then one per slot override */
-    const espfab_profile_t **slot_prof = NULL;
-    size_t nprof = 0;
-    run_ctx r;
-    memset(&r, 0, sizeof(r));
-
-    if (station_path ? espfab_station_cfg_load(station_path, &cfg, &f)
-                     : cfg_from_ports(ports, &cfg, &f)) {
-        print_fault(station_path, &f);
-        goto out;
+/* The station file (or --ports), with --operator / --lot / the mode applied. */
+static int load_station(run_args *a, espfab_station_cfg_t *cfg, espfab_fault_t *f)
+{
+    if (a->station_path ? espfab_station_cfg_load(a->station_path, cfg, f)
+                        : cfg_from_ports(a->ports, cfg, f)) {
+        print_fault(a->station_path, f);
+        return -1;
     }
-    if (operator_name)
-        snprintf(cfg.operator_name, sizeof(cfg.operator_name), "%s", operator_name);
-    if (lot)
-        snprintf(cfg.lot, sizeof(cfg.lot), "%s", lot);
-    if (mode < 0)
-        mode = (int)cfg.mode;
+    if (a->operator_name)
+        snprintf(cfg->operator_name, sizeof(cfg->operator_name), "%s", a->operator_name);
+    if (a->lot)
+        snprintf(cfg->lot, sizeof(cfg->lot), "%s", a->lot);
+    if (a->mode < 0)
+        a->mode = (int)cfg->mode;
+    return 0;
+}
 
-    profiles = calloc(cfg.nslots + 1, sizeof(*profiles));
-    slot_prof = calloc(cfg.nslots, sizeof(*slot_prof));
-    if (!profiles || !slot_prof) {
+/* Loads each profile once and points every slot at its own; 0 or -1 (printed). */
+static int load_profiles(const run_args *a, const espfab_station_cfg_t *cfg, run_profiles *p,
+                         espfab_fault_t *f)
+{
+    p->all = calloc(cfg->nslots + 1, sizeof(*p->all));
+    p->slot = calloc(cfg->nslots, sizeof(*p->slot));
+    if (!p->all || !p->slot) {
         fprintf(stderr, "espfab run: out of memory\n");
-        goto out;
+        return -1;
     }
-    const char *default_profile = profile_path ? profile_path : (cfg.profile[0] ? cfg.profile : NULL);
+    const char *default_profile = a->profile_path ? a->profile_path
+                                                  : (cfg->profile[0] ? cfg->profile : NULL);
     if (default_profile) {
-        if (espfab_profile_load(default_profile, &profiles[0], &f) != 0) {
-            print_fault(NULL, &f);
-            goto out;
+        if (espfab_profile_load(default_profile, &p->all[0], f) != 0) {
+            print_fault(NULL, f);
+            return -1;
         }
-        nprof = 1;
+        p->n = 1;
     }
-    for (size_t i = 0; i < cfg.nslots; i++) {
-        const char *sp = cfg.slots[i].profile;
+    for (size_t i = 0; i < cfg->nslots; i++) {
+        const char *sp = cfg->slots[i].profile;
         if (!sp[0]) {
-            if (!nprof || !default_profile) {
+            if (!p->n || !default_profile) {
                 fprintf(stderr, "espfab run: slot %s has no profile: give --profile P.ini (or "
-                                "profile = in the station file)\n", cfg.slots[i].name);
-                goto out;
+                                "profile = in the station file)\n", cfg->slots[i].name);
+                return -1;
             }
-            slot_prof[i] = &profiles[0];
+            p->slot[i] = &p->all[0];
             continue;
         }
         size_t k;
-        for (k = 0; k < nprof; k++)
-            if (!strcmp(profiles[k].path, sp))
+        for (k = 0; k < p->n; k++)
+            if (!strcmp(p->all[k].path, sp))
                 break;
-        if (k == nprof) {
-            if (espfab_profile_load(sp, &profiles[nprof], &f) != 0) {
-                print_fault(NULL, &f);
-                goto out;
+        if (k == p->n) {
+            if (espfab_profile_load(sp, &p->all[p->n], f) != 0) {
+                print_fault(NULL, f);
+                return -1;
             }
-            k = nprof++;
+            k = p->n++;
         }
-        slot_prof[i] = &profiles[k];
+        p->slot[i] = &p->all[k];
     }
+    return 0;
+}
 
-    const char *db_path = db ? db : (station_path ? cfg.database : "espfab.db");
-    int recovered = 0;
-    if (espfab_store_open(db_path, 0, &r.store, &recovered, &f) != 0) {
-        print_fault(db_path, &f);
-        goto out;
-    }
+/* The run's row in the database; sets run->id. */
+static int begin_run(espfab_store_t *store, const espfab_station_cfg_t *cfg,
+                     const espfab_profile_t *first, int mode, espfab_run_t *run,
+                     espfab_fault_t *f)
+{
+    memset(run, 0, sizeof(*run));
+    snprintf(run->station, sizeof(run->station), "%s", cfg->id);
+    snprintf(run->line, sizeof(run->line), "%s", cfg->line);
+    snprintf(run->operator_name, sizeof(run->operator_name), "%s", cfg->operator_name);
+    snprintf(run->lot, sizeof(run->lot), "%s", cfg->lot);
+    snprintf(run->profile_name, sizeof(run->profile_name), "%s", first->name);
+    snprintf(run->profile_sha256, sizeof(run->profile_sha256), "%s", first->sha256);
+    snprintf(run->mode, sizeof(run->mode), "%s",
+             espfab_station_mode_name((espfab_station_mode_t)mode));
+    return espfab_store_run_begin(store, run, f);
+}
 
-    espfab_run_t run;
-    memset(&run, 0, sizeof(run));
-    snprintf(run.station, sizeof(run.station), "%s", cfg.id);
-    snprintf(run.line, sizeof(run.line), "%s", cfg.line);
-    snprintf(run.operator_name, sizeof(run.operator_name), "%s", cfg.operator_name);
-    snprintf(run.lot, sizeof(run.lot), "%s", cfg.lot);
-    snprintf(run.profile_name, sizeof(run.profile_name), "%s", slot_prof[0]->name);
-    snprintf(run.profile_sha256, sizeof(run.profile_sha256), "%s", slot_prof[0]->sha256);
-    snprintf(run.mode, sizeof(run.mode), "%s", espfab_station_mode_name((espfab_station_mode_t)mode));
-    if (espfab_store_run_begin(r.store, &run, &f) != 0) {
-        print_fault(db_path, &f);
-        goto out;
-    }
-
-    r.loop = uv_default_loop();
-    espfab_station_opts_t so;
-    memset(&so, 0, sizeof(so));
-    so.cfg = &cfg;
-    so.profile = nprof ? &profiles[0] : NULL;
-    so.slot_profiles = slot_prof;
-    so.mode = (espfab_station_mode_t)mode;
-    so.store = r.store;
-    so.run_id = run.id;
-    so.stub_dir = stub_dir;
-    so.grace_ms = (uint32_t)(grace * 1000);
-    so.max_boards = max_boards;
-    if (espfab_station_new(r.loop, &so, on_station, &r, &r.st, &f) != 0) {
-        print_fault(NULL, &f);
-        goto out;
-    }
-    /* A station that flashes several products names them by count. */
-    char plabel[128];
+/* A station that flashes several products names them by count. */
+static void profile_label(const run_profiles *p, size_t nslots, char *out, size_t size)
+{
     size_t used = 0;
-    for (size_t k = 0; k < nprof; k++)
-        for (size_t i = 0; i < cfg.nslots; i++)
-            if (slot_prof[i] == &profiles[k]) {
+    for (size_t k = 0; k < p->n; k++)
+        for (size_t i = 0; i < nslots; i++)
+            if (p->slot[i] == &p->all[k]) {
                 used++;
                 break;
             }
     if (used > 1)
-        snprintf(plabel, sizeof(plabel), "%zu profiles (%s, ...)", used, slot_prof[0]->name);
+        snprintf(out, size, "%zu profiles (%s, ...)", used, p->slot[0]->name);
     else
-        snprintf(plabel, sizeof(plabel), "%s", slot_prof[0]->name);
-    r.out = espfab_runout_new(r.loop, omode, r.st, &cfg, plabel, db_path, run.id);
+        snprintf(out, size, "%s", p->slot[0]->name);
+}
+
+static int new_station(run_ctx *r, const run_args *a, const espfab_station_cfg_t *cfg,
+                       const run_profiles *p, int64_t run_id, espfab_fault_t *f)
+{
+    espfab_station_opts_t so;
+    memset(&so, 0, sizeof(so));
+    so.cfg = cfg;
+    so.profile = p->n ? &p->all[0] : NULL;
+    so.slot_profiles = p->slot;
+    so.mode = (espfab_station_mode_t)a->mode;
+    so.store = r->store;
+    so.run_id = run_id;
+    so.stub_dir = a->stub_dir;
+    so.grace_ms = (uint32_t)(a->grace * 1000);
+    so.max_boards = a->max_boards;
+    return espfab_station_new(r->loop, &so, on_station, r, &r->st, f);
+}
+
+/* Ctrl-C / SIGTERM: see on_signal. */
+static void start_signals(run_ctx *r)
+{
+    uv_signal_init(r->loop, &r->sigint);
+    uv_signal_init(r->loop, &r->sigterm);
+    r->signals = true;
+    r->sigint.data = r->sigterm.data = r;
+    uv_signal_start(&r->sigint, on_signal, SIGINT);
+    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+}
+
+/* The station runs until it finishes; returns the exit status. */
+static int run_station(run_ctx *r, int64_t run_id)
+{
+    espfab_station_totals_t t;
+    espfab_station_start(r->st);
+    uv_run(r->loop, UV_RUN_DEFAULT);
+    espfab_store_run_end(r->store, run_id, 0, NULL);
+    espfab_station_totals(r->st, &t);
+    espfab_runout_summary(r->out);
+    return (t.failed || t.interrupted || t.attempts == 0) ? 1 : 0;
+}
+
+static void run_close(run_ctx *r, run_profiles *p, espfab_station_cfg_t *cfg)
+{
+    if (r->out)
+        espfab_runout_free(r->out);
+    if (r->st)
+        espfab_station_free(r->st);
+    if (r->signals) {
+        uv_close((uv_handle_t *)&r->sigint, NULL);
+        uv_close((uv_handle_t *)&r->sigterm, NULL);
+        uv_run(r->loop, UV_RUN_NOWAIT);
+    }
+    if (r->store)
+        espfab_store_close(r->store);
+    for (size_t i = 0; p->all && i < p->n; i++)
+        espfab_profile_free(&p->all[i]);
+    free(p->all);
+    free(p->slot);
+    espfab_station_cfg_free(cfg);
+}
+
+int espfab_cli_run(int argc, char **argv)
+{
+    run_args a;
+    int rc = parse_run_args(argc, argv, &a);
+    if (rc != RUN_GO_ON)
+        return rc;
+
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    espfab_station_cfg_t cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    run_profiles p;
+    memset(&p, 0, sizeof(p));
+    run_ctx r;
+    memset(&r, 0, sizeof(r));
+    rc = 2;
+    if (load_station(&a, &cfg, &f) != 0 || load_profiles(&a, &cfg, &p, &f) != 0)
+        goto out;
+
+    const char *db_path = a.db ? a.db : (a.station_path ? cfg.database : "espfab.db");
+    int recovered = 0;
+    espfab_run_t run;
+    if (espfab_store_open(db_path, 0, &r.store, &recovered, &f) != 0 ||
+        begin_run(r.store, &cfg, p.slot[0], a.mode, &run, &f) != 0) {
+        print_fault(db_path, &f);
+        goto out;
+    }
+    r.loop = uv_default_loop();
+    if (new_station(&r, &a, &cfg, &p, run.id, &f) != 0) {
+        print_fault(NULL, &f);
+        goto out;
+    }
+    char plabel[128];
+    profile_label(&p, cfg.nslots, plabel, sizeof(plabel));
+    r.out = espfab_runout_new(r.loop, a.omode, r.st, &cfg, plabel, db_path, run.id);
     if (recovered > 0) {
         char note[1280];
         snprintf(note, sizeof(note), "%d attempt(s) left open by an earlier crash were marked "
                                      "interrupted in %s", recovered, db_path);
         espfab_runout_note(r.out, note);
     }
-    uv_signal_init(r.loop, &r.sigint);
-    uv_signal_init(r.loop, &r.sigterm);
-    r.signals = true;
-    r.sigint.data = r.sigterm.data = &r;
-    uv_signal_start(&r.sigint, on_signal, SIGINT);
-    uv_signal_start(&r.sigterm, on_signal, SIGTERM);
-
-    espfab_station_start(r.st);
-    uv_run(r.loop, UV_RUN_DEFAULT);
-
-    espfab_store_run_end(r.store, run.id, 0, NULL);
-    espfab_station_totals_t t;
-    espfab_station_totals(r.st, &t);
-    espfab_runout_summary(r.out);
-    rc = (t.failed || t.interrupted || t.attempts == 0) ? 1 : 0;
-
+    start_signals(&r);
+    rc = run_station(&r, run.id);
 out:
-    if (r.out)
-        espfab_runout_free(r.out);
-    if (r.st)
-        espfab_station_free(r.st);
-    if (r.signals) {
-        uv_close((uv_handle_t *)&r.sigint, NULL);
-        uv_close((uv_handle_t *)&r.sigterm, NULL);
-        uv_run(r.loop, UV_RUN_NOWAIT);
-    }
-    if (r.store)
-        espfab_store_close(r.store);
-    for (size_t i = 0; profiles && i < nprof; i++)
-        espfab_profile_free(&profiles[i]);
-    free(profiles);
-    free(slot_prof);
-    espfab_station_cfg_free(&cfg);
+    run_close(&r, &p, &cfg);
     return rc;
 }

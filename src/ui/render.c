@@ -856,163 +856,221 @@ static int choose_grid(int n, int cols, int area, int *per_row, int *cell_h)
     return -1;
 }
 
+/* The frame being filled: line y next, the slot area ends before line end. */
+typedef struct paint {
+    const espfab_console_view_t *v;
+    const style_t *st;
+    espfab_console_frame_t *fr;
+    int cols, y, end;
+} paint_t;
+
+static char *blank_line(int cols, bool utf8)
+{
+    lb_t b;
+    espfab__lb_init(&b, cols, utf8);
+    return espfab__lb_take(&b);
+}
+
+/* Blank lines up to the end of the slot area. */
+static void pad_area(paint_t *p)
+{
+    while (p->y < p->end)
+        p->fr->line[p->y++] = blank_line(p->cols, p->v->utf8);
+}
+
+static void render_help(paint_t *p, int area)
+{
+    int nh = (int)(sizeof(help_text) / sizeof(help_text[0]));
+    for (int i = 0; i < area; i++) {
+        lb_t b;
+        espfab__lb_init(&b, p->cols, p->v->utf8);
+        if (i < nh) {
+            espfab__lb_esc(&b, i == 0 ? "\033[0;1m" : "\033[0m");
+            espfab__lb_text(&b, "  ", -1);
+            espfab__lb_text(&b, help_text[i], -1);
+            espfab__lb_esc(&b, SGR_RESET);
+        }
+        p->fr->line[p->y++] = espfab__lb_take(&b);
+    }
+    p->fr->shown = 0;
+}
+
+/* One screen line across the k cells of a grid row. */
+static char *grid_line(const paint_t *p, char **cell, int k, int ch, int cw, int line)
+{
+    int inner_h = ch - (ch >= 5 ? 1 : 0);
+    lb_t b;
+    espfab__lb_init(&b, p->cols, p->v->utf8);
+    for (int j = 0; j < k && line < inner_h; j++) {
+        espfab__lb_esc(&b, cell[j * ch + line]);
+        b.width += cw - 1;
+        espfab__lb_spaces(&b, 1);
+    }
+    return espfab__lb_take(&b);
+}
+
+/* Every slot as a cell, pr per row, ch lines each.  0 or ESPFAB_E_NOMEM. */
+static int render_grid(paint_t *p, int pr, int ch)
+{
+    const espfab_console_view_t *v = p->v;
+    int n = (int)v->nslots;
+    int cw = p->cols / pr;              /* cell width incl. a one-column gap */
+    int nr = (n + pr - 1) / pr;
+    char **cell = calloc((size_t)pr * (size_t)ch, sizeof(char *));
+    if (!cell)
+        return ESPFAB_E_NOMEM;
+    p->fr->per_row = pr;
+    p->fr->shown = n;
+    int gap = ch >= 5 ? 1 : 0;       /* a blank line between rows of cells */
+    int inner_h = ch - gap;
+    for (int r = 0; r < nr; r++) {
+        int k;
+        for (k = 0; k < pr && r * pr + k < n; k++)
+            if (cell_render(v, r * pr + k, cw - 1, inner_h, cell + k * ch, p->st) != 0) {
+                for (int i = 0; i < pr * ch; i++)
+                    free(cell[i]);
+                free(cell);
+                return ESPFAB_E_NOMEM;
+            }
+        for (int line = 0; line < ch && p->y < p->end; line++)
+            p->fr->line[p->y++] = grid_line(p, cell, k, ch, cw, line);
+        for (int i = 0; i < pr * ch; i++) {
+            free(cell[i]);
+            cell[i] = NULL;
+        }
+    }
+    free(cell);
+    pad_area(p);
+    return 0;
+}
+
+/* The table's last line when slots are scrolled out of view. */
+static char *table_more(const paint_t *p, int first, int shown)
+{
+    const espfab_console_view_t *v = p->v;
+    int n = (int)v->nslots;
+    int fail = 0, flash = 0, hidden = n - shown;
+    for (int i = 0; i < n; i++) {
+        if (i >= first && i < first + shown)
+            continue;
+        const char *w = state_word(&v->slots[i]);
+        fail += !strcmp(w, "FAIL") || !strcmp(w, "INTR");
+        flash += v->slots[i].state == ESPFAB_SLOT_FLASHING;
+    }
+    char msg[160];
+    snprintf(msg, sizeof(msg), " %d more slot(s) (%d above, %d below): %d FAIL, %d "
+             "flashing; arrows scroll", hidden, first, n - first - shown, fail, flash);
+    lb_t b;
+    espfab__lb_init(&b, p->cols, v->utf8);
+    espfab__lb_esc(&b, fail ? p->st->bad : p->st->dim);
+    espfab__lb_text(&b, msg, -1);
+    espfab__lb_esc(&b, SGR_RESET);
+    return espfab__lb_take(&b);
+}
+
+/* A header line, then one line per slot, scrolled to keep the selected
+ * slot in view. */
+static void render_table(paint_t *p, int area)
+{
+    const espfab_console_view_t *v = p->v;
+    espfab_console_frame_t *fr = p->fr;
+    int n = (int)v->nslots;
+    fr->table = true;
+    fr->per_row = 0;
+    int nw = 4;
+    for (int i = 0; i < n; i++) {
+        int w = espfab__text_width(v->slots[i].name, v->utf8);
+        if (w > nw)
+            nw = w;
+    }
+    if (nw > 12)
+        nw = 12;
+    int visible = area - 1;
+    bool more = n > visible;
+    if (more)
+        visible--;
+    if (visible < 1)
+        visible = 1;
+    int first = 0;
+    if (more && v->selected >= 0) {
+        first = v->selected - visible / 2;
+        if (first > n - visible)
+            first = n - visible;
+        if (first < 0)
+            first = 0;
+    }
+    fr->first_slot = first;
+    fr->line[p->y++] = table_row(v, 0, nw, p->st, true);
+    int shown = 0;
+    for (int i = first; i < n && shown < visible && p->y < p->end; i++, shown++)
+        fr->line[p->y++] = table_row(v, i, nw, p->st, false);
+    fr->shown = shown;
+    if (more && p->y < p->end)
+        fr->line[p->y++] = table_more(p, first, shown);
+    pad_area(p);
+}
+
+/* The slot area: help, a grid of cells, or the table. */
+static int render_slots(paint_t *p, int area)
+{
+    const espfab_console_view_t *v = p->v;
+    int pr = 0, ch = 0;
+    if (v->help) {
+        render_help(p, area);
+        return 0;
+    }
+    if (!v->force_table && choose_grid((int)v->nslots, p->cols, area, &pr, &ch) == 0)
+        return render_grid(p, pr, ch);
+    render_table(p, area);
+    return 0;
+}
+
+/* Allocates rows empty lines in fr.  0 or ESPFAB_E_NOMEM. */
+static int frame_begin(espfab_console_frame_t *fr, int cols, int rows)
+{
+    fr->cols = cols;
+    fr->rows = rows;
+    fr->first_slot = 0;
+    fr->line = calloc((size_t)rows, sizeof(char *));
+    return fr->line ? 0 : ESPFAB_E_NOMEM;
+}
+
 int espfab_console_render(const espfab_console_view_t *v, espfab_console_frame_t *fr)
 {
-    const style_t *st = v->color ? &style_color : &style_mono;
+    paint_t p = {.v = v, .st = v->color ? &style_color : &style_mono, .fr = fr};
     int cols = v->cols, rows = v->rows;
     espfab_console_frame_free(fr);
     if (cols < 1)
         cols = 1;
     if (rows < 1)
         rows = 1;
-    fr->cols = cols;
-    fr->rows = rows;
-    fr->first_slot = 0;
-    fr->line = calloc((size_t)rows, sizeof(char *));
-    if (!fr->line)
+    if (frame_begin(fr, cols, rows) != 0)
         return ESPFAB_E_NOMEM;
-    int y = 0;
+    p.cols = cols;
     if (cols < 20 || rows < 5) {
         lb_t b;
         char msg[64];
         snprintf(msg, sizeof(msg), "terminal too small (%dx%d)", v->cols, v->rows);
         espfab__lb_init(&b, cols, false);
         espfab__lb_text(&b, msg, -1);
-        fr->line[y++] = espfab__lb_take(&b);
-        goto fill;
-    }
-    int head = rows >= 10 ? 2 : 1, foot = rows >= 10 ? 2 : 1;
-    int area = rows - head - foot;
-    fr->line[y++] = header1(v, st);
-    if (head == 2)
-        fr->line[y++] = header2(v, st);
-
-    if (v->help) {
-        int nh = (int)(sizeof(help_text) / sizeof(help_text[0]));
-        for (int i = 0; i < area; i++) {
-            lb_t b;
-            espfab__lb_init(&b, cols, v->utf8);
-            if (i < nh) {
-                espfab__lb_esc(&b, i == 0 ? "\033[0;1m" : "\033[0m");
-                espfab__lb_text(&b, "  ", -1);
-                espfab__lb_text(&b, help_text[i], -1);
-                espfab__lb_esc(&b, SGR_RESET);
-            }
-            fr->line[y++] = espfab__lb_take(&b);
-        }
-        fr->shown = 0;
+        fr->line[p.y++] = espfab__lb_take(&b);
     } else {
-        int n = (int)v->nslots, pr = 0, ch = 0;
-        if (!v->force_table && choose_grid(n, cols, area, &pr, &ch) == 0) {
-            int cw = cols / pr;              /* cell width incl. a one-column gap */
-            int nr = (n + pr - 1) / pr;
-            char **cell = calloc((size_t)pr * (size_t)ch, sizeof(char *));
-            if (!cell)
-                return ESPFAB_E_NOMEM;
-            fr->per_row = pr;
-            fr->shown = n;
-            int gap = ch >= 5 ? 1 : 0;       /* a blank line between rows of cells */
-            int inner_h = ch - gap;
-            for (int r = 0; r < nr; r++) {
-                int k;
-                for (k = 0; k < pr && r * pr + k < n; k++)
-                    if (cell_render(v, r * pr + k, cw - 1, inner_h, cell + k * ch, st) != 0) {
-                        for (int i = 0; i < pr * ch; i++)
-                            free(cell[i]);
-                        free(cell);
-                        return ESPFAB_E_NOMEM;
-                    }
-                for (int line = 0; line < ch && y < rows - foot; line++) {
-                    lb_t b;
-                    espfab__lb_init(&b, cols, v->utf8);
-                    for (int j = 0; j < k && line < inner_h; j++) {
-                        char *cs = cell[j * ch + line];
-                        espfab__lb_esc(&b, cs);
-                        b.width += cw - 1;
-                        espfab__lb_spaces(&b, 1);
-                    }
-                    fr->line[y++] = espfab__lb_take(&b);
-                }
-                for (int i = 0; i < pr * ch; i++) {
-                    free(cell[i]);
-                    cell[i] = NULL;
-                }
-            }
-            free(cell);
-            while (y < rows - foot) {
-                lb_t b;
-                espfab__lb_init(&b, cols, v->utf8);
-                fr->line[y++] = espfab__lb_take(&b);
-            }
-        } else {
-            /* table: a header line, then one line per slot, scrolled */
-            fr->table = true;
-            fr->per_row = 0;
-            int nw = 4;
-            for (int i = 0; i < n; i++) {
-                int w = espfab__text_width(v->slots[i].name, v->utf8);
-                if (w > nw)
-                    nw = w;
-            }
-            if (nw > 12)
-                nw = 12;
-            int visible = area - 1;
-            bool more = n > visible;
-            if (more)
-                visible--;
-            if (visible < 1)
-                visible = 1;
-            int first = 0;
-            if (more && v->selected >= 0) {
-                first = v->selected - visible / 2;
-                if (first > n - visible)
-                    first = n - visible;
-                if (first < 0)
-                    first = 0;
-            }
-            fr->first_slot = first;
-            fr->line[y++] = table_row(v, 0, nw, st, true);
-            int shown = 0;
-            for (int i = first; i < n && shown < visible && y < rows - foot; i++, shown++)
-                fr->line[y++] = table_row(v, i, nw, st, false);
-            fr->shown = shown;
-            if (more && y < rows - foot) {
-                int fail = 0, flash = 0, hidden = n - shown;
-                for (int i = 0; i < n; i++) {
-                    if (i >= first && i < first + shown)
-                        continue;
-                    const char *w = state_word(&v->slots[i]);
-                    fail += !strcmp(w, "FAIL") || !strcmp(w, "INTR");
-                    flash += v->slots[i].state == ESPFAB_SLOT_FLASHING;
-                }
-                char msg[160];
-                snprintf(msg, sizeof(msg), " %d more slot(s) (%d above, %d below): %d FAIL, %d "
-                         "flashing; arrows scroll", hidden, first, n - first - shown, fail, flash);
-                lb_t b;
-                espfab__lb_init(&b, cols, v->utf8);
-                espfab__lb_esc(&b, fail ? st->bad : st->dim);
-                espfab__lb_text(&b, msg, -1);
-                espfab__lb_esc(&b, SGR_RESET);
-                fr->line[y++] = espfab__lb_take(&b);
-            }
-            while (y < rows - foot) {
-                lb_t b;
-                espfab__lb_init(&b, cols, v->utf8);
-                fr->line[y++] = espfab__lb_take(&b);
-            }
-        }
+        int head = rows >= 10 ? 2 : 1, foot = rows >= 10 ? 2 : 1;
+        p.end = rows - foot;
+        fr->line[p.y++] = header1(v, p.st);
+        if (head == 2)
+            fr->line[p.y++] = header2(v, p.st);
+        if (render_slots(&p, rows - head - foot) != 0)
+            return ESPFAB_E_NOMEM;
+        if (foot == 2)
+            fr->line[p.y++] = footer_status(v, p.st);
+        fr->line[p.y++] = (foot == 1 && !(v->prompt && v->prompt[0]) && v->status &&
+                           v->status[0])
+                              ? footer_status(v, p.st)
+                              : footer_keys(v, p.st);
     }
-    if (foot == 2)
-        fr->line[y++] = footer_status(v, st);
-    fr->line[y++] = (foot == 1 && !(v->prompt && v->prompt[0]) && v->status && v->status[0])
-                        ? footer_status(v, st)
-                        : footer_keys(v, st);
-fill:
-    while (y < rows) {
-        lb_t b;
-        espfab__lb_init(&b, cols, false);
-        fr->line[y++] = espfab__lb_take(&b);
-    }
+    while (p.y < rows)
+        fr->line[p.y++] = blank_line(cols, false);
     for (int i = 0; i < rows; i++)
         if (!fr->line[i]) {
             espfab_console_frame_free(fr);

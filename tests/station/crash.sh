@@ -4,9 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 # Board 0 fast (passes), boards 1-3 slow (still writing when espfab is killed).
 start_sim esp32:4 --fault 1:slow-flash=40 --fault 2:slow-flash=40 --fault 3:slow-flash=40
-slots=()
-for i in $(seq 0 3); do make_profile esp32; slots+=("K$i|${TCP[$i]}|esp32"); done
-write_station station.ini "${slots[@]}"
+station_all K
 "$ESPFAB" run --station "$T/station.ini" --log json > "$T/run.out" 2>&1 &
 pid=$!
 for _ in $(seq 300); do

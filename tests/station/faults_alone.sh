@@ -2,13 +2,8 @@
 # Boards that fail (unplugged mid-write, silent) fail alone; the others pass.
 . "$(dirname "$0")/lib.sh"
 start_sim esp32:6 --fault 1:unplug=60000 --fault 4:silent
-slots=()
-for i in $(seq 0 5); do make_profile esp32; slots+=("S$i|${TCP[$i]}|esp32"); done
-write_station station.ini "${slots[@]}"
-set +e
-"$ESPFAB" run --station "$T/station.ini" --log text > "$T/run.out" 2>&1
-rc=$?
-set -e
+station_all S
+run_station
 [ $rc = 1 ] || { cat "$T/run.out"; fail "espfab run should exit 1 when a board fails (got $rc)"; }
 grep -q "6 board(s): 4 passed, 2 failed" "$T/run.out" || { cat "$T/run.out"; fail "summary"; }
 dump_sim

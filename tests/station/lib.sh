@@ -50,3 +50,21 @@ write_station() {
     done
 }
 
+
+# station_all PREFIX: a profile per chip and $T/station.ini with one slot
+# PREFIX<i> per simulated board i (its TCP port, its chip).
+station_all() {
+    local slots=() i
+    for ((i = 0; i < NB; i++)); do
+        make_profile "${CHIP[$i]}"
+        slots+=("$1$i|${TCP[$i]}|${CHIP[$i]}")
+    done
+    write_station station.ini "${slots[@]}"
+}
+
+# run_station: `espfab run` on $T/station.ini, output in $T/run.out; sets rc
+# to its exit status (the caller checks it).
+run_station() {
+    rc=0
+    "$ESPFAB" run --station "$T/station.ini" --log text > "$T/run.out" 2>&1 || rc=$?
+}

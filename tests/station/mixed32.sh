@@ -7,16 +7,8 @@ chips=(esp32 esp32s3 esp32c3 esp8266 esp32s2 esp32c6 esp32h2 esp32c2)
 spec=""; for c in "${chips[@]}"; do spec+="$c:4,"; done
 start_sim "${spec%,}"
 [ "$NB" = 32 ] || fail "expected 32 boards, got $NB"
-slots=()
-for i in $(seq 0 31); do
-    make_profile "${CHIP[$i]}"
-    slots+=("B$i|${TCP[$i]}|${CHIP[$i]}")
-done
-write_station station.ini "${slots[@]}"
-set +e
-"$ESPFAB" run --station "$T/station.ini" --log text > "$T/run.out" 2>&1
-rc=$?
-set -e
+station_all B
+run_station
 [ $rc = 0 ] || { cat "$T/run.out"; fail "espfab run exited $rc"; }
 grep -q "32 board(s): 32 passed, 0 failed" "$T/run.out" || { cat "$T/run.out"; fail "summary"; }
 dump_sim

@@ -1195,67 +1195,61 @@ static bool injected_error(sim_board_t *b, uint8_t op, size_t n)
     return true;
 }
 
-static void handle_frame(sim_board_t *b, const uint8_t *f, size_t len)
+/* The ROM's USB-OTG CDC (and the stub's) takes at most 0x800 bytes per
+ * block; a larger one is lost and never answered (a hang). */
+static bool otg_drops(sim_board_t *b, uint8_t op, size_t n)
 {
-    uint8_t op;
-    uint16_t size;
-    uint32_t chk;
-    const uint8_t *d;
-    size_t n;
+    if (b->usb != SIM_USB_OTG || n <= 16 + SIM_OTG_BLOCK ||
+        !(op == OP_MEM_DATA || op == OP_FLASH_DATA || op == OP_DEFL_DATA))
+        return false;
+    if (b->verbose)
+        fprintf(stderr, "espsim: board %d USB-OTG: op=0x%02x block of %zu "
+                "bytes > 0x%x dropped, no reply t=%.3f\n", b->index, op,
+                n - 16, SIM_OTG_BLOCK, b->now);
+    return true;
+}
 
-    if (b->rd_active) {
-        read_ack(b, f, len);
-        return;
-    }
-    if (len < 8) {
-        if (is_stub(b) && len > 0)
-            fail(b, len > 1 ? f[1] : 0, len, STUB_BAD_LEN);
-        return; /* the ROM ignores runt frames */
-    }
-    op = f[1];
-    size = (uint16_t)(f[2] | f[3] << 8);
-    chk = le32(f + 4);
-    d = f + 8;
-    n = len - 8;
-    if (b->usb == SIM_USB_OTG && n > 16 + SIM_OTG_BLOCK &&
-        (op == OP_MEM_DATA || op == OP_FLASH_DATA || op == OP_DEFL_DATA)) {
-        /* the ROM's USB-OTG CDC (and the stub's) takes at most 0x800 bytes
-         * per block; a larger one is lost and never answered (a hang) */
-        if (b->verbose)
-            fprintf(stderr, "espsim: board %d USB-OTG: op=0x%02x block of %zu "
-                    "bytes > 0x%x dropped, no reply t=%.3f\n", b->index, op,
-                    n - 16, SIM_OTG_BLOCK, b->now);
-        return;
-    }
-    b->op_count[op]++;
-
+/* A frame the board answers without running it (bad direction or length,
+ * a deferred or injected error, an unsupported command): answers it and
+ * returns true. */
+static bool refused(sim_board_t *b, const uint8_t *f, size_t len,
+                    uint16_t size, size_t n)
+{
+    uint8_t op = f[1];
     if (f[0] != 0x00) {
         if (is_stub(b))
             fail(b, op, len, STUB_INVALID_CMD);
-        return;
+        return true;
     }
     if (size != n) {
         fail(b, op, len, is_stub(b) ? STUB_BAD_LEN : ROM_BAD_MSG);
-        return;
+        return true;
     }
     if (is_stub(b) && b->deferred_err) {
         uint8_t e = b->deferred_err;
         b->deferred_err = 0;
         end_flash_session(b);
         fail(b, op, n, e); /* the command itself is not executed */
-        return;
+        return true;
     }
     if (injected_error(b, op, n))
-        return;
+        return true;
     if (!is_stub(b) && !rom_supports(b, op)) {
         rom_unsupported(b, op, n);
-        return;
+        return true;
     }
     if (is_stub(b) && !stub_supports(op)) {
         fail(b, op, n, (op >= 0xD5 && op <= 0xEF) ? STUB_NOT_IMPL
                                                   : STUB_INVALID_CMD);
-        return;
+        return true;
     }
+    return false;
+}
+
+/* Runs one well-formed command the persona supports. */
+static void run_command(sim_board_t *b, uint8_t op, const uint8_t *d,
+                        size_t n, uint32_t chk)
+{
     switch (op) {
     case OP_SYNC: do_sync(b, d, n); break;
     case OP_READ_REG: do_read_reg(b, d, n); break;
@@ -1296,6 +1290,32 @@ static void handle_frame(sim_board_t *b, const uint8_t *f, size_t len)
         fail(b, op, n, STUB_INVALID_CMD);
         break;
     }
+}
+
+static void handle_frame(sim_board_t *b, const uint8_t *f, size_t len)
+{
+    uint8_t op;
+    uint16_t size;
+    size_t n;
+
+    if (b->rd_active) {
+        read_ack(b, f, len);
+        return;
+    }
+    if (len < 8) {
+        if (is_stub(b) && len > 0)
+            fail(b, len > 1 ? f[1] : 0, len, STUB_BAD_LEN);
+        return; /* the ROM ignores runt frames */
+    }
+    op = f[1];
+    size = (uint16_t)(f[2] | f[3] << 8);
+    n = len - 8;
+    if (otg_drops(b, op, n))
+        return;
+    b->op_count[op]++;
+    if (refused(b, f, len, size, n))
+        return;
+    run_command(b, op, f + 8, n, le32(f + 4));
 }
 
 /* A command that arrived while the stub was still writing the previous

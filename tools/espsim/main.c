@@ -47,15 +47,43 @@ typedef struct {
     bool gone;
 } io_t;
 
+#define MAX_OPT_ARGS 64 /* --fault / --usb options kept */
+
+typedef struct {
+    char *spec;
+    int board; /* -1 = all */
+} fault_arg_t;
+
+typedef struct {
+    const char *arg;
+    int board;        /* -1 = all */
+    sim_usb_t usb;
+    double wdt_s;
+} usb_arg_t;
+
+/* The command line, parsed once by parse_options(); read-only afterwards
+ * except control, which drops to false when stdin closes. */
+typedef struct {
+    const char *boards;        /* --boards SPEC */
+    const char *dump_dir, *links_dir;
+    int tcp_base;              /* -1: no TCP */
+    bool no_pty, pace, verbose;
+    bool control;              /* --control: commands on stdin */
+    uint32_t seed, jedec;
+    long flash_size;
+    int revs[SIM_CHIP_COUNT];  /* -1: the chip's default revision */
+    fault_arg_t faults[MAX_OPT_ARGS];
+    int nfaults;
+    usb_arg_t usbs[MAX_OPT_ARGS];
+    int nusb;
+} sim_opts_t;
+
+/* parse_options() and the set-up steps: carry on, else an exit status */
+#define GO_ON (-1)
+
+static sim_opts_t opt;
 static io_t *ios;
 static int nios;
-static const char *dump_dir, *links_dir;
-static bool control;          /* --control: plug/unplug/dump commands on stdin */
-static uint32_t g_seed, g_jedec;
-static long g_flash_size;
-static int g_revs[SIM_CHIP_COUNT];
-static bool g_no_pty, g_pace, g_verbose;
-static int g_tcp;              /* -1: no TCP */
 static volatile sig_atomic_t sig_dump, sig_quit;
 
 static void on_signal(int s)
@@ -176,9 +204,9 @@ static int open_pty(io_t *io)
     set_nonblock(m);
     fcntl(m, F_SETFD, FD_CLOEXEC);
     io->pty = m;
-    if (links_dir) {
+    if (opt.links_dir) {
         char p[512];
-        snprintf(p, sizeof p, "%s/board-%d", links_dir, io->b.index);
+        snprintf(p, sizeof p, "%s/board-%d", opt.links_dir, io->b.index);
         unlink(p);
         if (symlink(io->pty_path, p) < 0)
             fprintf(stderr, "espsim: symlink %s: %s\n", p, strerror(errno));
@@ -250,9 +278,9 @@ static void unplug(io_t *io)
     if (io->pty >= 0) {
         close(io->pty); /* the /dev/pts node disappears */
         io->pty = -1;
-        if (links_dir) {
+        if (opt.links_dir) {
             char p[512];
-            snprintf(p, sizeof p, "%s/board-%d", links_dir, io->b.index);
+            snprintf(p, sizeof p, "%s/board-%d", opt.links_dir, io->b.index);
             unlink(p);
         }
     }
@@ -452,12 +480,12 @@ static bool rx_ready(const io_t *io, double now)
 
 static void dump_all(void)
 {
-    if (!dump_dir)
+    if (!opt.dump_dir)
         return;
     for (int i = 0; i < nios; i++) {
         char p[512], tmp[520];
         FILE *f;
-        snprintf(p, sizeof p, "%s/board-%d.bin", dump_dir, i);
+        snprintf(p, sizeof p, "%s/board-%d.bin", opt.dump_dir, i);
         snprintf(tmp, sizeof tmp, "%s.tmp", p);
         f = fopen(tmp, "wb");
         if (!f) {
@@ -508,18 +536,6 @@ static void chatter(io_t *io, double now)
                  (long)((now - io->b.busy_until) * 1000) & 0xFFFFF);
     sim_out_raw(&io->b, line, (size_t)n, now);
 }
-
-typedef struct {
-    char *spec;
-    int board; /* -1 = all */
-} fault_arg_t;
-
-typedef struct {
-    const char *arg;
-    int board;        /* -1 = all */
-    sim_usb_t usb;
-    double wdt_s;
-} usb_arg_t;
 
 static const char *usb_name(sim_usb_t u)
 {
@@ -583,9 +599,9 @@ static int insert(io_t *io)
     io->pty_host = false;
     io->link = LINK_NONE;
     io->gone = false;
-    if (!g_no_pty && open_pty(io) < 0)
+    if (!opt.no_pty && open_pty(io) < 0)
         return -1;
-    if (g_tcp >= 0 && open_tcp(io, io->port) < 0)
+    if (opt.tcp_base >= 0 && open_tcp(io, io->port) < 0)
         return -1;
     print_board(io);
     return 0;
@@ -614,11 +630,12 @@ static int plug(io_t *io)
         unplug(io);
     sim_board_free(&io->b);
     generation++;
-    if (sim_board_init(&io->b, index, chip, g_revs[chip], g_seed + generation,
-                       (uint32_t)g_flash_size, g_jedec) < 0)
+    if (sim_board_init(&io->b, index, chip, opt.revs[chip],
+                       opt.seed + generation, (uint32_t)opt.flash_size,
+                       opt.jedec) < 0)
         return -1;
-    io->b.pace = io->b.timing = g_pace;
-    io->b.verbose = g_verbose;
+    io->b.pace = io->b.timing = opt.pace;
+    io->b.verbose = opt.verbose;
     io->b.usb = usb;
     io->b.usb_wdt_s = wdt_s;
     return insert(io);
@@ -672,7 +689,7 @@ static void read_control(void)
     static size_t len;
     ssize_t r = read(STDIN_FILENO, buf + len, sizeof buf - 1 - len);
     if (r <= 0) {
-        control = false; /* stdin closed: no more commands */
+        opt.control = false; /* stdin closed: no more commands */
         return;
     }
     len += (size_t)r;
@@ -689,380 +706,476 @@ static void read_control(void)
         len = 0; /* an over-long line: drop it */
 }
 
-int main(int argc, char **argv)
-{
-    const char *boards = NULL;
-    int tcp_base = -1, nfaults = 0, nrevs = 0, nusb = 0;
-    bool no_pty = false, pace = false, verbose = false;
-    uint32_t seed = 0, jedec = 0;
-    long flash_size = 4L * 1024 * 1024;
-    fault_arg_t faults[64];
-    usb_arg_t usbs[64];
-    int revs[SIM_CHIP_COUNT];
-    struct pollfd *pfd;
-    sigset_t block, empty;
-    struct sigaction sa;
+/* ---- the command line --------------------------------------------------- */
 
-    for (int i = 0; i < SIM_CHIP_COUNT; i++)
-        revs[i] = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED()                                                                \
-    do {                                                                      \
-        if (!v) {                                                             \
-            fprintf(stderr, "espsim: %s needs a value\n", a);                 \
-            return 2;                                                         \
-        }                                                                     \
-        i++;                                                                  \
-    } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--boards")) {
-            NEED();
-            boards = v;
-        } else if (!strcmp(a, "--tcp-base")) {
-            NEED();
-            tcp_base = atoi(v);
-            if (tcp_base < 0 || tcp_base > 65535) {
-                fprintf(stderr, "espsim: bad --tcp-base %s\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--no-pty")) {
-            no_pty = true;
-        } else if (!strcmp(a, "--dump-dir")) {
-            NEED();
-            dump_dir = v;
-        } else if (!strcmp(a, "--links-dir")) {
-            NEED();
-            links_dir = v;
-        } else if (!strcmp(a, "--pace")) {
-            pace = true;
-        } else if (!strcmp(a, "--no-pace")) {
-            pace = false;
-        } else if (!strcmp(a, "--seed")) {
-            NEED();
-            seed = (uint32_t)strtoul(v, NULL, 0);
-        } else if (!strcmp(a, "--flash-size")) {
-            NEED();
-            flash_size = parse_size(v);
-            if (flash_size < 65536 || flash_size > 128L * 1024 * 1024 ||
-                (flash_size & (flash_size - 1))) {
-                fprintf(stderr, "espsim: bad --flash-size %s (power of two, "
-                                "64KB..128MB)\n", v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--jedec")) {
-            NEED();
-            jedec = (uint32_t)strtoul(v, NULL, 0);
-        } else if (!strcmp(a, "--rev")) {
-            char name[32];
-            int maj, min, c;
-            NEED();
-            if (sscanf(v, "%31[^:]:%d.%d", name, &maj, &min) != 3 ||
-                (c = sim_chip_by_name(name)) < 0) {
-                fprintf(stderr, "espsim: bad --rev %s (want CHIP:MAJ.MIN)\n",
-                        v);
-                return 2;
-            }
-            revs[c] = maj * 100 + min;
-            nrevs++;
-        } else if (!strcmp(a, "--fault")) {
-            char *colon;
-            NEED();
-            if (nfaults == 64 || !(colon = strchr(v, ':'))) {
-                fprintf(stderr, "espsim: bad --fault %s (want B:KIND...)\n",
-                        v);
-                return 2;
-            }
-            faults[nfaults].board = v[0] == '*' ? -1 : atoi(v);
-            faults[nfaults].spec = colon + 1;
-            nfaults++;
-        } else if (!strcmp(a, "--usb")) {
-            NEED();
-            if (nusb == 64) {
-                fprintf(stderr, "espsim: too many --usb options\n");
-                return 2;
-            }
-            if (parse_usb(v, &usbs[nusb]) < 0)
-                return 2;
-            nusb++;
-        } else if (!strcmp(a, "--control")) {
-            control = true;
-        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
-            verbose = true;
-        } else {
-            fprintf(stderr, "espsim: unknown option %s (see --help)\n", a);
+static bool takes_value(const char *a)
+{
+    static const char *const with_value[] = {
+        "--boards", "--tcp-base", "--dump-dir", "--links-dir", "--seed",
+        "--flash-size", "--jedec", "--rev", "--fault", "--usb"};
+    for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
+        if (!strcmp(a, with_value[i]))
+            return true;
+    return false;
+}
+
+static int opt_flash_size(sim_opts_t *o, const char *v)
+{
+    o->flash_size = parse_size(v);
+    if (o->flash_size < 65536 || o->flash_size > 128L * 1024 * 1024 ||
+        (o->flash_size & (o->flash_size - 1))) {
+        fprintf(stderr, "espsim: bad --flash-size %s (power of two, "
+                        "64KB..128MB)\n", v);
+        return 2;
+    }
+    return GO_ON;
+}
+
+static int opt_rev(sim_opts_t *o, const char *v)
+{
+    char name[32];
+    int maj, min, c;
+    if (sscanf(v, "%31[^:]:%d.%d", name, &maj, &min) != 3 ||
+        (c = sim_chip_by_name(name)) < 0) {
+        fprintf(stderr, "espsim: bad --rev %s (want CHIP:MAJ.MIN)\n", v);
+        return 2;
+    }
+    o->revs[c] = maj * 100 + min;
+    return GO_ON;
+}
+
+static int opt_fault(sim_opts_t *o, const char *v)
+{
+    char *colon;
+    if (o->nfaults == MAX_OPT_ARGS || !(colon = strchr(v, ':'))) {
+        fprintf(stderr, "espsim: bad --fault %s (want B:KIND...)\n", v);
+        return 2;
+    }
+    o->faults[o->nfaults].board = v[0] == '*' ? -1 : atoi(v);
+    o->faults[o->nfaults].spec = colon + 1;
+    o->nfaults++;
+    return GO_ON;
+}
+
+static int opt_usb(sim_opts_t *o, const char *v)
+{
+    if (o->nusb == MAX_OPT_ARGS) {
+        fprintf(stderr, "espsim: too many --usb options\n");
+        return 2;
+    }
+    if (parse_usb(v, &o->usbs[o->nusb]) < 0)
+        return 2;
+    o->nusb++;
+    return GO_ON;
+}
+
+/* One option a with its value v (NULL unless takes_value(a)). */
+static int parse_option(sim_opts_t *o, const char *a, const char *v)
+{
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        usage(stdout);
+        return 0;
+    } else if (!strcmp(a, "--boards")) {
+        o->boards = v;
+    } else if (!strcmp(a, "--tcp-base")) {
+        o->tcp_base = atoi(v);
+        if (o->tcp_base < 0 || o->tcp_base > 65535) {
+            fprintf(stderr, "espsim: bad --tcp-base %s\n", v);
             return 2;
         }
+    } else if (!strcmp(a, "--no-pty")) {
+        o->no_pty = true;
+    } else if (!strcmp(a, "--dump-dir")) {
+        o->dump_dir = v;
+    } else if (!strcmp(a, "--links-dir")) {
+        o->links_dir = v;
+    } else if (!strcmp(a, "--pace") || !strcmp(a, "--no-pace")) {
+        o->pace = !strcmp(a, "--pace");
+    } else if (!strcmp(a, "--seed")) {
+        o->seed = (uint32_t)strtoul(v, NULL, 0);
+    } else if (!strcmp(a, "--flash-size")) {
+        return opt_flash_size(o, v);
+    } else if (!strcmp(a, "--jedec")) {
+        o->jedec = (uint32_t)strtoul(v, NULL, 0);
+    } else if (!strcmp(a, "--rev")) {
+        return opt_rev(o, v);
+    } else if (!strcmp(a, "--fault")) {
+        return opt_fault(o, v);
+    } else if (!strcmp(a, "--usb")) {
+        return opt_usb(o, v);
+    } else if (!strcmp(a, "--control")) {
+        o->control = true;
+    } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+        o->verbose = true;
+    } else {
+        fprintf(stderr, "espsim: unknown option %s (see --help)\n", a);
+        return 2;
     }
-    if (!boards) {
+    return GO_ON;
+}
+
+/* Fills *o from argv; returns GO_ON, or the exit status (--help: 0). */
+static int parse_options(int argc, char **argv, sim_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->tcp_base = -1;
+    o->flash_size = 4L * 1024 * 1024;
+    for (int i = 0; i < SIM_CHIP_COUNT; i++)
+        o->revs[i] = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int rc;
+        if (takes_value(a)) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "espsim: %s needs a value\n", a);
+                return 2;
+            }
+            v = argv[++i];
+        }
+        if ((rc = parse_option(o, a, v)) != GO_ON)
+            return rc;
+    }
+    if (!o->boards) {
         usage(stderr);
         return 2;
     }
-    if (!jedec) {
+    if (!o->jedec) { /* Winbond, capacity byte from the flash size */
         int code = 0;
-        while ((1L << code) < flash_size)
+        while ((1L << code) < o->flash_size)
             code++;
-        jedec = 0x40EFu | (uint32_t)code << 16;
+        o->jedec = 0x40EFu | (uint32_t)code << 16;
     }
+    return GO_ON;
+}
 
-    g_seed = seed;
-    g_jedec = jedec;
-    g_flash_size = flash_size;
-    memcpy(g_revs, revs, sizeof g_revs);
-    g_no_pty = no_pty;
-    g_pace = pace;
-    g_verbose = verbose;
-    g_tcp = tcp_base;
-    ios = calloc(MAX_BOARDS, sizeof *ios);
-    if (!ios)
-        return 1;
-    {
-        char *copy = strdup(boards), *save = NULL, *tok;
-        for (tok = strtok_r(copy, ",", &save); tok;
-             tok = strtok_r(NULL, ",", &save)) {
-            char *colon = strchr(tok, ':');
-            int count = colon ? atoi(colon + 1) : 1, c;
-            if (colon)
-                *colon = '\0';
-            c = sim_chip_by_name(tok);
-            if (c < 0 || count <= 0 || nios + count > MAX_BOARDS) {
-                fprintf(stderr, "espsim: bad board spec '%s' (chips: esp8266 "
-                                "esp32 esp32s2 esp32s3 esp32c2 esp32c3 esp32c6 "
-                                "esp32h2 esp32p4; at most %d boards)\n",
-                        tok, MAX_BOARDS);
-                return 2;
-            }
-            for (int k = 0; k < count; k++, nios++) {
-                io_t *io = &ios[nios];
-                if (sim_board_init(&io->b, nios, (sim_chip_id_t)c, revs[c],
-                                   seed, (uint32_t)flash_size, jedec) < 0) {
-                    fprintf(stderr, "espsim: out of memory\n");
-                    return 1;
-                }
-                io->b.pace = io->b.timing = pace;
-                io->b.verbose = verbose;
-                io->pty = io->lfd = io->cfd = -1;
-            }
+/* ---- board set-up ------------------------------------------------------- */
+
+/* count boards of chip c, appended to ios[] */
+static int add_boards(int c, int count)
+{
+    for (int k = 0; k < count; k++, nios++) {
+        io_t *io = &ios[nios];
+        if (sim_board_init(&io->b, nios, (sim_chip_id_t)c, opt.revs[c],
+                           opt.seed, (uint32_t)opt.flash_size,
+                           opt.jedec) < 0) {
+            fprintf(stderr, "espsim: out of memory\n");
+            return 1;
         }
-        free(copy);
+        io->b.pace = io->b.timing = opt.pace;
+        io->b.verbose = opt.verbose;
+        io->pty = io->lfd = io->cfd = -1;
     }
-    for (int f = 0; f < nfaults; f++) {
+    return GO_ON;
+}
+
+/* --boards CHIP:N[,CHIP:N...] */
+static int create_boards(const char *spec)
+{
+    char *copy = strdup(spec), *save = NULL, *tok;
+    int rc = GO_ON;
+    for (tok = strtok_r(copy, ",", &save); tok && rc == GO_ON;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        int count = colon ? atoi(colon + 1) : 1, c;
+        if (colon)
+            *colon = '\0';
+        c = sim_chip_by_name(tok);
+        if (c < 0 || count <= 0 || nios + count > MAX_BOARDS) {
+            fprintf(stderr, "espsim: bad board spec '%s' (chips: esp8266 "
+                            "esp32 esp32s2 esp32s3 esp32c2 esp32c3 esp32c6 "
+                            "esp32h2 esp32p4; at most %d boards)\n",
+                    tok, MAX_BOARDS);
+            rc = 2;
+        } else {
+            rc = add_boards(c, count);
+        }
+    }
+    free(copy);
+    return rc;
+}
+
+static int apply_faults(void)
+{
+    for (int f = 0; f < opt.nfaults; f++) {
+        const fault_arg_t *fa = &opt.faults[f];
         char msg[160] = "";
         for (int i = 0; i < nios; i++) {
-            if (faults[f].board != -1 && faults[f].board != i)
+            if (fa->board != -1 && fa->board != i)
                 continue;
-            if (sim_faults_parse(&ios[i].b.faults, faults[f].spec, msg,
+            if (sim_faults_parse(&ios[i].b.faults, fa->spec, msg,
                                  sizeof msg) < 0) {
-                fprintf(stderr, "espsim: --fault %d:%s: %s\n", faults[f].board,
-                        faults[f].spec, msg);
+                fprintf(stderr, "espsim: --fault %d:%s: %s\n", fa->board,
+                        fa->spec, msg);
                 return 2;
             }
             if (ios[i].b.faults.slow_flash > 0)
                 ios[i].b.timing = true;
         }
-        if (faults[f].board >= nios) {
-            fprintf(stderr, "espsim: --fault: no board %d\n", faults[f].board);
+        if (fa->board >= nios) {
+            fprintf(stderr, "espsim: --fault: no board %d\n", fa->board);
             return 2;
         }
     }
-    for (int u = 0; u < nusb; u++) {
-        if (usbs[u].board >= nios) {
-            fprintf(stderr, "espsim: --usb %s: no board %d\n", usbs[u].arg,
-                    usbs[u].board);
+    return GO_ON;
+}
+
+static int apply_usb(void)
+{
+    for (int u = 0; u < opt.nusb; u++) {
+        const usb_arg_t *ua = &opt.usbs[u];
+        bool jtag = ua->usb == SIM_USB_JTAG;
+        if (ua->board >= nios) {
+            fprintf(stderr, "espsim: --usb %s: no board %d\n", ua->arg,
+                    ua->board);
             return 2;
         }
         for (int i = 0; i < nios; i++) {
             sim_board_t *b = &ios[i].b;
-            bool has = usbs[u].usb == SIM_USB_JTAG ? b->chip->has_jtag
-                                                   : b->chip->has_otg;
-            if (usbs[u].board != -1 && usbs[u].board != i)
+            if (ua->board != -1 && ua->board != i)
                 continue;
-            if (!has) {
+            if (!(jtag ? b->chip->has_jtag : b->chip->has_otg)) {
                 fprintf(stderr, "espsim: --usb %s: board %d is an %s, which "
-                        "has no %s (%s)\n", usbs[u].arg, i, b->chip->name,
-                        usbs[u].usb == SIM_USB_JTAG
-                            ? "USB-Serial/JTAG"
-                            : "USB-OTG download port",
-                        usbs[u].usb == SIM_USB_JTAG
-                            ? "jtag: esp32s3 esp32c3 esp32c6 esp32h2 esp32p4"
-                            : "otg: esp32s2 esp32s3 esp32p4");
+                        "has no %s (%s)\n", ua->arg, i, b->chip->name,
+                        jtag ? "USB-Serial/JTAG" : "USB-OTG download port",
+                        jtag ? "jtag: esp32s3 esp32c3 esp32c6 esp32h2 esp32p4"
+                             : "otg: esp32s2 esp32s3 esp32p4");
                 return 2;
             }
-            b->usb = usbs[u].usb;
-            b->usb_wdt_s = usbs[u].wdt_s;
+            b->usb = ua->usb;
+            b->usb_wdt_s = ua->wdt_s;
         }
     }
-    if (links_dir)
-        mkdir(links_dir, 0755);
-    if (dump_dir)
-        mkdir(dump_dir, 0755);
+    return GO_ON;
+}
 
+/* The boards of the command line, their faults and USB ports. */
+static int setup_boards(void)
+{
+    int rc;
+    ios = calloc(MAX_BOARDS, sizeof *ios);
+    if (!ios)
+        return 1;
+    if ((rc = create_boards(opt.boards)) != GO_ON ||
+        (rc = apply_faults()) != GO_ON || (rc = apply_usb()) != GO_ON)
+        return rc;
+    if (opt.links_dir)
+        mkdir(opt.links_dir, 0755);
+    if (opt.dump_dir)
+        mkdir(opt.dump_dir, 0755);
+    return GO_ON;
+}
+
+/* The signals stay blocked except inside ppoll(), which waits with *empty. */
+static void setup_signals(sigset_t *empty)
+{
+    sigset_t block;
+    struct sigaction sa;
     sigemptyset(&block);
     sigaddset(&block, SIGUSR1);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
     sigprocmask(SIG_BLOCK, &block, NULL);
-    sigemptyset(&empty);
+    sigemptyset(empty);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
+/* Each board's pty and TCP port, its board line, then 'espsim ready'. */
+static int open_links(void)
+{
     for (int i = 0; i < nios; i++) {
         io_t *io = &ios[i];
-        char tcp[40] = "-";
-        const uint8_t *m = io->b.mac;
-        if (!no_pty && open_pty(io) < 0)
+        if (!opt.no_pty && open_pty(io) < 0)
             return 1;
-        if (tcp_base >= 0) {
-            if (open_tcp(io, tcp_base ? tcp_base + i : 0) < 0)
-                return 1;
-            snprintf(tcp, sizeof tcp, "127.0.0.1:%d", io->port);
-        }
-        printf("board %d chip=%s mac=%02x:%02x:%02x:%02x:%02x:%02x pty=%s "
-               "tcp=%s\n", i, io->b.chip->name, m[0], m[1], m[2], m[3], m[4],
-               m[5], io->pty >= 0 ? io->pty_path : "-", tcp);
+        if (opt.tcp_base >= 0 &&
+            open_tcp(io, opt.tcp_base ? opt.tcp_base + i : 0) < 0)
+            return 1;
+        print_board(io);
     }
     printf("espsim ready\n");
     fflush(stdout);
+    return GO_ON;
+}
 
-    pfd = calloc((size_t)nios * 3 + 1, sizeof *pfd);
+/* ---- the event loop ----------------------------------------------------- */
+
+/* Runs one board's timers and pumps; lowers *deadline to its next one. */
+static void service_board(io_t *io, double now, double *deadline)
+{
+    double d;
+    check_pty_host(io, now);
+    io->b.now = now;
+    if (sim_board_tick(&io->b))
+        board_rebooted(io, now);
+    d = sim_board_next_timer(&io->b);
+    if (d < *deadline)
+        *deadline = d;
+    if (io->pty >= 0 && !io->pty_host && io->pty_next_check < *deadline)
+        *deadline = io->pty_next_check;
+    chatter(io, now);
+    d = pump_in(io, now);
+    if (io->gone)
+        return;
+    if (d < *deadline)
+        *deadline = d;
+    d = pump_out(io, now);
+    if (d < *deadline)
+        *deadline = d;
+    if (io->b.pace && io->link != LINK_NONE && !rx_ready(io, now) &&
+        io->in_off >= io->in_len && io->rx_next - TICK_S / 2 < *deadline)
+        *deadline = io->rx_next - TICK_S / 2;
+}
+
+/* What to wait for on fd, the board's connection of kind link. */
+static struct pollfd link_poll(io_t *io, int fd, int link, double now)
+{
+    const sim_chunk_t *c = sim_out_peek(&io->b);
+    short ev = 0;
+    if (io->link != link || rx_ready(io, now))
+        ev |= POLLIN;
+    if (io->link == link && c && c->not_before <= now)
+        ev |= POLLOUT;
+    return (struct pollfd){.fd = fd, .events = ev};
+}
+
+/* Fills pfd with every live board's fds (and stdin); returns the count. */
+static int poll_set(struct pollfd *pfd, double now)
+{
+    int np = 0;
+    for (int i = 0; i < nios; i++) {
+        io_t *io = &ios[i];
+        if (io->gone)
+            continue;
+        if (io->pty >= 0 && io->pty_host)
+            pfd[np++] = link_poll(io, io->pty, LINK_PTY, now);
+        if (io->lfd >= 0)
+            pfd[np++] = (struct pollfd){.fd = io->lfd, .events = POLLIN};
+        if (io->cfd >= 0)
+            pfd[np++] = link_poll(io, io->cfd, LINK_TCP, now);
+    }
+    if (opt.control)
+        pfd[np++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+    return np;
+}
+
+static struct timespec wait_until(double deadline, double now)
+{
+    struct timespec ts;
+    double wait = deadline - now;
+    if (wait < 0)
+        wait = 0;
+    if (wait > 1.0)
+        wait = 1.0;
+    ts.tv_sec = (time_t)wait;
+    ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
+    return ts;
+}
+
+/* A host connected to the board's TCP port: a power-on reset. */
+static void accept_host(io_t *io, double now)
+{
+    int c = accept4(io->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c >= 0) {
+        int one = 1;
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (io->cfd >= 0)
+            close(io->cfd);
+        io->cfd = c;
+        link_reset(io, LINK_TCP, now);
+    }
+}
+
+/* One fd ppoll() reported: stdin or the board it belongs to. */
+static void dispatch(const struct pollfd *p, double now)
+{
+    if (opt.control && p->fd == STDIN_FILENO) {
+        read_control();
+        return;
+    }
+    for (int i = 0; i < nios; i++) {
+        io_t *io = &ios[i];
+        if (io->gone)
+            continue;
+        if (p->fd == io->pty && io->pty >= 0) {
+            if (p->revents & POLLIN)
+                read_link(io, io->pty, LINK_PTY, now);
+            else if (p->revents & (POLLHUP | POLLERR))
+                link_drop(io, LINK_PTY);
+            return;
+        }
+        if (p->fd == io->lfd && io->lfd >= 0) {
+            accept_host(io, now);
+            return;
+        }
+        if (p->fd == io->cfd && io->cfd >= 0) {
+            if (p->revents & (POLLIN | POLLHUP | POLLERR))
+                read_link(io, io->cfd, LINK_TCP, now);
+            return;
+        }
+    }
+}
+
+/* Until SIGINT/SIGTERM (or a ppoll() failure). */
+static void run_loop(const sigset_t *empty)
+{
+    struct pollfd *pfd = calloc((size_t)nios * 3 + 1, sizeof *pfd);
     while (!sig_quit) {
         double now = sim_now(), deadline = now + 1.0;
-        int np = 0;
         struct timespec ts;
-
+        int np;
         if (sig_dump) {
             sig_dump = 0;
             dump_all();
         }
-        for (int i = 0; i < nios; i++) {
-            io_t *io = &ios[i];
-            double d;
-            if (io->gone)
-                continue;
-            check_pty_host(io, now);
-            io->b.now = now;
-            if (sim_board_tick(&io->b))
-                board_rebooted(io, now);
-            d = sim_board_next_timer(&io->b);
-            if (d < deadline)
-                deadline = d;
-            if (io->pty >= 0 && !io->pty_host &&
-                io->pty_next_check < deadline)
-                deadline = io->pty_next_check;
-            chatter(io, now);
-            d = pump_in(io, now);
-            if (io->gone)
-                continue;
-            if (d < deadline)
-                deadline = d;
-            d = pump_out(io, now);
-            if (d < deadline)
-                deadline = d;
-            if (io->b.pace && io->link != LINK_NONE && !rx_ready(io, now) &&
-                io->in_off >= io->in_len && io->rx_next - TICK_S / 2 < deadline)
-                deadline = io->rx_next - TICK_S / 2;
-        }
-        for (int i = 0; i < nios; i++) {
-            io_t *io = &ios[i];
-            bool want_out = sim_out_peek(&io->b) != NULL;
-            if (io->gone)
-                continue;
-            if (io->pty >= 0 && io->pty_host) {
-                short ev = 0;
-                if (io->link != LINK_PTY || rx_ready(io, now))
-                    ev |= POLLIN;
-                if (io->link == LINK_PTY && want_out &&
-                    sim_out_peek(&io->b)->not_before <= now)
-                    ev |= POLLOUT;
-                pfd[np++] = (struct pollfd){.fd = io->pty, .events = ev};
-            }
-            if (io->lfd >= 0)
-                pfd[np++] = (struct pollfd){.fd = io->lfd, .events = POLLIN};
-            if (io->cfd >= 0) {
-                short ev = 0;
-                if (io->link != LINK_TCP || rx_ready(io, now))
-                    ev |= POLLIN;
-                if (io->link == LINK_TCP && want_out &&
-                    sim_out_peek(&io->b)->not_before <= now)
-                    ev |= POLLOUT;
-                pfd[np++] = (struct pollfd){.fd = io->cfd, .events = ev};
-            }
-        }
-        if (control)
-            pfd[np++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
-        {
-            double wait = deadline - now;
-            if (wait < 0)
-                wait = 0;
-            if (wait > 1.0)
-                wait = 1.0;
-            ts.tv_sec = (time_t)wait;
-            ts.tv_nsec = (long)((wait - (double)ts.tv_sec) * 1e9);
-        }
-        if (ppoll(pfd, (nfds_t)np, &ts, &empty) < 0) {
+        for (int i = 0; i < nios; i++)
+            if (!ios[i].gone)
+                service_board(&ios[i], now, &deadline);
+        np = poll_set(pfd, now);
+        ts = wait_until(deadline, now);
+        if (ppoll(pfd, (nfds_t)np, &ts, empty) < 0) {
             if (errno == EINTR)
                 continue;
             perror("espsim: ppoll");
             break;
         }
         now = sim_now();
-        for (int k = 0; k < np; k++) {
-            if (!pfd[k].revents)
-                continue;
-            if (control && pfd[k].fd == STDIN_FILENO) {
-                read_control();
-                continue;
-            }
-            for (int i = 0; i < nios; i++) {
-                io_t *io = &ios[i];
-                if (io->gone)
-                    continue;
-                if (pfd[k].fd == io->pty && io->pty >= 0) {
-                    if (pfd[k].revents & POLLIN)
-                        read_link(io, io->pty, LINK_PTY, now);
-                    else if (pfd[k].revents & (POLLHUP | POLLERR))
-                        link_drop(io, LINK_PTY);
-                    break;
-                }
-                if (pfd[k].fd == io->lfd && io->lfd >= 0) {
-                    int c = accept4(io->lfd, NULL, NULL,
-                                    SOCK_NONBLOCK | SOCK_CLOEXEC);
-                    if (c >= 0) {
-                        int one = 1;
-                        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one,
-                                   sizeof one);
-                        if (io->cfd >= 0)
-                            close(io->cfd);
-                        io->cfd = c;
-                        link_reset(io, LINK_TCP, now);
-                    }
-                    break;
-                }
-                if (pfd[k].fd == io->cfd && io->cfd >= 0) {
-                    if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
-                        read_link(io, io->cfd, LINK_TCP, now);
-                    break;
-                }
-            }
-        }
+        for (int k = 0; k < np; k++)
+            if (pfd[k].revents)
+                dispatch(&pfd[k], now);
     }
+    free(pfd);
+}
+
+/* The final dump, the symlinks removed, the boards freed. */
+static void shutdown_all(void)
+{
     dump_all();
     for (int i = 0; i < nios; i++) {
-        if (links_dir && ios[i].pty >= 0) {
+        if (opt.links_dir && ios[i].pty >= 0) {
             char p[512];
-            snprintf(p, sizeof p, "%s/board-%d", links_dir, i);
+            snprintf(p, sizeof p, "%s/board-%d", opt.links_dir, i);
             unlink(p);
         }
         sim_board_free(&ios[i].b);
     }
-    free(pfd);
     free(ios);
+}
+
+int main(int argc, char **argv)
+{
+    sigset_t empty;
+    int rc;
+    if ((rc = parse_options(argc, argv, &opt)) != GO_ON ||
+        (rc = setup_boards()) != GO_ON)
+        return rc;
+    setup_signals(&empty);
+    if ((rc = open_links()) != GO_ON)
+        return rc;
+    run_loop(&empty);
+    shutdown_all();
     return 0;
 }
