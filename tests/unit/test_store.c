@@ -190,7 +190,11 @@ static void test_fresh_schema(void)
     CHECK(db != NULL);
     CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
                          "('runs','attempts','attempt_regions','schema_version')"), 4);
-    CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 8);
+    CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name IN "
+                         "('runs','attempts','attempt_regions')"), 8);
+    /* schema 0002: the chain and the maintenance log are append-only too */
+    CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name IN "
+                         "('attempt_chain','maintenance')"), 4);
     CHECK_EQ(raw_int(db, "SELECT max(version) FROM schema_version"), espfab_store_schema_latest());
     sqlite3_stmt *st;
     CHECK_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
