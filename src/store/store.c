@@ -1088,6 +1088,7 @@ static void read_attempt(sqlite3_stmt *st, espfab_attempt_t *a, int64_t *run_id)
     a->fault.retries = sqlite3_column_int(st, COL(retries));
     store_copy_text(st, COL(detail), a->fault.detail, sizeof a->fault.detail);
     store_copy_text(st, COL(message), a->message, sizeof a->message);
+    store_copy_text(st, C_COUNT + 2, a->chain_sha256, sizeof a->chain_sha256);
 }
 
 static int read_regions(espfab_store_t *s, sqlite3_stmt *rs, espfab_attempt_t *a,
@@ -1132,6 +1133,9 @@ int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
     size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT id, coalesce(run_id, 0)");
     for (int i = 0; i < C_COUNT; i++)
         n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", col_names[i]);
+    n += (size_t)snprintf(sql + n, sizeof sql - n, s->chain ? ", (SELECT c.sha256 FROM "
+                          "attempt_chain c WHERE c.attempt_id = attempts.id ORDER BY c.seq DESC "
+                          "LIMIT 1)" : ", NULL");
     n += (size_t)snprintf(sql + n, sizeof sql - n, " FROM attempts WHERE 1");
     /* Each filter appends "AND col <op> ?k" and is bound below in the same order. */
     struct { const char *col; const char *txt; int64_t num; const char *op; } w[16];
