@@ -3,10 +3,8 @@
  * runs, attempts with their regions, queries and the health check.
  */
 #include "espfab/store.h"
-#include "espfab/vec.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,158 +311,6 @@ static int migrate(espfab_store_t *s, espfab_fault_t *f)
     return 0;
 }
 
-/* ---- recovery ---- */
-
-/* True when the process that owned a run is certainly gone: its owner lock
- * is free (owner.c); for a run of an older espfab that recorded no lock,
- * the same host and its pid gone. */
-static bool owner_dead(espfab_store_t *s, sqlite3_stmt *st)
-{
-    if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-        return true; /* attempt without a run */
-    int64_t run_id = sqlite3_column_int64(st, 1);
-    const char *lock = (const char *)sqlite3_column_text(st, 4);
-    if (lock)
-        return store_owner_gone(s, lock, run_id);
-    const char *host = (const char *)sqlite3_column_text(st, 2);
-    int64_t pid = sqlite3_column_int64(st, 3);
-    if (strcmp(host ? host : "", s->host) != 0)
-        return false;              /* another machine's run: cannot tell */
-    if (pid <= 0)
-        return true;
-    if (pid == (int64_t)getpid())
-        return false;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
-/* ids of the rows a recovery scan selected (collected first, updated after:
- * never update rows under an open scan of the same index). */
-typedef struct {
-    int64_t *v;
-    size_t n, cap;
-} idlist_t;
-
-static bool idlist_add(idlist_t *l, int64_t id)
-{
-    if (ESPFAB_VEC_RESERVE(l->v, l->cap, l->n + 1))
-        return false;
-    l->v[l->n++] = id;
-    return true;
-}
-
-/* Collects column 0 of the rows of sql whose owner (columns run id, host,
- * pid, owner_lock at 1..4) is dead. */
-static int collect_dead(espfab_store_t *s, const char *sql, idlist_t *out, espfab_fault_t *f)
-{
-    sqlite3_stmt *st;
-    int rc = store_prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
-    while (!rc) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "recovery scan");
-            break;
-        }
-        if (owner_dead(s, st) && !idlist_add(out, sqlite3_column_int64(st, 0)))
-            rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: recovery", s->path);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int run_end_row(espfab_store_t *s, int64_t run_id, int64_t end_ms, espfab_fault_t *f);
-
-/* Marks the attempts interrupted (chaining each) and ends the runs. */
-static int close_rows(espfab_store_t *s, const idlist_t *att, const idlist_t *runs,
-                      const char *detail, const char *origin, int *n, int64_t now,
-                      espfab_fault_t *f)
-{
-    char msg[600];
-    snprintf(msg, sizeof msg, "%s: %s", espfab_strerror(ESPFAB_E_INTERRUPTED), detail);
-    sqlite3_stmt *upd = NULL;
-    int rc = store_prepare(s, "UPDATE attempts SET outcome='interrupted', error_code=?2, "
-                              "error_name=?3, detail=?4, message=?5 WHERE id=?1 AND "
-                              "outcome='running'", &upd, ESPFAB_E_STORE_WRITE, f);
-    for (size_t i = 0; !rc && i < att->n; i++) {
-        sqlite3_reset(upd);
-        sqlite3_bind_int64(upd, 1, att->v[i]);
-        sqlite3_bind_int(upd, 2, espfab_err_number(ESPFAB_E_INTERRUPTED));
-        sqlite3_bind_text(upd, 3, espfab_err_name(ESPFAB_E_INTERRUPTED), -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 4, detail, -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 5, msg, -1, SQLITE_STATIC);
-        if (sqlite3_step(upd) != SQLITE_DONE) {
-            rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "mark attempt interrupted");
-        } else if (sqlite3_changes(s->db) == 1) {
-            (*n)++;
-            rc = store_chain_append(s, att->v[i], origin, f);
-        }
-    }
-    sqlite3_finalize(upd);
-    for (size_t i = 0; !rc && i < runs->n; i++)
-        rc = run_end_row(s, runs->v[i], now, f);
-    return rc;
-}
-
-int store_recover(espfab_store_t *s, const char *why, const char *action, int *recovered,
-                  espfab_fault_t *f)
-{
-    int n = 0;
-    int64_t now = espfab_store_now_ms();
-    char iso[32], detail[400];
-    espfab_store_iso8601(now, iso);
-    snprintf(detail, sizeof detail, "%s at %s; the program recording it stopped (crash, kill, "
-             "power loss)", why, iso);
-
-    int rc = store_set_sync(s, true, f);
-    if (!rc)
-        rc = store_exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin recovery", f);
-    if (rc)
-        return rc;
-    idlist_t att = {0}, runs = {0};
-    const char *lock = s->chain ? "r.owner_lock" : "NULL";
-    char sql[400];
-    snprintf(sql, sizeof sql, "SELECT a.id, r.id, r.host, r.pid, %s FROM attempts a LEFT JOIN "
-             "runs r ON r.id = a.run_id WHERE a.outcome = 'running' ORDER BY a.id", lock);
-    rc = collect_dead(s, sql, &att, f);
-    snprintf(sql, sizeof sql, "SELECT r.id, r.id, r.host, r.pid, %s FROM runs r "
-             "WHERE r.end_ms IS NULL ORDER BY r.id", lock);
-    if (!rc)
-        rc = collect_dead(s, sql, &runs, f);
-    if (!rc)
-        rc = close_rows(s, &att, &runs, detail, action ? action : "recovery", &n, now, f);
-    if (!rc && action && (att.n || runs.n)) {
-        char what[600];
-        snprintf(what, sizeof what, "closed %d attempts and ended %zu runs whose owner lock was "
-                 "free: %s", n, runs.n, detail);
-        rc = store_maintenance(s, action, what, f);
-    }
-    free(att.v);
-    free(runs.v);
-    if (!rc)
-        rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit recovery", f);
-    if (rc) {
-        store_rollback(s);
-        return rc;
-    }
-    if (recovered)
-        *recovered = n;
-    return 0;
-}
-
-int espfab_store_close_stale(espfab_store_t *s, int *closed, espfab_fault_t *f)
-{
-    if (closed)
-        *closed = 0;
-    if (!s)
-        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_close_stale");
-    if (s->flags & ESPFAB_STORE_READONLY)
-        return espfab_fault_set(f, ESPFAB_E_STORE_WRITE, "%s: opened read-only: stale rows "
-                                "cannot be closed", s->path);
-    return store_recover(s, "closed by espfab db check --close-stale: its owner was gone",
-                         "close-stale", closed, f);
-}
-
 /* ---- open / close ---- */
 
 int espfab_store_open(const char *path, unsigned flags, espfab_store_t **out, int *recovered,
@@ -692,8 +538,7 @@ int espfab_store_run_begin(espfab_store_t *s, espfab_run_t *r, espfab_fault_t *f
     return 0;
 }
 
-/* Ends run_id with the chain head as it is now (inside a transaction). */
-static int run_end_row(espfab_store_t *s, int64_t run_id, int64_t end_ms, espfab_fault_t *f)
+int store_run_end_row(espfab_store_t *s, int64_t run_id, int64_t end_ms, espfab_fault_t *f)
 {
     char iso[32];
     espfab_store_iso8601(end_ms, iso);
@@ -737,7 +582,7 @@ int espfab_store_run_end(espfab_store_t *s, int64_t run_id, int64_t end_ms, espf
     if (!rc)
         rc = store_exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin run end", f);
     if (!rc)
-        rc = run_end_row(s, run_id, end_ms, f);
+        rc = store_run_end_row(s, run_id, end_ms, f);
     if (!rc)
         rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit run end", f);
     if (rc) {

@@ -1,7 +1,7 @@
 /*
  * store_int.h - what the store's files share (store.c: open, migrations,
  * recovery, runs, attempts, queries; chain.c: the tamper-evident chain and
- * the triggers; owner.c: owner locks; check.c: `db check`).  Nothing here
+ * the triggers; owner.c: owner locks and recovery; check.c: `db check`).  Nothing here
  * is public: the rest of espfab uses espfab/store.h.
  *
  * Ownership and threading as in store.h: one espfab_store_t is one SQLite
@@ -45,7 +45,9 @@ void store_copy_text(sqlite3_stmt *st, int i, char *dst, size_t n);
 /* One integer of a one-row SELECT; *out untouched if there is no row or it is NULL. */
 int store_query_int(espfab_store_t *s, const char *sql, int64_t *out, espfab_fault_t *f);
 int store_set_sync(espfab_store_t *s, bool full, espfab_fault_t *f);
-/* Marks dead owners' running attempts interrupted (and chains them), ends
+/* Ends run_id with the chain head as it is now (inside the caller's transaction). */
+int store_run_end_row(espfab_store_t *s, int64_t run_id, int64_t end_ms, espfab_fault_t *f);
+/* (owner.c) Marks dead owners' running attempts interrupted (and chains them), ends
  * their runs.  detail says why; action non-NULL also records a maintenance
  * event.  Opens and commits its own transaction. */
 int store_recover(espfab_store_t *s, const char *why, const char *action, int *recovered,
