@@ -77,6 +77,8 @@ typedef struct espfab_attempt {
     espfab_outcome_t outcome;
     espfab_fault_t fault;         /* code 0 on pass */
     char message[512];            /* the one-line message shown to the operator */
+    char chain_sha256[65];        /* read back by the store: its link in the tamper-evident
+                                     chain ("" while running or before schema 2) */
 } espfab_attempt_t;
 
 void espfab_attempt_init(espfab_attempt_t *a);

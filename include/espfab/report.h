@@ -167,6 +167,8 @@ typedef struct espfab_report_opts {
     const char *db_label;     /* shown in the HTML header (the --db path) */
     const char *filter_label; /* "lot=L1 from=..." shown in the HTML header; may be NULL */
     int64_t now_ms;           /* "generated at"; 0 = now */
+    const char *chain_head;   /* "<seq> (attempt #<id>) sha256 <hex>" of the database's
+                                 tamper-evident chain, shown in the HTML header; may be NULL */
 } espfab_report_opts_t;
 
 /* Runs the query and writes the report to out.  *rows (may be NULL)

@@ -16,9 +16,20 @@
  * their own connection and never block the station.  busy_timeout is 5 s.
  *
  * Recovery: espfab_store_open() (without ESPFAB_STORE_NO_RECOVER) marks
- * every attempt still 'running' whose run's process is gone (another host's
- * runs are not touched; attempts without a run always are) as 'interrupted'
- * with ESPFAB_E_INTERRUPTED and a message, and its run as ended.
+ * every attempt still 'running' whose owner is gone as 'interrupted' with
+ * ESPFAB_E_INTERRUPTED and a message, and its run as ended.  A run's station
+ * holds an exclusive lock (byte <run id> of "<db>.owners" beside the
+ * database, named in the run row) from run_begin until run_end or its
+ * death: a free lock proves the owner gone, whatever the pid or host name
+ * say (src/store/owner.c).  Runs of an older espfab (no lock recorded) fall
+ * back to host + pid; attempts without a run are always recovered.
+ *
+ * Writers (opened without NO_RECOVER) refuse a database that fails PRAGMA
+ * quick_check (ESPFAB_E_STORE_CORRUPT): nothing is written into it.
+ * Readers (READONLY) never write: a database whose folder or file is
+ * read-only (archived lot, read-only mount) is opened immutable; an older
+ * schema is read as it is; a database still being created (no schema yet)
+ * is waited for up to 3 s, then refused with that reason.
  *
  * Threading: an espfab_store_t is one SQLite connection; use it from one
  * thread (the station's loop thread).  Every call is synchronous.  The query
@@ -40,7 +51,7 @@ typedef struct espfab_store espfab_store_t;
 /* Flags for espfab_store_open(). */
 #define ESPFAB_STORE_NO_RECOVER 0x1u  /* readers and `db check`: leave running attempts alone */
 #define ESPFAB_STORE_READONLY   0x2u  /* open read-only (implies NO_RECOVER; no migrations:
-                                         an older schema is ESPFAB_E_STORE_SCHEMA too) */
+                                         an older schema is read as it is) */
 
 /* Opens (creating it if needed, unless READONLY) and migrates.  *recovered
  * (may be NULL) receives how many running attempts were marked interrupted.
@@ -114,9 +125,68 @@ typedef struct espfab_store_health {
     int64_t interrupted;
     int64_t interrupted_open;    /* interrupted, and no later pass for the same MAC */
     int64_t passed, failed;
+    int64_t interrupted_unidentified; /* interrupted before the MAC was read: closed history */
+    bool chain;                  /* schema has the attempt chain (version >= 2) */
+    int64_t chained;             /* links in the chain */
+    int64_t maintenance;         /* maintenance events recorded */
 } espfab_store_health_t;
 
 int espfab_store_check(espfab_store_t *s, espfab_store_health_t *h, espfab_fault_t *f);
+
+/* ---- tamper evidence (docs/record.md) ----
+ * Every completed attempt (pass, fail, interrupted), with its regions, is
+ * chained when it completes, in the same transaction: link seq holds
+ * SHA-256(seq, the previous link's hash, the stored row and regions in a
+ * canonical encoding).  espfab_store_run_end() stores the chain head with
+ * the run's end; reports print it.  Databases made by schema version 1 are
+ * chained, in id order, by the migration to version 2. */
+typedef struct espfab_store_chain_head {
+    int64_t seq;                 /* 0: no link yet (or a schema without the chain) */
+    int64_t attempt_id;
+    char sha256[65];
+} espfab_store_chain_head_t;
+
+int espfab_store_chain_head(espfab_store_t *s, espfab_store_chain_head_t *h, espfab_fault_t *f);
+
+typedef enum espfab_store_finding_kind {
+    ESPFAB_FINDING_TRIGGER_MISSING,  /* a protecting trigger was dropped */
+    ESPFAB_FINDING_TRIGGER_ALTERED,  /* ... or replaced by another text */
+    ESPFAB_FINDING_CHAIN_MISMATCH,   /* a chained attempt or its regions changed */
+    ESPFAB_FINDING_CHAIN_BROKEN,     /* a link does not follow its predecessor */
+    ESPFAB_FINDING_CHAIN_GAP,        /* links deleted */
+    ESPFAB_FINDING_CHAIN_ORPHAN,     /* a link's attempt is gone or running again */
+    ESPFAB_FINDING_REUSED_ID,        /* an attempt id chained twice: deleted and reused */
+    ESPFAB_FINDING_UNCHAINED,        /* completed but never chained: completed outside espfab */
+    ESPFAB_FINDING_ID_GAP,           /* attempt or run ids skip: rows deleted */
+    ESPFAB_FINDING_RUN_HEAD          /* a run's recorded chain head is no longer in the chain */
+} espfab_store_finding_kind_t;
+
+typedef struct espfab_store_finding {
+    espfab_store_finding_kind_t kind;
+    int64_t attempt_id, seq, run_id; /* 0 where it does not apply */
+    char text[320];                  /* one line naming the row */
+} espfab_store_finding_t;
+
+/* Called on the calling thread, inside espfab_store_verify(). */
+typedef void (*espfab_store_finding_cb)(const espfab_store_finding_t *x, void *data);
+
+/* Recomputes the chain and looks for missing or altered triggers, id gaps,
+ * reused ids, unchained completed attempts and stale run heads; each finding
+ * goes to cb (may be NULL), *n (may be NULL) receives their number.  Reads
+ * only.  Returns 0 or a store error. */
+int espfab_store_verify(espfab_store_t *s, espfab_store_finding_cb cb, void *data, int64_t *n,
+                        espfab_fault_t *f);
+
+/* Recreates every missing or altered trigger the migrations made and, when
+ * there was one, records a 'repair-triggers' maintenance event naming them.
+ * *repaired (may be NULL) receives how many. */
+int espfab_store_repair_triggers(espfab_store_t *s, int *repaired, espfab_fault_t *f);
+
+/* Closes running attempts whose owner is provably gone (its owner lock is
+ * free; for runs of an older espfab without a lock: same host, pid gone) as
+ * interrupted with the reason, chains them, ends their runs and records a
+ * 'close-stale' maintenance event.  Completed rows are never touched. */
+int espfab_store_close_stale(espfab_store_t *s, int *closed, espfab_fault_t *f);
 
 /* "2026-11-23T20:55:45.123Z" for an epoch-ms time; out holds >= 25 bytes. */
 void espfab_store_iso8601(int64_t ms, char out[32]);

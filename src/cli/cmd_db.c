@@ -1,16 +1,22 @@
 /*
- * cmd_db.c - `espfab db check` (integrity, open and interrupted attempts)
- * and `espfab db stats` (counts by outcome, error and lot).
+ * cmd_db.c - `espfab db check` (integrity, the tamper-evident chain,
+ * triggers, open and interrupted attempts) and `espfab db stats` (counts by
+ * outcome, error and lot).
  *
  * The database is --db FILE, else the station file's (--station FILE, or
  * ./station.ini when it exists), else ./espfab.db.  Both commands open it
- * without crash recovery, so they never change an attempt.
+ * without crash recovery, so they never change an attempt; read-write (an
+ * older schema is upgraded) when the file and its folder are writable, else
+ * read-only (an archived lot, a read-only mount).  `db check
+ * --repair-triggers` and `--close-stale` write, and record what they did in
+ * the maintenance table.
  * Exit status: 0 healthy, 1 problems found, 2 usage or cannot open.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "espfab/cli.h"
 #include "espfab/station_cfg.h"
@@ -19,11 +25,17 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: espfab db check [--db FILE | --station FILE]\n"
+            "usage: espfab db check [--db FILE | --station FILE] [--repair-triggers] "
+            "[--close-stale]\n"
             "       espfab db stats [--db FILE | --station FILE] [--lot LOT]\n"
             "\n"
-            "check  runs PRAGMA integrity_check and lists attempts still open and boards\n"
+            "check  runs PRAGMA integrity_check, recomputes the attempt chain (names the\n"
+            "       first changed row, deleted or reused ids, rows completed outside\n"
+            "       espfab, missing triggers) and lists attempts still open and boards\n"
             "       interrupted without a later pass; exit 0 ok, 1 problems\n"
+            "       --repair-triggers  put missing or altered triggers back (recorded)\n"
+            "       --close-stale      close open attempts whose station is provably gone\n"
+            "                          (its owner lock is free) as interrupted (recorded)\n"
             "stats  counts attempts by outcome, error and lot\n");
 }
 
@@ -59,16 +71,32 @@ static int db_path(const char *db, const char *station, char *out, size_t len)
     return 0;
 }
 
-static int open_db(const char *path, espfab_store_t **s)
+/* Read-write when the file and its folder are writable (an older schema is
+ * upgraded), else read-only; writes (repairs) need read-write. */
+static int open_db(const char *path, bool need_write, espfab_store_t **s)
 {
     struct stat sb;
     if (stat(path, &sb) != 0) {
         fprintf(stderr, "espfab db: no database at %s (use --db FILE or --station FILE)\n", path);
         return 2;
     }
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    bool writable = access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+    if (need_write && !writable) {
+        fprintf(stderr, "espfab db: %s (or its folder) is read-only: repairs need write access; "
+                        "run as the station's user or on a writable copy\n", path);
+        return 2;
+    }
     espfab_fault_t f;
     espfab_fault_clear(&f);
-    int rc = espfab_store_open(path, ESPFAB_STORE_NO_RECOVER, s, NULL, &f);
+    unsigned flags = writable ? ESPFAB_STORE_NO_RECOVER : ESPFAB_STORE_READONLY;
+    int rc = espfab_store_open(path, flags, s, NULL, &f);
     if (rc != 0) {
         print_fault(&f);
         return rc == ESPFAB_E_STORE_CORRUPT ? 1 : 2; /* a damaged file is a finding */
@@ -114,7 +142,9 @@ static int unresolved_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
     list_t *l = data;
     if (espfab_attempt_came_back(a))
         return 0; /* the board had passed: it only came back on its port */
-    if (a->mac[0]) {
+    if (!a->mac[0])
+        return 0; /* interrupted before the MAC was read: names no board, closed history */
+    {
         /* A nested query on the same connection is a read: allowed. */
         espfab_store_filter_t flt;
         espfab_store_filter_init(&flt);
@@ -128,12 +158,88 @@ static int unresolved_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
     return list_cb(a, run_id, data);
 }
 
-static int cmd_check(const char *path)
+typedef struct {
+    int64_t shown;
+} findings_t;
+
+static void finding_cb(const espfab_store_finding_t *x, void *data)
+{
+    findings_t *l = data;
+    if (l->shown++ < 20)
+        printf("  %s\n", x->text);
+}
+
+/* --repair-triggers / --close-stale; returns 0 or 2 (message printed). */
+static int repairs(espfab_store_t *s, bool repair_triggers, bool close_stale)
+{
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    if (repair_triggers) {
+        int n = 0;
+        if (espfab_store_repair_triggers(s, &n, &f) != 0) {
+            print_fault(&f);
+            return 2;
+        }
+        printf("repair       %d trigger%s put back%s\n", n, n == 1 ? "" : "s",
+               n ? " (recorded in the maintenance table)" : "");
+    }
+    if (close_stale) {
+        int n = 0;
+        if (espfab_store_close_stale(s, &n, &f) != 0) {
+            print_fault(&f);
+            return 2;
+        }
+        printf("close-stale  %d open attempt%s of stations that are gone closed as "
+               "interrupted\n", n, n == 1 ? "" : "s");
+    }
+    return 0;
+}
+
+/* The chain and trigger findings; returns their number. */
+static int64_t check_chain(espfab_store_t *s, const espfab_store_health_t *h)
+{
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    espfab_store_chain_head_t head;
+    if (!h->chain) {
+        printf("chain        not started: schema version %d (open the database read-write once "
+               "to upgrade it)\n", h->schema_version);
+    } else if (espfab_store_chain_head(s, &head, &f) == 0) {
+        if (head.seq)
+            printf("chain        %lld links, head %lld (attempt #%lld) sha256 %s\n",
+                   (long long)h->chained, (long long)head.seq, (long long)head.attempt_id,
+                   head.sha256);
+        else
+            printf("chain        empty (no attempt completed yet)\n");
+    }
+    if (h->maintenance)
+        printf("maintenance  %lld events recorded (table maintenance)\n",
+               (long long)h->maintenance);
+    findings_t l = {0};
+    int64_t n = 0;
+    if (espfab_store_verify(s, finding_cb, &l, &n, &f) != 0) {
+        print_fault(&f);
+        return n + 1;
+    }
+    if (n > 20)
+        printf("  ... %lld findings in all\n", (long long)n);
+    if (n)
+        printf("the record was changed outside espfab (%lld finding%s above); keep this file "
+               "as evidence\n", (long long)n, n == 1 ? "" : "s");
+    return n;
+}
+
+static int cmd_check(const char *path, bool repair_triggers, bool close_stale)
 {
     espfab_store_t *s;
-    int rc = open_db(path, &s);
+    int rc = open_db(path, repair_triggers || close_stale, &s);
     if (rc)
         return rc;
+    rc = repairs(s, repair_triggers, close_stale);
+    if (rc) {
+        espfab_store_close(s);
+        return rc;
+    }
     espfab_store_health_t h;
     espfab_fault_t f;
     espfab_fault_clear(&f);
@@ -147,11 +253,16 @@ static int cmd_check(const char *path)
     printf("attempts     %lld in %lld runs: %lld pass, %lld fail, %lld interrupted, %lld open\n",
            (long long)h.attempts, (long long)h.runs, (long long)h.passed, (long long)h.failed,
            (long long)h.interrupted, (long long)h.running);
+    if (h.interrupted_unidentified)
+        printf("             %lld interrupted before the board was identified (no MAC): "
+               "closed history\n", (long long)h.interrupted_unidentified);
+    int64_t findings = check_chain(s, &h);
     list_t l = {0, false, s};
     espfab_store_filter_t flt;
     if (h.running) {
         printf("open attempts (a station is flashing them now, or it stopped without closing "
-               "them;\n  the next `espfab run` on this database marks dead ones interrupted):\n");
+               "them;\n  the next `espfab run` on this database, or `espfab db check "
+               "--close-stale`, marks dead ones interrupted):\n");
         espfab_store_filter_init(&flt);
         flt.outcome = ESPFAB_OUTCOME_RUNNING;
         espfab_store_query(s, &flt, list_cb, &l, &f);
@@ -165,7 +276,7 @@ static int cmd_check(const char *path)
         if (h.interrupted_open > 20)
             printf("  ... %lld in all\n", (long long)h.interrupted_open);
     }
-    bool ok = h.integrity_ok && h.running == 0 && h.interrupted_open == 0;
+    bool ok = h.integrity_ok && h.running == 0 && h.interrupted_open == 0 && findings == 0;
     printf("%s\n", ok ? "ok" : "PROBLEMS");
     espfab_store_close(s);
     return ok ? 0 : 1;
@@ -226,7 +337,7 @@ static int by_count(const void *x, const void *y)
 static int cmd_stats(const char *path, const char *lot)
 {
     espfab_store_t *s;
-    int rc = open_db(path, &s);
+    int rc = open_db(path, false, &s);
     if (rc)
         return rc;
     stats_t *st = calloc(1, sizeof *st);
@@ -265,6 +376,7 @@ int espfab_cli_db(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *db = NULL, *station = NULL, *lot = NULL;
+    bool check = !strcmp(argv[1], "check"), repair_triggers = false, close_stale = false;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--db") && i + 1 < argc)
             db = argv[++i];
@@ -272,6 +384,10 @@ int espfab_cli_db(int argc, char **argv)
             station = argv[++i];
         else if (!strcmp(argv[i], "--lot") && i + 1 < argc && !strcmp(argv[1], "stats"))
             lot = argv[++i];
+        else if (check && !strcmp(argv[i], "--repair-triggers"))
+            repair_triggers = true;
+        else if (check && !strcmp(argv[i], "--close-stale"))
+            close_stale = true;
         else {
             usage(stderr);
             return 2;
@@ -282,7 +398,7 @@ int espfab_cli_db(int argc, char **argv)
     if (rc)
         return rc;
     if (!strcmp(argv[1], "check"))
-        return cmd_check(path);
+        return cmd_check(path, repair_triggers, close_stale);
     if (!strcmp(argv[1], "stats"))
         return cmd_stats(path, lot);
     fprintf(stderr, "espfab db: unknown subcommand '%s'\n", argv[1]);

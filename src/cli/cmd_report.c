@@ -97,6 +97,14 @@ int espfab_cli_report(int argc, char **argv)
     o.filter = a.filter;
     o.db_label = a.db;
     o.filter_label = label;
+    /* the record's chain head, printed with every report (docs/record.md) */
+    espfab_store_chain_head_t head;
+    char head_text[128] = "";
+    if (espfab_store_chain_head(s, &head, NULL) == 0 && head.seq > 0) {
+        snprintf(head_text, sizeof head_text, "%lld (attempt #%lld) sha256 %s",
+                 (long long)head.seq, (long long)head.attempt_id, head.sha256);
+        o.chain_head = head_text;
+    }
     int64_t rows = 0;
     int rc = espfab_report_write(s, &o, out, &rows, &f);
     espfab_store_close(s);
@@ -114,6 +122,8 @@ int espfab_cli_report(int argc, char **argv)
         fprintf(stderr, "espfab report: %s\n", espfab_fault_format(&f, line, sizeof line));
         return 1;
     }
+    if (head_text[0])
+        fprintf(stderr, "espfab report: record chain head %s\n", head_text);
     if (rows == 0)
         fprintf(stderr, "espfab report: no attempts match the filter in '%s'\n", a.db);
     else if (a.output)

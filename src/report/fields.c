@@ -82,6 +82,7 @@ int espfab__report_attempt_fields(const espfab_attempt_t *a, int64_t run_id, rep
     INT("retries", a->fault.retries);
     STR("detail", a->fault.detail);
     STR("message", a->message);
+    STR("chain_sha256", a->chain_sha256);
     INT("nregions", a->nregions);
     return 0;
 }

@@ -429,6 +429,11 @@ int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts
     pf(&w, "<p class=\"meta\" id=\"filter\">Filter: ");
     esc(&w, o->filter_label && o->filter_label[0] ? o->filter_label : "all attempts");
     pf(&w, "</p>\n");
+    if (o->chain_head) {
+        pf(&w, "<p class=\"meta\" id=\"chain\">Record chain head ");
+        esc(&w, o->chain_head);
+        pf(&w, "</p>\n");
+    }
     summary(&w, st);
     pareto(&w, st);
     throughput(&w, st);

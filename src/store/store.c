@@ -3,28 +3,19 @@
  * runs, attempts with their regions, queries and the health check.
  */
 #include "espfab/store.h"
-#include "espfab/vec.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/schema.h"
+#include "store/store_int.h"
 
-struct espfab_store {
-    sqlite3 *db;
-    char path[1024];
-    int version;
-    unsigned flags;
-    char host[64];
-    const espfab_schema_migration_t *migrations;
-    unsigned nmigrations;
-};
 
 /* Every column of attempts except id and run_id, in statement order.  The
  * phase columns follow espfab_phase_t. */
@@ -85,7 +76,7 @@ void espfab_store_iso8601(int64_t ms, char out[32])
 }
 
 /* Maps the connection's last SQLite error to an espfab code and fault. */
-static int sql_fault(espfab_store_t *s, espfab_fault_t *f, int fallback, const char *what)
+int store_sql_fault(espfab_store_t *s, espfab_fault_t *f, int fallback, const char *what)
 {
     int rc = sqlite3_errcode(s->db);
     int code = fallback;
@@ -105,41 +96,41 @@ static int sql_fault(espfab_store_t *s, espfab_fault_t *f, int fallback, const c
     return code;
 }
 
-static int exec(espfab_store_t *s, const char *sql, int fallback, const char *what,
+int store_exec(espfab_store_t *s, const char *sql, int fallback, const char *what,
                 espfab_fault_t *f)
 {
     if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return sql_fault(s, f, fallback, what);
+        return store_sql_fault(s, f, fallback, what);
     return 0;
 }
 
-static void rollback(espfab_store_t *s)
+void store_rollback(espfab_store_t *s)
 {
     if (!sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-static int prepare(espfab_store_t *s, const char *sql, sqlite3_stmt **st, int fallback,
+int store_prepare(espfab_store_t *s, const char *sql, sqlite3_stmt **st, int fallback,
                    espfab_fault_t *f)
 {
     if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
         *st = NULL;
-        return sql_fault(s, f, fallback, "prepare");
+        return store_sql_fault(s, f, fallback, "prepare");
     }
     return 0;
 }
 
-static void copy_text(sqlite3_stmt *st, int i, char *dst, size_t n)
+void store_copy_text(sqlite3_stmt *st, int i, char *dst, size_t n)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
 /* Reads a single integer (SELECT returning one row); *out untouched if no row. */
-static int query_int(espfab_store_t *s, const char *sql, int64_t *out, espfab_fault_t *f)
+int store_query_int(espfab_store_t *s, const char *sql, int64_t *out, espfab_fault_t *f)
 {
     sqlite3_stmt *st;
-    int rc = prepare(s, sql, &st, ESPFAB_E_STORE_OPEN, f);
+    int rc = store_prepare(s, sql, &st, ESPFAB_E_STORE_OPEN, f);
     if (rc)
         return rc;
     int step = sqlite3_step(st);
@@ -147,15 +138,15 @@ static int query_int(espfab_store_t *s, const char *sql, int64_t *out, espfab_fa
         if (sqlite3_column_type(st, 0) != SQLITE_NULL)
             *out = sqlite3_column_int64(st, 0);
     } else if (step != SQLITE_DONE) {
-        rc = sql_fault(s, f, ESPFAB_E_STORE_OPEN, sql);
+        rc = store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, sql);
     }
     sqlite3_finalize(st);
     return rc;
 }
 
-static int set_sync(espfab_store_t *s, bool full, espfab_fault_t *f)
+int store_set_sync(espfab_store_t *s, bool full, espfab_fault_t *f)
 {
-    return exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+    return store_exec(s, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                 ESPFAB_E_STORE_WRITE, "synchronous", f);
 }
 
@@ -175,17 +166,90 @@ int espfab_store_schema_version(espfab_store_t *s) { return s ? s->version : 0; 
 static int read_version(espfab_store_t *s, int *version, bool *foreign, espfab_fault_t *f)
 {
     int64_t has = 0, tables = 0, v = 0;
-    int rc = query_int(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
+    int rc = store_query_int(s, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
                           "name='schema_version'", &has, f);
     if (!rc)
-        rc = query_int(s, "SELECT count(*) FROM sqlite_master WHERE type='table'", &tables, f);
+        rc = store_query_int(s, "SELECT count(*) FROM sqlite_master WHERE type='table'", &tables, f);
     if (!rc && has)
-        rc = query_int(s, "SELECT max(version) FROM schema_version", &v, f);
+        rc = store_query_int(s, "SELECT max(version) FROM schema_version", &v, f);
     if (rc)
         return rc;
     *version = (int)v;
     *foreign = !has && tables > 0;
     return 0;
+}
+
+/* A reader that meets a database with no schema yet (a station is creating
+ * it: file created, first migration not committed) waits up to 3 s. */
+static int read_version_settled(espfab_store_t *s, bool *foreign, espfab_fault_t *f)
+{
+    int rc = 0;
+    for (int i = 0; i < 60; i++) {
+        rc = read_version(s, &s->version, foreign, f);
+        if (rc || s->version > 0 || *foreign)
+            break;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return rc;
+}
+
+/* WAL, synchronous=FULL; a recording writer (not NO_RECOVER) also refuses a
+ * database that fails its quick integrity check. */
+static int open_writer(espfab_store_t *s, espfab_fault_t *f)
+{
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "PRAGMA journal_mode=WAL", &st, ESPFAB_E_STORE_OPEN, f);
+    if (rc)
+        return rc;
+    int step = sqlite3_step(st);
+    char mode[16] = "";
+    if (step == SQLITE_ROW)
+        store_copy_text(st, 0, mode, sizeof mode);
+    sqlite3_finalize(st);
+    if (step != SQLITE_ROW)
+        return store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, "journal_mode=WAL");
+    if (strcmp(mode, "wal") != 0)
+        return espfab_fault_set(f, ESPFAB_E_STORE_OPEN,
+                                "%s: could not switch to WAL journal (got '%s'); "
+                                "is the file on a network file system?", s->path, mode);
+    rc = store_set_sync(s, true, f);
+    if (rc || (s->flags & ESPFAB_STORE_NO_RECOVER))
+        return rc;
+    rc = store_prepare(s, "PRAGMA quick_check", &st, ESPFAB_E_STORE_CORRUPT, f);
+    if (rc)
+        return rc;
+    char res[256] = "";
+    step = sqlite3_step(st);
+    if (step == SQLITE_ROW)
+        store_copy_text(st, 0, res, sizeof res);
+    else
+        rc = store_sql_fault(s, f, ESPFAB_E_STORE_CORRUPT, "quick_check");
+    sqlite3_finalize(st);
+    /* one line: "*** in database main ***\nPage 5: ..." -> "Page 5: ..." */
+    static const char banner[] = "*** in database main ***";
+    if (!strncmp(res, banner, sizeof banner - 1))
+        memmove(res, res + sizeof banner, strlen(res + sizeof banner - 1));
+    for (char *p = res; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    if (!rc && strcmp(res, "ok") != 0)
+        rc = espfab_fault_set(f, ESPFAB_E_STORE_CORRUPT,
+                              "%s fails its integrity check (%.120s): nothing is written into it; "
+                              "keep it for analysis (espfab db check --db %s shows the damage) "
+                              "and give the station a new database file", s->path, res, s->path);
+    return rc;
+}
+
+/* Sets s->chain: the tables of schema 0002 are there. */
+static int detect_chain(espfab_store_t *s, espfab_fault_t *f)
+{
+    int64_t n = 0;
+    int rc = store_query_int(s, "SELECT (SELECT count(*) FROM sqlite_master WHERE type='table' "
+                                "AND name IN ('attempt_chain', 'maintenance')) + (SELECT count(*) "
+                                "FROM pragma_table_info('runs') WHERE name = 'owner_lock')", &n, f);
+    s->chain = !rc && n == 3;
+    return rc;
 }
 
 static int migrate(espfab_store_t *s, espfab_fault_t *f)
@@ -194,7 +258,7 @@ static int migrate(espfab_store_t *s, espfab_fault_t *f)
         const espfab_schema_migration_t *m = &s->migrations[i];
         if (m->version <= s->version)
             continue;
-        int rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin migration", f);
+        int rc = store_exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin migration", f);
         if (rc)
             return rc;
         /* Another process may have migrated while we waited for the lock. */
@@ -202,18 +266,26 @@ static int migrate(espfab_store_t *s, espfab_fault_t *f)
         int now;
         rc = read_version(s, &now, &foreign, f);
         if (!rc && now < m->version) {
-            rc = exec(s, "CREATE TABLE IF NOT EXISTS schema_version ("
+            rc = store_exec(s, "CREATE TABLE IF NOT EXISTS schema_version ("
                          " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
                          " applied_at TEXT NOT NULL)",
                       ESPFAB_E_STORE_WRITE, "schema_version", f);
             if (!rc && sqlite3_exec(s->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
                 char what[96];
                 snprintf(what, sizeof what, "migration %s", m->name);
-                rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, what);
+                rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, what);
+            }
+            /* The migration that creates the chain chains the attempts
+             * already completed, in id order, in its own transaction. */
+            if (!rc && !s->chain) {
+                rc = detect_chain(s, f);
+                int64_t n;
+                if (!rc && s->chain)
+                    rc = store_chain_backfill(s, &n, f);
             }
             if (!rc) {
                 sqlite3_stmt *st;
-                rc = prepare(s, "INSERT INTO schema_version(version, name, applied_at) "
+                rc = store_prepare(s, "INSERT INTO schema_version(version, name, applied_at) "
                                 "VALUES (?1, ?2, ?3)", &st, ESPFAB_E_STORE_WRITE, f);
                 if (!rc) {
                     char iso[32];
@@ -222,138 +294,20 @@ static int migrate(espfab_store_t *s, espfab_fault_t *f)
                     sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
                     sqlite3_bind_text(st, 3, iso, -1, SQLITE_TRANSIENT);
                     if (sqlite3_step(st) != SQLITE_DONE)
-                        rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "record schema version");
+                        rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "record schema version");
                     sqlite3_finalize(st);
                 }
             }
         }
         if (!rc)
-            rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit migration", f);
+            rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit migration", f);
         if (rc) {
-            rollback(s);
+            store_rollback(s);
+            s->chain = false;
             return rc;
         }
         s->version = m->version > now ? m->version : now;
     }
-    return 0;
-}
-
-/* ---- recovery ---- */
-
-/* True when the process that owned a run is certainly gone. */
-static bool owner_dead(espfab_store_t *s, bool has_run, const char *host, int64_t pid)
-{
-    if (!has_run)
-        return true;
-    if (strcmp(host, s->host) != 0)
-        return false;              /* another machine's run: cannot tell */
-    if (pid <= 0)
-        return true;
-    if (pid == (int64_t)getpid())
-        return false;
-    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
-}
-
-/* ids of the rows a recovery scan selected (collected first, updated after:
- * never update rows under an open scan of the same index). */
-typedef struct {
-    int64_t *v;
-    size_t n, cap;
-} idlist_t;
-
-static bool idlist_add(idlist_t *l, int64_t id)
-{
-    if (ESPFAB_VEC_RESERVE(l->v, l->cap, l->n + 1))
-        return false;
-    l->v[l->n++] = id;
-    return true;
-}
-
-/* Collects column 0 of the rows of sql whose owner (columns has_run, host,
- * pid at 1, 2, 3) is dead. */
-static int collect_dead(espfab_store_t *s, const char *sql, idlist_t *out, espfab_fault_t *f)
-{
-    sqlite3_stmt *st;
-    int rc = prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
-    while (!rc) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "recovery scan");
-            break;
-        }
-        const unsigned char *host = sqlite3_column_text(st, 2);
-        if (owner_dead(s, sqlite3_column_int(st, 1) != 0, host ? (const char *)host : "",
-                       sqlite3_column_int64(st, 3)) &&
-            !idlist_add(out, sqlite3_column_int64(st, 0)))
-            rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: recovery", s->path);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int recover(espfab_store_t *s, int *recovered, espfab_fault_t *f)
-{
-    int n = 0;
-    int64_t now = espfab_store_now_ms();
-    char iso[32], detail[200], msg[400];
-    espfab_store_iso8601(now, iso);
-    snprintf(detail, sizeof detail, "still running when the database was opened again at %s; "
-             "the program recording it stopped (crash, kill, power loss)", iso);
-    snprintf(msg, sizeof msg, "%s: %s", espfab_strerror(ESPFAB_E_INTERRUPTED), detail);
-
-    int rc = set_sync(s, true, f);
-    if (!rc)
-        rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin recovery", f);
-    if (rc)
-        return rc;
-    idlist_t att = {0}, runs = {0};
-    rc = collect_dead(s, "SELECT a.id, r.id IS NOT NULL, r.host, r.pid FROM attempts a "
-                         "LEFT JOIN runs r ON r.id = a.run_id WHERE a.outcome = 'running'",
-                      &att, f);
-    if (!rc)
-        rc = collect_dead(s, "SELECT id, 1, host, pid FROM runs WHERE end_ms IS NULL", &runs, f);
-    sqlite3_stmt *upd = NULL, *rupd = NULL;
-    if (!rc)
-        rc = prepare(s, "UPDATE attempts SET outcome='interrupted', error_code=?2, "
-                        "error_name=?3, detail=?4, message=?5 WHERE id=?1 AND outcome='running'",
-                     &upd, ESPFAB_E_STORE_WRITE, f);
-    if (!rc)
-        rc = prepare(s, "UPDATE runs SET end_ms=?2, ended_at=?3 WHERE id=?1", &rupd,
-                     ESPFAB_E_STORE_WRITE, f);
-    for (size_t i = 0; !rc && i < att.n; i++) {
-        sqlite3_reset(upd);
-        sqlite3_bind_int64(upd, 1, att.v[i]);
-        sqlite3_bind_int(upd, 2, espfab_err_number(ESPFAB_E_INTERRUPTED));
-        sqlite3_bind_text(upd, 3, espfab_err_name(ESPFAB_E_INTERRUPTED), -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 4, detail, -1, SQLITE_STATIC);
-        sqlite3_bind_text(upd, 5, msg, -1, SQLITE_STATIC);
-        if (sqlite3_step(upd) != SQLITE_DONE)
-            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "mark attempt interrupted");
-        else
-            n += sqlite3_changes(s->db);
-    }
-    for (size_t i = 0; !rc && i < runs.n; i++) {
-        sqlite3_reset(rupd);
-        sqlite3_bind_int64(rupd, 1, runs.v[i]);
-        sqlite3_bind_int64(rupd, 2, now);
-        sqlite3_bind_text(rupd, 3, iso, -1, SQLITE_STATIC);
-        if (sqlite3_step(rupd) != SQLITE_DONE)
-            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "end interrupted run");
-    }
-    sqlite3_finalize(upd);
-    sqlite3_finalize(rupd);
-    free(att.v);
-    free(runs.v);
-    if (!rc)
-        rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit recovery", f);
-    if (rc) {
-        rollback(s);
-        return rc;
-    }
-    if (recovered)
-        *recovered = n;
     return 0;
 }
 
@@ -364,6 +318,77 @@ int espfab_store_open(const char *path, unsigned flags, espfab_store_t **out, in
 {
     return espfab__store_open_with(path, flags, espfab_schema_migrations, espfab_schema_count, out,
                                    recovered, f);
+}
+
+/* "file:<path, %-escaped>?mode=ro&immutable=1" */
+static void immutable_uri(const char *path, char *out, size_t n)
+{
+    size_t k = (size_t)snprintf(out, n, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && k + 4 < n; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x20 || *p >= 0x7f)
+            k += (size_t)snprintf(out + k, n - k, "%%%02X", *p);
+        else
+            out[k++] = (char)*p;
+    }
+    snprintf(out + k, n - k, "?mode=ro&immutable=1");
+}
+
+static int open_conn(espfab_store_t *s, bool immutable, espfab_fault_t *f)
+{
+    int oflags = (s->flags & ESPFAB_STORE_READONLY) ? SQLITE_OPEN_READONLY
+                                                    : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    char uri[3200];
+    const char *name = s->path;
+    if (immutable) {
+        immutable_uri(s->path, uri, sizeof uri);
+        name = uri;
+        oflags |= SQLITE_OPEN_URI;
+    }
+    s->immutable = immutable;
+    if (sqlite3_open_v2(name, &s->db, oflags, NULL) != SQLITE_OK) {
+        if (!s->db)
+            return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s", s->path);
+        int rc = store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, "open");
+        if (rc != ESPFAB_E_STORE_CORRUPT)
+            rc = ESPFAB_E_STORE_OPEN;
+        if (f)
+            f->code = rc;
+        return rc;
+    }
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 5000);
+    return 0;
+}
+
+/* A reader on read-only storage: SQLite cannot create the -shm file beside
+ * the database ("attempt to write a readonly database", or "unable to open"
+ * with ENOENT).  Without a -wal holding commits nobody can be writing it:
+ * read it immutable.  With one, say what to do (reading it without its log
+ * would silently drop the newest rows). */
+static int open_reader(espfab_store_t *s, bool *foreign, espfab_fault_t *f)
+{
+    int rc = open_conn(s, false, f);
+    if (!rc)
+        rc = read_version_settled(s, foreign, f);
+    int prim = s->db ? sqlite3_errcode(s->db) & 0xff : 0;
+    if (!rc || (prim != SQLITE_READONLY && prim != SQLITE_CANTOPEN))
+        return rc;
+    char wal[1100];
+    snprintf(wal, sizeof wal, "%s-wal", s->path);
+    struct stat sb;
+    if (stat(wal, &sb) == 0 && sb.st_size > 0)
+        return espfab_fault_set(f, ESPFAB_E_STORE_OPEN,
+                                "%s: on read-only storage with a write-ahead log (%s) that was "
+                                "never folded in; copy the database and its -wal file to a "
+                                "writable folder and read the copy", s->path, wal);
+    sqlite3_close(s->db);
+    s->db = NULL;
+    if (f)
+        espfab_fault_clear(f);
+    rc = open_conn(s, true, f);
+    if (!rc)
+        rc = read_version_settled(s, foreign, f);
+    return rc;
 }
 
 int espfab__store_open_with(const char *path, unsigned flags, const espfab_schema_migration_t *m,
@@ -383,57 +408,26 @@ int espfab__store_open_with(const char *path, unsigned flags, const espfab_schem
     s->flags = flags;
     s->migrations = m;
     s->nmigrations = nm;
+    s->lock_fd = -1;
     if (gethostname(s->host, sizeof s->host - 1) != 0)
         snprintf(s->host, sizeof s->host, "unknown-host");
 
-    int oflags = (flags & ESPFAB_STORE_READONLY) ? SQLITE_OPEN_READONLY
-                                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc;
-    if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
-        if (!s->db) {
-            free(s);
-            return espfab_fault_set(f, ESPFAB_E_NOMEM, "%s", path);
-        }
-        rc = sql_fault(s, f, ESPFAB_E_STORE_OPEN, "open");
-        if (rc != ESPFAB_E_STORE_CORRUPT)
-            rc = ESPFAB_E_STORE_OPEN;
-        if (f)
-            f->code = rc;
-        goto fail;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 5000);
-
-    if (!(flags & ESPFAB_STORE_READONLY)) {
-        sqlite3_stmt *st;
-        rc = prepare(s, "PRAGMA journal_mode=WAL", &st, ESPFAB_E_STORE_OPEN, f);
-        if (rc)
-            goto fail;
-        int step = sqlite3_step(st);
-        char mode[16] = "";
-        if (step == SQLITE_ROW)
-            copy_text(st, 0, mode, sizeof mode);
-        sqlite3_finalize(st);
-        if (step != SQLITE_ROW) {
-            rc = sql_fault(s, f, ESPFAB_E_STORE_OPEN, "journal_mode=WAL");
-            goto fail;
-        }
-        if (strcmp(mode, "wal") != 0) {
-            rc = espfab_fault_set(f, ESPFAB_E_STORE_OPEN,
-                                  "%s: could not switch to WAL journal (got '%s'); "
-                                  "is the file on a network file system?", path, mode);
-            goto fail;
-        }
-        rc = set_sync(s, true, f);
-        if (rc)
-            goto fail;
-    }
-    rc = exec(s, "PRAGMA foreign_keys=ON", ESPFAB_E_STORE_OPEN, "foreign_keys", f);
-    if (rc)
-        goto fail;
-
     bool foreign = false;
-    rc = read_version(s, &s->version, &foreign, f);
+    if (flags & ESPFAB_STORE_READONLY) {
+        rc = open_reader(s, &foreign, f);
+        if (rc)
+            goto fail;
+    } else {
+        rc = open_conn(s, false, f);
+        if (!rc)
+            rc = open_writer(s, f);
+        if (!rc)
+            rc = read_version(s, &s->version, &foreign, f);
+        if (rc)
+            goto fail;
+    }
+    rc = store_exec(s, "PRAGMA foreign_keys=ON", ESPFAB_E_STORE_OPEN, "foreign_keys", f);
     if (rc)
         goto fail;
     if (foreign) {
@@ -451,22 +445,21 @@ int espfab__store_open_with(const char *path, unsigned flags, const espfab_schem
                               path, s->version, latest);
         goto fail;
     }
-    if (s->version < latest) {
-        if (flags & ESPFAB_STORE_READONLY) {
-            rc = espfab_fault_set(f, ESPFAB_E_STORE_OPEN,
-                                  "%s: schema version %d is older than %d; open it once read-write "
-                                  "(espfab db check) to upgrade it", path, s->version, latest);
-            goto fail;
-        }
+    if (s->version == 0 && (flags & ESPFAB_STORE_READONLY)) {
+        rc = espfab_fault_set(f, ESPFAB_E_STORE_OPEN,
+                              "%s: no espfab schema yet: the file is empty or a station is "
+                              "creating it right now; try again in a moment", path);
+        goto fail;
+    }
+    rc = detect_chain(s, f);
+    /* A reader reads an older schema as it is; a writer migrates. */
+    if (!rc && s->version < latest && !(flags & ESPFAB_STORE_READONLY))
         rc = migrate(s, f);
-        if (rc)
-            goto fail;
-    }
-    if (!(flags & ESPFAB_STORE_NO_RECOVER)) {
-        rc = recover(s, recovered, f);
-        if (rc)
-            goto fail;
-    }
+    if (!rc && !(flags & ESPFAB_STORE_NO_RECOVER))
+        rc = store_recover(s, "still running when the database was opened again", NULL,
+                           recovered, f);
+    if (rc)
+        goto fail;
     *out = s;
     return 0;
 fail:
@@ -480,6 +473,8 @@ void espfab_store_close(espfab_store_t *s)
     if (!s)
         return;
     sqlite3_close(s->db);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* drops every owner lock this connection held */
     free(s);
 }
 
@@ -493,28 +488,85 @@ int espfab_store_run_begin(espfab_store_t *s, espfab_run_t *r, espfab_fault_t *f
         r->start_ms = espfab_store_now_ms();
     if (!r->host[0])
         snprintf(r->host, sizeof r->host, "%s", s->host);
-    char iso[32];
+    char iso[32], lock[1100];
     espfab_store_iso8601(r->start_ms, iso);
-    sqlite3_stmt *st;
-    int rc = set_sync(s, true, f);
+    store_owner_name(s, lock, sizeof lock);
+    sqlite3_stmt *st = NULL;
+    /* The owner lock is taken before the row commits: no other process can
+     * see the run without its lock held. */
+    int rc = store_set_sync(s, true, f);
     if (!rc)
-        rc = prepare(s, "INSERT INTO runs(station, line, operator, lot, profile_name, "
-                        "profile_sha256, mode, host, pid, started_at, start_ms) "
-                        "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-                     &st, ESPFAB_E_STORE_WRITE, f);
+        rc = store_exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin run", f);
+    if (!rc)
+        rc = store_prepare(s, s->chain ? "INSERT INTO runs(station, line, operator, lot, "
+                                         "profile_name, profile_sha256, mode, host, pid, "
+                                         "started_at, start_ms, owner_lock) "
+                                         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
+                                       : "INSERT INTO runs(station, line, operator, lot, "
+                                         "profile_name, profile_sha256, mode, host, pid, "
+                                         "started_at, start_ms) "
+                                         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                           &st, ESPFAB_E_STORE_WRITE, f);
+    int64_t id = 0;
+    if (!rc) {
+        const char *txt[] = {r->station, r->line, r->operator_name, r->lot,
+                             r->profile_name, r->profile_sha256, r->mode, r->host};
+        for (int i = 0; i < 8; i++)
+            sqlite3_bind_text(st, i + 1, txt[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 9, (int64_t)getpid());
+        sqlite3_bind_text(st, 10, iso, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 11, r->start_ms);
+        if (s->chain)
+            sqlite3_bind_text(st, 12, lock, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "insert run");
+        else
+            id = sqlite3_last_insert_rowid(s->db);
+    }
+    sqlite3_finalize(st);
+    if (!rc && s->chain)
+        rc = store_owner_lock(s, id, f);
+    if (!rc)
+        rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit run", f);
+    if (rc) {
+        store_rollback(s);
+        if (id)
+            store_owner_unlock(s, id);
+        return rc;
+    }
+    r->id = id;
+    return 0;
+}
+
+int store_run_end_row(espfab_store_t *s, int64_t run_id, int64_t end_ms, espfab_fault_t *f)
+{
+    char iso[32];
+    espfab_store_iso8601(end_ms, iso);
+    espfab_store_chain_head_t h;
+    int rc = espfab_store_chain_head(s, &h, f);
+    sqlite3_stmt *st;
+    if (!rc)
+        rc = store_prepare(s, s->chain ? "UPDATE runs SET end_ms=?2, ended_at=?3, chain_seq=?4, "
+                                         "chain_head=?5 WHERE id=?1"
+                                       : "UPDATE runs SET end_ms=?2, ended_at=?3 WHERE id=?1",
+                           &st, ESPFAB_E_STORE_WRITE, f);
     if (rc)
         return rc;
-    const char *txt[] = {r->station, r->line, r->operator_name, r->lot,
-                         r->profile_name, r->profile_sha256, r->mode, r->host};
-    for (int i = 0; i < 8; i++)
-        sqlite3_bind_text(st, i + 1, txt[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 9, (int64_t)getpid());
-    sqlite3_bind_text(st, 10, iso, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 11, r->start_ms);
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, end_ms);
+    sqlite3_bind_text(st, 3, iso, -1, SQLITE_STATIC);
+    if (s->chain && h.seq > 0) {
+        sqlite3_bind_int64(st, 4, h.seq);
+        sqlite3_bind_text(st, 5, h.sha256, -1, SQLITE_STATIC);
+    } else if (s->chain) {
+        sqlite3_bind_null(st, 4);
+        sqlite3_bind_null(st, 5);
+    }
     if (sqlite3_step(st) != SQLITE_DONE)
-        rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "insert run");
-    else
-        r->id = sqlite3_last_insert_rowid(s->db);
+        rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "end run");
+    else if (sqlite3_changes(s->db) != 1)
+        rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE, "%s: no run with id %lld", s->path,
+                              (long long)run_id);
     sqlite3_finalize(st);
     return rc;
 }
@@ -526,25 +578,19 @@ int espfab_store_run_end(espfab_store_t *s, int64_t run_id, int64_t end_ms, espf
                                 (long long)run_id);
     if (!end_ms)
         end_ms = espfab_store_now_ms();
-    char iso[32];
-    espfab_store_iso8601(end_ms, iso);
-    sqlite3_stmt *st;
-    int rc = set_sync(s, true, f);
+    int rc = store_set_sync(s, true, f);
     if (!rc)
-        rc = prepare(s, "UPDATE runs SET end_ms=?2, ended_at=?3 WHERE id=?1", &st,
-                     ESPFAB_E_STORE_WRITE, f);
-    if (rc)
+        rc = store_exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin run end", f);
+    if (!rc)
+        rc = store_run_end_row(s, run_id, end_ms, f);
+    if (!rc)
+        rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit run end", f);
+    if (rc) {
+        store_rollback(s);
         return rc;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int64(st, 2, end_ms);
-    sqlite3_bind_text(st, 3, iso, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "end run");
-    else if (sqlite3_changes(s->db) != 1)
-        rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE, "%s: no run with id %lld", s->path,
-                              (long long)run_id);
-    sqlite3_finalize(st);
-    return rc;
+    }
+    store_owner_unlock(s, run_id);
+    return 0;
 }
 
 /* ---- attempts ---- */
@@ -624,7 +670,7 @@ static int write_regions(espfab_store_t *s, int64_t id, const espfab_attempt_t *
     if (a->nregions <= 0)
         return 0;
     sqlite3_stmt *st;
-    int rc = prepare(s, "INSERT INTO attempt_regions(attempt_id, idx, " REGION_COLS ") "
+    int rc = store_prepare(s, "INSERT INTO attempt_regions(attempt_id, idx, " REGION_COLS ") "
                         "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12) "
                         "ON CONFLICT(attempt_id, idx) DO UPDATE SET flash_offset=excluded.flash_offset, "
                         "file=excluded.file, sha256=excluded.sha256, "
@@ -652,7 +698,7 @@ static int write_regions(espfab_store_t *s, int64_t id, const espfab_attempt_t *
         sqlite3_bind_int(st, 11, r->written);
         sqlite3_bind_int(st, 12, r->verified);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "write attempt region");
+            rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "write attempt region");
     }
     sqlite3_finalize(st);
     return rc;
@@ -704,11 +750,11 @@ int espfab_store_attempt_begin(espfab_store_t *s, int64_t run_id, espfab_attempt
     *tmp = *a;
     tmp->outcome = ESPFAB_OUTCOME_RUNNING;
     sqlite3_stmt *st = NULL;
-    int rc = set_sync(s, true, f);
+    int rc = store_set_sync(s, true, f);
     if (!rc)
-        rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin attempt", f);
+        rc = store_exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin attempt", f);
     if (!rc)
-        rc = prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
+        rc = store_prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
     if (!rc) {
         bind_attempt(st, tmp);
         if (run_id > 0)
@@ -716,16 +762,16 @@ int espfab_store_attempt_begin(espfab_store_t *s, int64_t run_id, espfab_attempt
         else
             sqlite3_bind_null(st, C_COUNT + 1);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "insert attempt");
+            rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "insert attempt");
     }
     sqlite3_finalize(st);
     int64_t id = rc ? 0 : sqlite3_last_insert_rowid(s->db);
     if (!rc)
         rc = write_regions(s, id, tmp, f);
     if (!rc)
-        rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit attempt", f);
+        rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit attempt", f);
     if (rc)
-        rollback(s);
+        store_rollback(s);
     else
         a->id = id;
     free(tmp);
@@ -757,13 +803,13 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
     else if (!tmp->end_ms)
         tmp->end_ms = espfab_store_now_ms();
     sqlite3_stmt *st = NULL;
-    int rc = set_sync(s, finish, f);
+    int rc = store_set_sync(s, finish, f);
     if (!rc)
-        rc = exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin attempt write", f);
+        rc = store_exec(s, "BEGIN IMMEDIATE", ESPFAB_E_STORE_WRITE, "begin attempt write", f);
     /* Say plainly why a completed or unknown attempt is refused (the
      * triggers would refuse it too, less readably). */
     if (!rc) {
-        rc = prepare(s, "SELECT outcome, start_ms FROM attempts WHERE id=?1", &st,
+        rc = store_prepare(s, "SELECT outcome, start_ms FROM attempts WHERE id=?1", &st,
                      ESPFAB_E_STORE_WRITE, f);
         if (!rc) {
             sqlite3_bind_int64(st, 1, a->id);
@@ -772,7 +818,7 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
                 rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE, "%s: no attempt with id %lld",
                                       s->path, (long long)a->id);
             else if (step != SQLITE_ROW)
-                rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, "read attempt");
+                rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "read attempt");
             else if (strcmp((const char *)sqlite3_column_text(st, 0), "running") != 0)
                 rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE,
                                       "%s: attempt %lld is already completed (%s): a completed "
@@ -788,21 +834,24 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
     if (!rc)
         rc = write_regions(s, a->id, tmp, f);
     if (!rc)
-        rc = prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
+        rc = store_prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
     if (!rc) {
         bind_attempt(st, tmp);
         sqlite3_bind_int64(st, C_COUNT + 1, a->id);
         if (sqlite3_step(st) != SQLITE_DONE)
-            rc = sql_fault(s, f, ESPFAB_E_STORE_WRITE, finish ? "finish attempt" : "update attempt");
+            rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, finish ? "finish attempt" : "update attempt");
         else if (sqlite3_changes(s->db) != 1)
             rc = espfab_fault_set(f, ESPFAB_E_STORE_WRITE, "%s: no attempt with id %lld",
                                   s->path, (long long)a->id);
     }
     sqlite3_finalize(st);
+    /* Completed: chained in the same transaction, from the row as stored. */
+    if (!rc && finish)
+        rc = store_chain_append(s, a->id, "finish", f);
     if (!rc)
-        rc = exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit attempt write", f);
+        rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit attempt write", f);
     if (rc)
-        rollback(s);
+        store_rollback(s);
     free(tmp);
     free(sql);
     return rc;
@@ -847,25 +896,25 @@ static void read_attempt(sqlite3_stmt *st, espfab_attempt_t *a, int64_t *run_id)
     espfab_attempt_init(a);
     a->id = sqlite3_column_int64(st, 0);
     *run_id = sqlite3_column_int64(st, 1);
-    copy_text(st, COL(station), a->station, sizeof a->station);
-    copy_text(st, COL(line), a->line, sizeof a->line);
-    copy_text(st, COL(slot), a->slot, sizeof a->slot);
-    copy_text(st, COL(port), a->port, sizeof a->port);
-    copy_text(st, COL(operator), a->operator_name, sizeof a->operator_name);
-    copy_text(st, COL(lot), a->lot, sizeof a->lot);
-    copy_text(st, COL(profile_name), a->profile_name, sizeof a->profile_name);
-    copy_text(st, COL(profile_sha256), a->profile_sha256, sizeof a->profile_sha256);
-    copy_text(st, COL(chip), a->chip, sizeof a->chip);
+    store_copy_text(st, COL(station), a->station, sizeof a->station);
+    store_copy_text(st, COL(line), a->line, sizeof a->line);
+    store_copy_text(st, COL(slot), a->slot, sizeof a->slot);
+    store_copy_text(st, COL(port), a->port, sizeof a->port);
+    store_copy_text(st, COL(operator), a->operator_name, sizeof a->operator_name);
+    store_copy_text(st, COL(lot), a->lot, sizeof a->lot);
+    store_copy_text(st, COL(profile_name), a->profile_name, sizeof a->profile_name);
+    store_copy_text(st, COL(profile_sha256), a->profile_sha256, sizeof a->profile_sha256);
+    store_copy_text(st, COL(chip), a->chip, sizeof a->chip);
     a->rev_full = sqlite3_column_type(st, COL(rev_full)) == SQLITE_NULL
                       ? -1 : sqlite3_column_int(st, COL(rev_full));
-    copy_text(st, COL(mac), a->mac, sizeof a->mac);
-    copy_text(st, COL(chip_id), a->chip_id, sizeof a->chip_id);
+    store_copy_text(st, COL(mac), a->mac, sizeof a->mac);
+    store_copy_text(st, COL(chip_id), a->chip_id, sizeof a->chip_id);
     a->has_secinfo = sqlite3_column_int(st, COL(has_secinfo)) != 0;
     a->secinfo_flags = (uint32_t)sqlite3_column_int64(st, COL(secinfo_flags));
     a->flash_jedec = (uint32_t)sqlite3_column_int64(st, COL(flash_jedec));
     a->flash_size = (uint32_t)sqlite3_column_int64(st, COL(flash_size));
     a->xtal_mhz = sqlite3_column_int(st, COL(xtal_mhz));
-    copy_text(st, COL(loader), a->loader, sizeof a->loader);
+    store_copy_text(st, COL(loader), a->loader, sizeof a->loader);
     a->baud = (uint32_t)sqlite3_column_int64(st, COL(baud));
     a->start_ms = sqlite3_column_int64(st, COL(start_ms));
     a->end_ms = sqlite3_column_int64(st, COL(end_ms));
@@ -882,8 +931,9 @@ static void read_attempt(sqlite3_stmt *st, espfab_attempt_t *a, int64_t *run_id)
     a->fault.stub_error = sqlite3_column_int(st, COL(stub_error));
     a->fault.sys_errno = sqlite3_column_int(st, COL(sys_errno));
     a->fault.retries = sqlite3_column_int(st, COL(retries));
-    copy_text(st, COL(detail), a->fault.detail, sizeof a->fault.detail);
-    copy_text(st, COL(message), a->message, sizeof a->message);
+    store_copy_text(st, COL(detail), a->fault.detail, sizeof a->fault.detail);
+    store_copy_text(st, COL(message), a->message, sizeof a->message);
+    store_copy_text(st, C_COUNT + 2, a->chain_sha256, sizeof a->chain_sha256);
 }
 
 static int read_regions(espfab_store_t *s, sqlite3_stmt *rs, espfab_attempt_t *a,
@@ -897,15 +947,15 @@ static int read_regions(espfab_store_t *s, sqlite3_stmt *rs, espfab_attempt_t *a
         if (step == SQLITE_DONE)
             return 0;
         if (step != SQLITE_ROW)
-            return sql_fault(s, f, ESPFAB_E_STORE_OPEN, "read attempt regions");
+            return store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, "read attempt regions");
         if (a->nregions >= ESPFAB_MAX_REGIONS)
             continue;
         espfab_region_result_t *r = &a->regions[a->nregions++];
         r->offset = (uint32_t)sqlite3_column_int64(rs, 0);
-        copy_text(rs, 1, r->file, sizeof r->file);
-        copy_text(rs, 2, r->sha256, sizeof r->sha256);
-        copy_text(rs, 3, r->md5_expected, sizeof r->md5_expected);
-        copy_text(rs, 4, r->md5_device, sizeof r->md5_device);
+        store_copy_text(rs, 1, r->file, sizeof r->file);
+        store_copy_text(rs, 2, r->sha256, sizeof r->sha256);
+        store_copy_text(rs, 3, r->md5_expected, sizeof r->md5_expected);
+        store_copy_text(rs, 4, r->md5_device, sizeof r->md5_device);
         r->size = (uint32_t)sqlite3_column_int64(rs, 5);
         r->wire_size = (uint32_t)sqlite3_column_int64(rs, 6);
         r->compressed = sqlite3_column_int(rs, 7) != 0;
@@ -928,6 +978,9 @@ int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
     size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT id, coalesce(run_id, 0)");
     for (int i = 0; i < C_COUNT; i++)
         n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", col_names[i]);
+    n += (size_t)snprintf(sql + n, sizeof sql - n, s->chain ? ", (SELECT c.sha256 FROM "
+                          "attempt_chain c WHERE c.attempt_id = attempts.id ORDER BY c.seq DESC "
+                          "LIMIT 1)" : ", NULL");
     n += (size_t)snprintf(sql + n, sizeof sql - n, " FROM attempts WHERE 1");
     /* Each filter appends "AND col <op> ?k" and is bound below in the same order. */
     struct { const char *col; const char *txt; int64_t num; const char *op; } w[16];
@@ -956,9 +1009,9 @@ int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
         snprintf(sql + n, sizeof sql - n, " LIMIT %d", flt->limit);
 
     sqlite3_stmt *st = NULL, *rs = NULL;
-    int rc = prepare(s, sql, &st, ESPFAB_E_STORE_OPEN, f);
+    int rc = store_prepare(s, sql, &st, ESPFAB_E_STORE_OPEN, f);
     if (!rc)
-        rc = prepare(s, "SELECT " REGION_COLS " FROM attempt_regions WHERE attempt_id=?1 "
+        rc = store_prepare(s, "SELECT " REGION_COLS " FROM attempt_regions WHERE attempt_id=?1 "
                         "ORDER BY idx", &rs, ESPFAB_E_STORE_OPEN, f);
     if (rc) {
         sqlite3_finalize(st);
@@ -981,7 +1034,7 @@ int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
         if (step == SQLITE_DONE)
             break;
         if (step != SQLITE_ROW) {
-            rc = sql_fault(s, f, ESPFAB_E_STORE_OPEN, "query attempts");
+            rc = store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, "query attempts");
             break;
         }
         int64_t run_id;
@@ -993,57 +1046,5 @@ int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
     free(a);
     sqlite3_finalize(st);
     sqlite3_finalize(rs);
-    return rc;
-}
-
-/* ---- health ---- */
-
-int espfab_store_check(espfab_store_t *s, espfab_store_health_t *h, espfab_fault_t *f)
-{
-    if (!s || !h)
-        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_check");
-    memset(h, 0, sizeof *h);
-    h->schema_version = s->version;
-    sqlite3_stmt *st;
-    int rc = prepare(s, "PRAGMA integrity_check", &st, ESPFAB_E_STORE_CORRUPT, f);
-    if (rc)
-        return rc;
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        copy_text(st, 0, h->integrity, sizeof h->integrity);
-        h->integrity_ok = strcmp(h->integrity, "ok") == 0;
-    } else {
-        rc = sql_fault(s, f, ESPFAB_E_STORE_CORRUPT, "integrity_check");
-    }
-    sqlite3_finalize(st);
-    if (rc)
-        return rc;
-    /* open interrupted boards: not passed since, and not a board that had
-     * only come back after its pass (espfab_attempt_came_back) */
-    char sql[640];
-    snprintf(sql, sizeof sql,
-             "SELECT count(*), coalesce(sum(outcome='running'),0), "
-             "coalesce(sum(outcome='interrupted'),0), coalesce(sum(outcome='pass'),0), "
-             "coalesce(sum(outcome='fail'),0), (SELECT count(*) FROM runs), "
-             "(SELECT count(*) FROM attempts a WHERE a.outcome = 'interrupted' "
-             " AND a.error_code IS NOT %d AND NOT "
-             " (a.mac <> '' AND EXISTS (SELECT 1 FROM attempts b WHERE b.mac = a.mac "
-             "  AND b.id > a.id AND b.outcome = 'pass'))) FROM attempts",
-             espfab_err_number(ESPFAB_E_ALREADY_PASSED));
-    rc = prepare(s, sql, &st, ESPFAB_E_STORE_CORRUPT, f);
-    if (rc)
-        return rc;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        h->attempts = sqlite3_column_int64(st, 0);
-        h->running = sqlite3_column_int64(st, 1);
-        h->interrupted = sqlite3_column_int64(st, 2);
-        h->passed = sqlite3_column_int64(st, 3);
-        h->failed = sqlite3_column_int64(st, 4);
-        h->runs = sqlite3_column_int64(st, 5);
-        h->interrupted_open = sqlite3_column_int64(st, 6);
-    } else {
-        rc = sql_fault(s, f, ESPFAB_E_STORE_CORRUPT, "count attempts");
-    }
-    sqlite3_finalize(st);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* test_store.c - traceability database: schema, round trip, append-only
  * triggers, crash recovery (fork + SIGKILL), queries, health check. */
+#include <openssl/evp.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -190,7 +191,11 @@ static void test_fresh_schema(void)
     CHECK(db != NULL);
     CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
                          "('runs','attempts','attempt_regions','schema_version')"), 4);
-    CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='trigger'"), 8);
+    CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name IN "
+                         "('runs','attempts','attempt_regions')"), 8);
+    /* schema 0002: the chain and the maintenance log are append-only too */
+    CHECK_EQ(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name IN "
+                         "('attempt_chain','maintenance')"), 4);
     CHECK_EQ(raw_int(db, "SELECT max(version) FROM schema_version"), espfab_store_schema_latest());
     sqlite3_stmt *st;
     CHECK_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
@@ -747,6 +752,174 @@ static void test_iso8601(void)
     CHECK_STR(buf, "2026-11-23T20:55:45.123Z");
 }
 
+/* The documented encoding (docs/record.md), rebuilt here independently of
+ * src/store/chain.c: what an auditor would compute with the sqlite3 CLI. */
+static void doc_field(char **buf, size_t *len, size_t *cap, sqlite3_stmt *st, int i)
+{
+    char tmp[96];
+    int n;
+    const char *name = sqlite3_column_name(st, i);
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_NULL: n = snprintf(tmp, sizeof tmp, "%s=N\n", name); break;
+    case SQLITE_INTEGER:
+        n = snprintf(tmp, sizeof tmp, "%s=I%lld\n", name, (long long)sqlite3_column_int64(st, i));
+        break;
+    default:
+        n = snprintf(tmp, sizeof tmp, "%s=T%d:", name, sqlite3_column_bytes(st, i));
+        break;
+    }
+    size_t extra = (size_t)n + (size_t)sqlite3_column_bytes(st, i) + 2;
+    if (*len + extra >= *cap) {
+        *cap = (*len + extra) * 2;
+        *buf = realloc(*buf, *cap);
+    }
+    memcpy(*buf + *len, tmp, (size_t)n);
+    *len += (size_t)n;
+    if (sqlite3_column_type(st, i) == SQLITE_TEXT) {
+        memcpy(*buf + *len, sqlite3_column_text(st, i), (size_t)sqlite3_column_bytes(st, i));
+        *len += (size_t)sqlite3_column_bytes(st, i);
+        (*buf)[(*len)++] = '\n';
+    }
+}
+
+static void doc_hash(sqlite3 *db, int64_t seq, const char *prev, int64_t id, char out[65])
+{
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    len = (size_t)snprintf(buf, cap, "espfab-chain-1\nseq=I%lld\nprev=T64:%s\n", (long long)seq,
+                           prev);
+    sqlite3_stmt *st;
+    char sql[1200];
+    snprintf(sql, sizeof sql, "SELECT id, run_id, station, line, slot, port, operator, lot, "
+             "profile_name, profile_sha256, chip, rev_full, mac, chip_id, has_secinfo, "
+             "secinfo_flags, flash_jedec, flash_size, xtal_mhz, loader, baud, started_at, "
+             "start_ms, ended_at, end_ms, ms_connect, ms_identify, ms_stub, ms_baud, ms_erase, "
+             "ms_write, ms_verify, ms_reset, bytes_sent, bytes_received, outcome, error_code, "
+             "error_name, rom_status, rom_error, stub_error, sys_errno, retries, detail, message "
+             "FROM attempts WHERE id = %lld", (long long)id);
+    CHECK_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
+    for (int i = 0; i < sqlite3_column_count(st); i++)
+        doc_field(&buf, &len, &cap, st, i);
+    sqlite3_finalize(st);
+    snprintf(sql, sizeof sql, "SELECT idx, flash_offset, file, sha256, md5_expected, md5_device, "
+             "size, wire_size, compressed, written, verified FROM attempt_regions WHERE "
+             "attempt_id = %lld ORDER BY idx", (long long)id);
+    CHECK_EQ(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (len + 8 >= cap)
+            buf = realloc(buf, cap *= 2);
+        memcpy(buf + len, "region\n", 7);
+        len += 7;
+        for (int i = 0; i < sqlite3_column_count(st); i++)
+            doc_field(&buf, &len, &cap, st, i);
+    }
+    sqlite3_finalize(st);
+    if (len + 5 >= cap)
+        buf = realloc(buf, cap *= 2);
+    memcpy(buf + len, "end\n", 4);
+    len += 4;
+    unsigned char md[32];
+    unsigned n = 0;
+    EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    free(buf);
+}
+
+static int head_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
+{
+    (void)run_id;
+    snprintf(data, 65, "%s", a->chain_sha256);
+    return 0;
+}
+
+static void count_finding(const espfab_store_finding_t *x, void *data)
+{
+    espfab_store_finding_t *first = data;
+    if (!first->text[0])
+        *first = *x;
+}
+
+static void test_chain(void)
+{
+    char path[300];
+    new_db(path, sizeof path);
+    espfab_store_t *s = NULL;
+    espfab_fault_t f;
+    CHECK_EQ(espfab_store_open(path, 0, &s, NULL, &f), 0);
+    espfab_run_t run;
+    memset(&run, 0, sizeof run);
+    CHECK_EQ(espfab_store_run_begin(s, &run, &f), 0);
+    espfab_attempt_t *a = malloc(sizeof *a);
+    for (int k = 0; k < 3; k++) {
+        fill_attempt(a, k);
+        a->start_ms = 0;
+        CHECK_EQ(espfab_store_attempt_begin(s, run.id, a, &f), 0);
+        a->outcome = k == 1 ? ESPFAB_OUTCOME_FAIL : ESPFAB_OUTCOME_PASS;
+        CHECK_EQ(espfab_store_attempt_finish(s, a, &f), 0);
+    }
+    CHECK_EQ(espfab_store_run_end(s, run.id, 0, &f), 0);
+    espfab_store_chain_head_t h;
+    CHECK_EQ(espfab_store_chain_head(s, &h, &f), 0);
+    CHECK_EQ(h.seq, 3);
+    CHECK_EQ(h.attempt_id, 3);
+    CHECK_EQ(strlen(h.sha256), 64);
+    /* the query carries each attempt's link */
+    char got[65] = "";
+    espfab_store_filter_t flt;
+    espfab_store_filter_init(&flt);
+    flt.id = 3;
+    CHECK_EQ(espfab_store_query(s, &flt, head_cb, got, &f), 0);
+    CHECK_STR(got, h.sha256);
+    int64_t n = -1;
+    espfab_store_finding_t first;
+    memset(&first, 0, sizeof first);
+    CHECK_EQ(espfab_store_verify(s, count_finding, &first, &n, &f), 0);
+    CHECK_EQ(n, 0);
+    espfab_store_close(s);
+
+    /* the documented encoding recomputes every link */
+    sqlite3 *db = raw_open(path);
+    char prev[65], want[65];
+    memset(prev, '0', 64);
+    prev[64] = 0;
+    for (int seq = 1; seq <= 3; seq++) {
+        doc_hash(db, seq, prev, seq, want);
+        char sql[120];
+        snprintf(sql, sizeof sql, "SELECT sha256 = '%s' FROM attempt_chain WHERE seq = %d", want,
+                 seq);
+        CHECK_EQ(raw_int(db, sql), 1);
+        snprintf(prev, sizeof prev, "%s", want);
+    }
+    snprintf(want, sizeof want, "%s", prev);
+    CHECK_STR(want, h.sha256);
+    CHECK_EQ(raw_int(db, "SELECT chain_seq FROM runs WHERE id = 1"), 3);
+    /* one region's MD5 changed behind espfab's back: named */
+    CHECK_EQ(sqlite3_exec(db, "DROP TRIGGER regions_no_rewrite; UPDATE attempt_regions SET "
+                              "md5_device = md5_expected WHERE attempt_id = 2", NULL, NULL, NULL),
+             SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_EQ(espfab_store_open(path, ESPFAB_STORE_READONLY, &s, NULL, &f), 0);
+    memset(&first, 0, sizeof first);
+    CHECK_EQ(espfab_store_verify(s, count_finding, &first, &n, &f), 0);
+    CHECK_EQ(n, 2);
+    CHECK_EQ(first.kind, ESPFAB_FINDING_TRIGGER_MISSING);
+    espfab_store_close(s);
+    CHECK_EQ(espfab_store_open(path, ESPFAB_STORE_NO_RECOVER, &s, NULL, &f), 0);
+    int fixed = -1;
+    CHECK_EQ(espfab_store_repair_triggers(s, &fixed, &f), 0);
+    CHECK_EQ(fixed, 1);
+    memset(&first, 0, sizeof first);
+    CHECK_EQ(espfab_store_verify(s, count_finding, &first, &n, &f), 0);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(first.kind, ESPFAB_FINDING_CHAIN_MISMATCH);
+    CHECK_EQ(first.attempt_id, 2);
+    CHECK_CONTAINS(first.text, "attempt #2");
+    espfab_store_close(s);
+    free(a);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/espfab-test-store-XXXXXX");
@@ -767,6 +940,7 @@ int main(void)
     RUN(test_query_filters);
     RUN(test_query_stop);
     RUN(test_iso8601);
+    RUN(test_chain);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
