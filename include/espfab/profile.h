@@ -11,12 +11,18 @@
  *   [image app]
  *   file = firmware.bin          (relative to the INI's directory)
  *   offset = 0x1000
+ *   kind = data                  (optional: the file is data, not firmware;
+ *                                 "image" demands an ESP image; default: by
+ *                                 content, offset and partition table)
  *
  * Every problem is refused at load time with a fault whose detail starts with
  * "file:line: " (unknown section/key with a "did you mean" suggestion, bad
  * number, bad enum value listing the allowed ones, duplicates, missing image
  * file, overlapping/misaligned regions, region past the flash size, image
- * built for another chip or outside the revision range).
+ * built for another chip or outside the revision range, an ELF, raw data at
+ * the bootloader offset or in an app partition, undeclared raw data, a
+ * partition table the regions or the flash do not fit: image.h's
+ * espfab_regions_check_layout with ESPFAB_LAYOUT_DECLARED | _DEFAULT_APP).
  *
  * Ownership: the caller owns the espfab_profile_t (it is large: allocate it
  * on the heap or statically) and releases what the loader allocated with
@@ -45,6 +51,7 @@ typedef struct espfab_profile_image {
     char file[256];                      /* file as written in the INI (recorded) */
     char path[ESPFAB_PROFILE_PATH_MAX];  /* resolved absolute path */
     uint32_t offset;
+    espfab_region_kind_t kind;           /* kind = image|data (default AUTO) */
     uint8_t *data;                       /* file bytes (owned); NULL with NO_FILES */
     size_t size;
     char sha256[65];                     /* hex SHA-256 of data, "" with NO_FILES */
