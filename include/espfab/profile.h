@@ -103,9 +103,22 @@ void espfab_profile_free(espfab_profile_t *p);
  * directory of the INI is the JSON's directory), so the INI can be saved in
  * out_dir and loaded as is.  name NULL: the project directory's name.
  * Errors: ESPFAB_E_CONFIG_OPEN, ESPFAB_E_CONFIG_IMPORT (detail says which
- * member is missing or wrong). */
+ * member is missing or wrong: flash_files not an object, a NUL or control
+ * character in a name or value), ESPFAB_E_IMAGE_ENCRYPTED (a file marked
+ * "encrypted": "true"), and any error espfab_profile_parse() gives the INI
+ * written: the result is loaded back (files, chip, regions, layout) before
+ * it is returned, so what import hands out is a profile that loads. */
 int espfab_profile_import(const char *json_path, const char *out_dir, const char *name,
                           char **ini_text, espfab_fault_t *f);
+
+/* The same from memory: json[0, len) is the JSON (display names it in
+ * details), build_dir the absolute directory its file names are relative
+ * to, out_dir that of the INI (NULL: build_dir).  flags:
+ * ESPFAB_PROFILE_NO_FILES loads the result back without reading the image
+ * files (the fuzzer). */
+int espfab_profile_import_text(const char *json, size_t len, const char *display,
+                               const char *build_dir, const char *out_dir, const char *name,
+                               unsigned flags, char **ini_text, espfab_fault_t *f);
 
 /* Hex SHA-256 of buf (OpenSSL EVP); out must hold 65 bytes. */
 void espfab_sha256_hex(const void *buf, size_t len, char out[65]);
