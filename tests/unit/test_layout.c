@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -302,6 +303,30 @@ static void test_with_table(void)
     free(nvs);
 }
 
+/* Issue 16 item 12: a FIFO named as an image is refused at once, without
+ * blocking in open() for a writer that never comes. */
+static void test_fifo_refused(void)
+{
+    char path[] = "/tmp/espfab-test-fifo-XXXXXX";
+    CHECK(mkdtemp(path) != NULL);
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/fw.bin", path);
+    CHECK_EQ(mkfifo(fifo, 0600), 0);
+    alarm(10); /* a hang fails the test instead of the suite's timeout */
+    uint8_t *buf = (uint8_t *)1;
+    size_t len = 7;
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    CHECK_EQ(espfab_image_load(fifo, &buf, &len, &f), ESPFAB_E_IMAGE_NOT_FILE);
+    alarm(0);
+    CHECK_CONTAINS(f.detail, "is a FIFO (named pipe), not a regular file");
+    CHECK(buf == NULL && len == 0);
+    CHECK_EQ(espfab_image_load("/dev/null", &buf, &len, &f), ESPFAB_E_IMAGE_NOT_FILE);
+    CHECK_CONTAINS(f.detail, "character device");
+    unlink(fifo);
+    rmdir(path);
+}
+
 int main(void)
 {
     boot32 = mk("esp32", "bootloader", "20k", &boot32_len);
@@ -313,6 +338,7 @@ int main(void)
     RUN(test_elf);
     RUN(test_no_table);
     RUN(test_with_table);
+    RUN(test_fifo_refused);
     free(boot32);
     free(app32);
     free(raw8k);
