@@ -153,6 +153,13 @@ int espfab_image_patch_at(uint8_t *buf, size_t len, uint32_t offset, const espfa
                           const espfab_flash_params_t *p, uint32_t detected_flash_size,
                           bool *patched, espfab_fault_t *f);
 
+/* What a region is declared to be (a profile's `kind =`; AUTO elsewhere). */
+typedef enum espfab_region_kind {
+    ESPFAB_REGION_AUTO = 0,     /* judged by its content and offset */
+    ESPFAB_REGION_DATA,         /* declared data ("kind = data") */
+    ESPFAB_REGION_IMAGE         /* declared firmware image ("kind = image") */
+} espfab_region_kind_t;
+
 /* A region to write. */
 typedef struct espfab_region {
     uint32_t offset;
@@ -166,8 +173,94 @@ typedef struct espfab_region {
 int espfab_regions_check(const espfab_region_t *r, size_t n, uint32_t flash_size,
                          espfab_fault_t *f);
 
+/* ---- what may be flashed where (layout.c; docs/protocol.md section 6.6) ----
+ *
+ * An ESP-IDF partition table: 32-byte entries (magic 0xAA50), an optional
+ * MD5 entry (0xEBEB), ended by an 0xFF entry or its 0xC00-byte limit. */
+#define ESPFAB_PARTITIONS_MAX 95
+
+typedef enum espfab_partition_type {
+    ESPFAB_PART_APP = 0x00,
+    ESPFAB_PART_DATA = 0x01,
+    ESPFAB_PART_BOOTLOADER = 0x02,     /* ESP-IDF >= 5.3 */
+    ESPFAB_PART_TABLE = 0x03           /* ESP-IDF >= 5.3 */
+} espfab_partition_type_t;             /* 0x40..0xFE: custom (data) types */
+
+typedef struct espfab_partition {
+    uint8_t type, subtype;
+    uint32_t offset, size;
+    char label[17];                    /* NUL-terminated, printable only */
+    uint32_t flags;
+} espfab_partition_t;
+
+typedef struct espfab_partition_table {
+    size_t n;
+    bool has_md5;
+    espfab_partition_t p[ESPFAB_PARTITIONS_MAX];
+} espfab_partition_table_t;
+
+/* True when buf starts like a partition table (0xAA 0x50). */
+bool espfab_partition_table_like(const uint8_t *buf, size_t len);
+/* Decodes a partition table.  Returns 0 with *t filled, or
+ * ESPFAB_E_PARTITION_TABLE_BAD (a bad entry, MD5, overlap or a partition
+ * not 4 KiB aligned; the detail names the file and the entry).  Pure. */
+int espfab_partition_table_parse(const uint8_t *buf, size_t len, const char *name,
+                                 espfab_partition_table_t *t, espfab_fault_t *f);
+/* "app", "data", "bootloader", "partition table", "custom". */
+const char *espfab_partition_type_name(uint8_t type);
+
+/* True when buf is an ELF file (0x7F 'E' 'L' 'F'). */
+bool espfab_image_is_elf(const uint8_t *buf, size_t len);
+
+/* Flags for espfab_regions_check_layout(). */
+#define ESPFAB_LAYOUT_DECLARED 0x1u    /* raw data must be declared (kind =
+                                          data) or lie in a data partition of
+                                          a partition table among the regions
+                                          (profiles: where a declaration can
+                                          be written) */
+#define ESPFAB_LAYOUT_DEFAULT_APP 0x2u /* with no partition table among the
+                                          regions, 0x10000 is the app offset
+                                          on ESP32-family chips (ESP-IDF's
+                                          layout) unless declared data */
+#define ESPFAB_LAYOUT_KINDS_UNKNOWN 0x4u /* the caller does not have the
+                                          declarations (the session: they
+                                          were checked where the regions
+                                          came from): every rule a kind =
+                                          data overrides is left out */
+#define ESPFAB_LAYOUT_FORCE 0x8u       /* --force: only what nothing excuses
+                                          (an ELF) is refused */
+
+/* What may be written where, for chip (NULL: not known yet; the rules that
+ * need it are left for the check at the board).  Run after
+ * espfab_regions_check().  data[i] is region i's bytes (r[i].len of them;
+ * data NULL or data[i] NULL: not known, judged by offset only); kind[i] its
+ * declared kind (kind NULL: all AUTO).
+ *  - an ELF is always refused (ESPFAB_E_IMAGE_ELF, with the way out);
+ *  - the chip's bootloader offset, an app (or bootloader) partition and a
+ *    region declared kind = image must hold an ESP image
+ *    (ESPFAB_E_IMAGE_NOT_IMAGE);
+ *  - a partition table among the regions is decoded (_PARTITION_TABLE_BAD);
+ *    its partitions must end within flash_size (0 = unknown: not checked;
+ *    _PARTITION_PAST_FLASH); a region must stay inside the partition it
+ *    starts in and outside every other (_PARTITION_MISFIT); an image outside
+ *    every partition must be the bootloader at the chip's offset
+ *    (_IMAGE_BOOT_OFFSET); raw data outside every data partition, or an
+ *    image inside one, must be declared data (_IMAGE_UNDECLARED_DATA /
+ *    _PARTITION_MISFIT);
+ *  - with no table: an ESP32-family image below 0x8000 must sit at the
+ *    chip's bootloader offset; flags add the rules above.
+ * The detail names the file, its offset, the partition and the way out;
+ * *at (may be NULL) gets the index of the region at fault.  Pure;
+ * thread-safe. */
+int espfab_regions_check_layout(const espfab_region_t *r, const uint8_t *const *data,
+                                const espfab_region_kind_t *kind, size_t n,
+                                const espfab_chip_t *chip, uint32_t flash_size, unsigned flags,
+                                size_t *at, espfab_fault_t *f);
+
 /* Reads a whole file into a malloc'd buffer (ESPFAB_E_IMAGE_MISSING / _EMPTY /
- * _READ / _TOO_BIG with the path in the detail). */
+ * _READ / _TOO_BIG / _NOT_FILE with the path in the detail).  Only a regular
+ * file is read: a FIFO, device or socket is refused without reading from it
+ * (a FIFO is opened non-blocking, so a writer-less FIFO does not hang). */
 int espfab_image_load(const char *path, uint8_t **buf, size_t *len, espfab_fault_t *f);
 
 #endif

@@ -11,12 +11,18 @@
  *   [image app]
  *   file = firmware.bin          (relative to the INI's directory)
  *   offset = 0x1000
+ *   kind = data                  (optional: the file is data, not firmware;
+ *                                 "image" demands an ESP image; default: by
+ *                                 content, offset and partition table)
  *
  * Every problem is refused at load time with a fault whose detail starts with
  * "file:line: " (unknown section/key with a "did you mean" suggestion, bad
  * number, bad enum value listing the allowed ones, duplicates, missing image
  * file, overlapping/misaligned regions, region past the flash size, image
- * built for another chip or outside the revision range).
+ * built for another chip or outside the revision range, an ELF, raw data at
+ * the bootloader offset or in an app partition, undeclared raw data, a
+ * partition table the regions or the flash do not fit: image.h's
+ * espfab_regions_check_layout with ESPFAB_LAYOUT_DECLARED | _DEFAULT_APP).
  *
  * Ownership: the caller owns the espfab_profile_t (it is large: allocate it
  * on the heap or statically) and releases what the loader allocated with
@@ -45,6 +51,7 @@ typedef struct espfab_profile_image {
     char file[256];                      /* file as written in the INI (recorded) */
     char path[ESPFAB_PROFILE_PATH_MAX];  /* resolved absolute path */
     uint32_t offset;
+    espfab_region_kind_t kind;           /* kind = image|data (default AUTO) */
     uint8_t *data;                       /* file bytes (owned); NULL with NO_FILES */
     size_t size;
     char sha256[65];                     /* hex SHA-256 of data, "" with NO_FILES */
@@ -96,9 +103,22 @@ void espfab_profile_free(espfab_profile_t *p);
  * directory of the INI is the JSON's directory), so the INI can be saved in
  * out_dir and loaded as is.  name NULL: the project directory's name.
  * Errors: ESPFAB_E_CONFIG_OPEN, ESPFAB_E_CONFIG_IMPORT (detail says which
- * member is missing or wrong). */
+ * member is missing or wrong: flash_files not an object, a NUL or control
+ * character in a name or value), ESPFAB_E_IMAGE_ENCRYPTED (a file marked
+ * "encrypted": "true"), and any error espfab_profile_parse() gives the INI
+ * written: the result is loaded back (files, chip, regions, layout) before
+ * it is returned, so what import hands out is a profile that loads. */
 int espfab_profile_import(const char *json_path, const char *out_dir, const char *name,
                           char **ini_text, espfab_fault_t *f);
+
+/* The same from memory: json[0, len) is the JSON (display names it in
+ * details), build_dir the absolute directory its file names are relative
+ * to, out_dir that of the INI (NULL: build_dir).  flags:
+ * ESPFAB_PROFILE_NO_FILES loads the result back without reading the image
+ * files (the fuzzer). */
+int espfab_profile_import_text(const char *json, size_t len, const char *display,
+                               const char *build_dir, const char *out_dir, const char *name,
+                               unsigned flags, char **ini_text, espfab_fault_t *f);
 
 /* Hex SHA-256 of buf (OpenSSL EVP); out must hold 65 bytes. */
 void espfab_sha256_hex(const void *buf, size_t len, char out[65]);

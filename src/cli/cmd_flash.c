@@ -54,15 +54,29 @@ static void flashjob_free(flashjob_t *j)
     j->job.nregions = 0;
 }
 
-static int check_regions(const espfab_job_t *job, uint32_t flash_size, espfab_fault_t *f)
+/* chip NULL: not known yet (the layout rules that need it wait for the
+ * board).  A profile's own load checked its declared kinds; OFFSET FILE
+ * pairs declare none. */
+static int check_regions(const espfab_job_t *job, const espfab_chip_t *chip, uint32_t flash_size,
+                         espfab_fault_t *f)
 {
     espfab_region_t r[ESPFAB_MAX_REGIONS];
+    const uint8_t *bytes[ESPFAB_MAX_REGIONS];
     for (size_t i = 0; i < job->nregions; i++) {
         r[i].offset = job->regions[i].offset;
         r[i].name = job->regions[i].name;
         r[i].len = job->regions[i].len;
+        bytes[i] = job->regions[i].data;
     }
-    return espfab_regions_check(r, job->nregions, flash_size, f);
+    int rc = espfab_regions_check(r, job->nregions, flash_size, f);
+    if (rc == 0)
+        rc = espfab_regions_check_layout(r, bytes, NULL, job->nregions, chip, flash_size,
+                                         job->force ? ESPFAB_LAYOUT_FORCE
+                                         : job->profile_name && job->profile_name[0]
+                                             ? ESPFAB_LAYOUT_KINDS_UNKNOWN
+                                             : ESPFAB_LAYOUT_DEFAULT_APP,
+                                         NULL, f);
+    return rc;
 }
 
 /* Flash parameters valid for at least one chip when the chip is not known
@@ -189,7 +203,7 @@ static int flashjob_prepare(flashjob_t *j, const espfab_cli_opts_t *o, espfab_fa
         }
         goto fail;
     }
-    if ((rc = check_regions(job, espfab_flash_params_size(&job->flash), f)) != 0)
+    if ((rc = check_regions(job, chip, espfab_flash_params_size(&job->flash), f)) != 0)
         goto fail;
     return 0;
 fail:
@@ -217,7 +231,7 @@ static int flashjob_check_board(const flashjob_t *j, const char *port,
     uint32_t size = espfab_flash_params_size(&job->flash);
     if (!size)
         size = flash_size;
-    return check_regions(job, size, f);
+    return check_regions(job, chip, size, f);
 }
 
 /* ---- one board ---------------------------------------------------------- */

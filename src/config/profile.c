@@ -21,8 +21,10 @@ static const char *const profile_keys[PK_COUNT + 1] = {
     "name", "chip", "baud", "flash_mode", "flash_freq", "flash_size", "before", "after",
     "stub", "compress", "erase", "verify", "min_rev", "max_rev", NULL};
 
-enum { IK_FILE, IK_OFFSET, IK_COUNT };
-static const char *const image_keys[IK_COUNT + 1] = {"file", "offset", NULL};
+enum { IK_FILE, IK_OFFSET, IK_KIND, IK_COUNT };
+static const char *const image_keys[IK_COUNT + 1] = {"file", "offset", "kind", NULL};
+/* IK_KIND values, in espfab_region_kind_t order. */
+static const char *const kind_names[] = {"auto", "data", "image", NULL};
 
 typedef struct {
     espfab_profile_t *p;
@@ -160,6 +162,14 @@ static int image_key(pstate_t *st, espfab_profile_image_t *im, int k, const char
         snprintf(im->file, sizeof im->file, "%s", value);
         return 0;
     }
+    if (k == IK_KIND) {
+        int v = cfg_enum(value, kind_names);
+        if (v < 0 || strcmp(value, kind_names[v]) != 0)
+            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
+                            "bad value '%s' for kind (allowed: data, image, auto)", value);
+        im->kind = (espfab_region_kind_t)v;
+        return 0;
+    }
     if (espfab_num_parse_u32(value, &im->offset) != 0)
         return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
                         "bad number '%s' for offset (e.g. 0x10000)", value);
@@ -206,7 +216,7 @@ static int on_key(void *user, const char *section, const char *key, const char *
                             "unknown key '%s' in [image %s] (did you mean '%s'?)", key,
                             im->name, s);
         return cfg_fail(st->f, ESPFAB_E_CONFIG_UNKNOWN_KEY, st->display, line,
-                        "unknown key '%s' in [image %s] (keys: file, offset)", key, im->name);
+                        "unknown key '%s' in [image %s] (keys: file, offset, kind)", key, im->name);
     }
     int *seen = &st->img_key_line[st->cur][k];
     if (*seen)
@@ -330,7 +340,7 @@ static int finish(pstate_t *st, const char *base_dir, unsigned flags)
         return cfg_fail(st->f, ESPFAB_E_CONFIG_NO_IMAGES, st->display, 0,
                         "no [image NAME] section");
     for (size_t i = 0; i < p->nimages; i++) {
-        for (int k = 0; k < IK_COUNT; k++)
+        for (int k = 0; k < IK_KIND; k++) /* kind is optional */
             if (!st->img_key_line[i][k])
                 return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display,
                                 p->images[i].line, "[image %s] has no '%s'", p->images[i].name,
@@ -364,6 +374,23 @@ static int finish(pstate_t *st, const char *base_dir, unsigned flags)
     rc = espfab_regions_check(regions, p->nimages, flash_size, st->f);
     if (rc)
         return cfg_prefix(st->f, st->display, region_line(st, rc, flash_size));
+    /* What may go where: ELF, raw data at the bootloader offset or in an
+     * app partition, data the profile does not declare, a partition table
+     * the regions or the flash do not fit (bytes unknown with NO_FILES). */
+    const uint8_t *bytes[ESPFAB_MAX_REGIONS];
+    espfab_region_kind_t kinds[ESPFAB_MAX_REGIONS];
+    for (size_t i = 0; i < p->nimages; i++) {
+        bytes[i] = p->images[i].data;
+        kinds[i] = p->images[i].kind;
+    }
+    size_t at = 0;
+    rc = espfab_regions_check_layout(regions, bytes, kinds, p->nimages, chip, flash_size,
+                                     ESPFAB_LAYOUT_DECLARED | ESPFAB_LAYOUT_DEFAULT_APP, &at, st->f);
+    if (rc) {
+        int line = st->img_key_line[at][IK_KIND] ? st->img_key_line[at][IK_KIND]
+                                                 : st->img_key_line[at][IK_FILE];
+        return cfg_prefix(st->f, st->display, line);
+    }
     return 0;
 }
 

@@ -76,7 +76,9 @@ int espfab_image_load(const char *path, uint8_t **buf, size_t *len, espfab_fault
 {
     *buf = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Non-blocking: opening a FIFO with no writer must not hang; anything
+     * but a regular file is refused below before a byte is read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT || e == ENOTDIR)
@@ -97,7 +99,17 @@ int espfab_image_load(const char *path, uint8_t **buf, size_t *len, espfab_fault
         return espfab_fault_errno(f, ESPFAB_E_IMAGE_READ, EISDIR,
                                   "%s is a directory, not a file", path);
     }
-    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > MAX_FILE) {
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return espfab_fault_set(f, ESPFAB_E_IMAGE_NOT_FILE,
+                                "%s is a %s, not a regular file: copy the image to a file and "
+                                "give that", path,
+                                S_ISFIFO(st.st_mode) ? "FIFO (named pipe)"
+                                : S_ISCHR(st.st_mode) ? "character device"
+                                : S_ISBLK(st.st_mode) ? "block device"
+                                : S_ISSOCK(st.st_mode) ? "socket" : "special file");
+    }
+    if ((uint64_t)st.st_size > MAX_FILE) {
         close(fd);
         return espfab_fault_set(f, ESPFAB_E_IMAGE_TOO_BIG, "%s is %lld bytes (limit %u)", path,
                                 (long long)st.st_size, MAX_FILE);

@@ -43,6 +43,7 @@ void phase_check_enter(espfab_session_t *s)
         return;
     espfab_fault_t f;
     espfab_region_t rl[ESPFAB_MAX_REGIONS];
+    const uint8_t *bytes[ESPFAB_MAX_REGIONS];
     for (size_t i = 0; i < s->o.nregions; i++) {
         const espfab_session_region_t *sr = &s->o.regions[i];
         const char *name = sr->name ? sr->name : "(unnamed)";
@@ -56,9 +57,12 @@ void phase_check_enter(espfab_session_t *s)
             return;
         }
         rl[i] = (espfab_region_t){sr->offset, name, sr->blob->len};
+        bytes[i] = sr->blob->data;
     }
     espfab_fault_clear(&f);
-    if (espfab_regions_check(rl, s->o.nregions, s->rec.flash_size, &f) < 0) {
+    if (espfab_regions_check(rl, s->o.nregions, s->rec.flash_size, &f) < 0 ||
+        espfab_regions_check_layout(rl, bytes, NULL, s->o.nregions, s->id.chip, s->rec.flash_size,
+                                    ESPFAB_LAYOUT_KINDS_UNKNOWN, NULL, &f) < 0) {
         sess_fail_with(s, &f);
         return;
     }

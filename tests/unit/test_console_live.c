@@ -67,7 +67,7 @@ static int child_main(bool hold, bool batch)
     if (fp)
         fclose(fp);
     int n = snprintf(ini, sizeof(ini), "[profile]\nname = console-test\nchip = esp32s3\n"
-                     "[image data]\nfile = %s\noffset = 0x200000\n", path);
+                     "[image data]\nfile = %s\noffset = 0x200000\nkind = data\n", path);
     espfab_profile_t prof;
     if (espfab_profile_parse(ini, (size_t)n, "test.ini", tmpdir, 0, &prof, &f) != 0) {
         fprintf(stderr, "child: profile: %s\n", f.detail);

@@ -213,6 +213,93 @@ static void test_import_errors(void)
     CHECK_EQ(espfab_profile_import(json, NULL, NULL, &ini, &f), ESPFAB_E_CONFIG_OPEN);
 }
 
+/* Hostile flasher_args.json (issue 16): each is refused with a clear
+ * detail, and nothing reaches the INI. */
+static void test_import_hostile(void)
+{
+    static const struct {
+        const char *json;
+        size_t len;      /* 0: strlen; -1: then a NUL byte and more text */
+        int code;
+        const char *detail;
+    } cases[] = {
+        /* the array form used to put every file at 0x0, 0x1, ... */
+        {"{\"flash_files\": [\"0x1000\", \"bootloader/bootloader.bin\", \"0x10000\", "
+         "\"hello_world.bin\"], \"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_CONFIG_IMPORT, "flash_files is a JSON array; ESP-IDF writes an object"},
+        /* \u0000 cut the name short: "hello_world.bin\u0000.elf" became hello_world.bin */
+        {"{\"flash_files\": {\"0x10000\": \"hello_world.bin\\u0000.elf\"}, "
+         "\"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_CONFIG_IMPORT, "\\u0000 (a NUL character)"},
+        {"{\"flash_files\": {\"0x10000\": \"hello_world.bin\"}, \"extra_esptool_args\": "
+         "{\"chip\": \"esp32\"}}", (size_t)-1, ESPFAB_E_CONFIG_IMPORT, "NUL byte at offset"},
+        /* newlines reached the INI */
+        {"{\"flash_files\": {\"0x10000\": \"hello_world.bin\\n[image x]\\nfile = a\"}, "
+         "\"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_CONFIG_IMPORT, "control character"},
+        {"{\"flash_files\": {\"0x10000\": \"hello_world.bin\"}, \"flash_settings\": "
+         "{\"flash_mode\": \"dio\\nerase = all\"}, \"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_CONFIG_IMPORT, "flash_mode holds a NUL or control character"},
+        {"{\"write_flash_args\": [\"--flash_mode\", \"dio\\nerase = all\"], \"flash_files\": "
+         "{\"0x10000\": \"hello_world.bin\"}, \"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_CONFIG_IMPORT, "unknown flash settings"},
+        /* encryption was silently dropped */
+        {"{\"flash_files\": {\"0x10000\": \"hello_world.bin\"}, \"app\": {\"offset\": "
+         "\"0x10000\", \"file\": \"hello_world.bin\", \"encrypted\": \"true\"}, "
+         "\"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_IMAGE_ENCRYPTED, "'app' is to be written encrypted"},
+        {"{\"flash_files\": {\"0x10000\": \"hello_world.bin\"}, \"app\": {\"offset\": "
+         "\"0x10000\", \"file\": \"hello_world.bin\", \"encrypted\": true}, "
+         "\"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_IMAGE_ENCRYPTED, "encrypted"},
+        {"{\"write_flash_args\": [\"--encrypt\"], \"flash_files\": {\"0x10000\": "
+         "\"hello_world.bin\"}, \"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_IMAGE_ENCRYPTED, "write_flash_args"},
+        /* the check -o runs, without -o too: raw data at the app offset */
+        {"{\"flash_files\": {\"0x10000\": \"blob.bin\"}, "
+         "\"extra_esptool_args\": {\"chip\": \"esp32\"}}",
+         0, ESPFAB_E_IMAGE_NOT_IMAGE, "imported profile:"},
+        /* ... and a file that is not there */
+        {"{\"flash_files\": {\"0x10000\": \"nothere.bin\"}, \"extra_esptool_args\": "
+         "{\"chip\": \"esp32\"}}", 0, ESPFAB_E_IMAGE_MISSING, "nothere.bin"},
+        /* a name the INI would read differently */
+        {"{\"flash_files\": {\"0x10000\": \"hello ;world.bin\"}, \"extra_esptool_args\": "
+         "{\"chip\": \"esp32\"}}", 0, ESPFAB_E_CONFIG_IMPORT, "cannot be written in a profile line"},
+    };
+    write_at("hello_world/build/blob.bin", "some data, not an image\n");
+    char json[400];
+    snprintf(json, sizeof json, "%s/hello_world/build/hostile.json", dir);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *fp = fopen(json, "wb");
+        CHECK(fp != NULL);
+        if (!fp)
+            return;
+        fwrite(cases[i].json, 1, strlen(cases[i].json), fp);
+        if (cases[i].len == (size_t)-1)
+            fwrite("\0{}", 1, 3, fp);
+        fclose(fp);
+        for (int with_out = 0; with_out < 2; with_out++) {
+            char out_dir[400];
+            snprintf(out_dir, sizeof out_dir, "%s/profiles", dir);
+            char *ini = (char *)1;
+            espfab_fault_t f;
+            espfab_fault_clear(&f);
+            int rc = espfab_profile_import(json, with_out ? out_dir : NULL, NULL, &ini, &f);
+            if (rc != cases[i].code || !strstr(f.detail, cases[i].detail))
+                fprintf(stderr, "hostile case %zu: rc %d '%s'\n", i, rc, f.detail);
+            CHECK_EQ(rc, cases[i].code);
+            CHECK_CONTAINS(f.detail, cases[i].detail);
+            CHECK(ini == NULL);
+        }
+    }
+    /* a --name with a newline */
+    snprintf(json, sizeof json, "%s/hello_world/build/flasher_args.json", dir);
+    char *ini = (char *)1;
+    espfab_fault_t f;
+    CHECK_EQ(espfab_profile_import(json, NULL, "x\n[image y]", &ini, &f), ESPFAB_E_CONFIG_IMPORT);
+    CHECK(ini == NULL);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/espfab-test-import-XXXXXX");
@@ -224,6 +311,7 @@ int main(void)
     RUN(test_import_and_load);
     RUN(test_write_flash_args_only);
     RUN(test_import_errors);
+    RUN(test_import_hostile);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

@@ -371,6 +371,40 @@ static void test_shipped_examples_parse(void)
     }
 }
 
+/* What may go where (issue 16): raw data must be declared (kind = data),
+ * never at an app offset; an ELF never; the fault names file:line. */
+static void test_kind_and_layout(void)
+{
+    mkimage("esp32", "app", "64k", "e32.bin");
+    mkimage("esp32", "raw", "8k", "raw8k.bin");
+    write_file("prog.elf", "\177ELF\001\001\001 not really, but the header is what counts");
+    espfab_fault_t f;
+    CHECK_EQ(load_text("k1.ini", "[profile]\nchip = esp32\n[image app]\nfile = e32.bin\n"
+                                 "offset = 0x10000\n[image fs]\nfile = raw8k.bin\n"
+                                 "offset = 0x200000\nkind = data\n", &f), 0);
+    CHECK_EQ(prof.images[1].kind, ESPFAB_REGION_DATA);
+    CHECK_EQ(prof.images[0].kind, ESPFAB_REGION_AUTO);
+    espfab_profile_free(&prof);
+    CHECK_EQ(load_text("k2.ini", "[profile]\nchip = esp32\n[image app]\nfile = e32.bin\n"
+                                 "offset = 0x10000\n[image fs]\nfile = raw8k.bin\n"
+                                 "offset = 0x200000\n", &f), ESPFAB_E_IMAGE_UNDECLARED_DATA);
+    CHECK_CONTAINS(f.detail, "k2.ini:7: raw8k.bin at 0x200000 is raw data");
+    CHECK_EQ(load_text("k3.ini", "[profile]\nchip = esp32\n[image app]\nfile = raw8k.bin\n"
+                                 "offset = 0x10000\n", &f), ESPFAB_E_IMAGE_NOT_IMAGE);
+    CHECK_CONTAINS(f.detail, "k3.ini:4: ");
+    CHECK_EQ(load_text("k4.ini", "[profile]\nchip = esp32\n[image app]\nfile = prog.elf\n"
+                                 "offset = 0x10000\nkind = data\n", &f), ESPFAB_E_IMAGE_ELF);
+    CHECK_CONTAINS(f.detail, "k4.ini:6: prog.elf (for 0x10000) is an ELF file");
+    CHECK_EQ(load_text("k5.ini", "[profile]\nchip = esp32\n[image app]\nfile = e32.bin\n"
+                                 "offset = 0x10000\nkind = firmware\n", &f), ESPFAB_E_CONFIG_BAD_VALUE);
+    CHECK_CONTAINS(f.detail, "k5.ini:6: bad value 'firmware' for kind (allowed: data, image, auto)");
+    CHECK_EQ(load_text("k6.ini", "[profile]\nchip = esp32\nkind = data\n[image app]\n"
+                                 "file = e32.bin\noffset = 0x10000\n", &f), ESPFAB_E_CONFIG_UNKNOWN_KEY);
+    CHECK_EQ(load_text("k7.ini", "[profile]\nchip = esp32\n[image app]\nfile = e32.bin\n"
+                                 "offset = 0x10000\nkind = data\nkind = data\n", &f),
+             ESPFAB_E_CONFIG_DUPLICATE);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/espfab-test-profile-XXXXXX");
@@ -384,6 +418,7 @@ int main(void)
     RUN(test_revision_range_ok);
     RUN(test_parse_from_memory);
     RUN(test_shipped_examples_parse);
+    RUN(test_kind_and_layout);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
