@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <libgen.h>
 #include <limits.h>
@@ -320,9 +321,16 @@ int cfg_read_file(const char *path, size_t max, char **buf, size_t *len, espfab_
 {
     *buf = NULL;
     *len = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return espfab_fault_errno(f, ESPFAB_E_CONFIG_OPEN, errno, "%s", path);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer (the
+     * check below refuses it); regular files ignore the flag. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *fp = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (!fp) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return espfab_fault_errno(f, ESPFAB_E_CONFIG_OPEN, e, "%s", path);
+    }
     struct stat st;
     if (fstat(fileno(fp), &st) != 0) {
         int e = errno;

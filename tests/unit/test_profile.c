@@ -405,6 +405,24 @@ static void test_kind_and_layout(void)
              ESPFAB_E_CONFIG_DUPLICATE);
 }
 
+/* A FIFO given as the profile is refused at once (it used to wait for a
+ * writer forever: issue 16 item 12).  The alarm turns a hang into a failure. */
+static void test_fifo_profile_refused(void)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/fifo.ini", dir);
+    CHECK_EQ(mkfifo(path, 0600), 0);
+    espfab_profile_t p;
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    alarm(5);
+    int rc = espfab_profile_load(path, &p, &f);
+    alarm(0);
+    CHECK(rc < 0);
+    CHECK(strstr(f.detail, "not a regular file") != NULL);
+    unlink(path);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/espfab-test-profile-XXXXXX");
@@ -419,6 +437,7 @@ int main(void)
     RUN(test_parse_from_memory);
     RUN(test_shipped_examples_parse);
     RUN(test_kind_and_layout);
+    RUN(test_fifo_profile_refused);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
