@@ -11,7 +11,8 @@
  * internal and fires inside espfab_report_write()).  The serializers, the
  * date parser, the argument parser and the statistics are pure (no I/O apart
  * from writing to the FILE they are given) and are unit-tested with
- * open_memstream().  Not thread-safe only in that one stats object must not be
+ * open_memstream(); only the output file helpers (output check, temporary
+ * file and rename) touch the file system.  Not thread-safe only in that one stats object must not be
  * shared between threads.
  *
  * Formats (one row per attempt for CSV and JSON, every field of
@@ -191,6 +192,30 @@ typedef struct espfab_report_opts {
  * ESPFAB_E_IO (writing), ESPFAB_E_NOMEM. */
 int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *out,
                         int64_t *rows, espfab_fault_t *f);
+
+/* Refuses an output path that would destroy a database: the database db
+ * itself (same file, by inode or by resolved name, a link or symlink to it
+ * too), its -wal/-journal/-shm files, or any existing file that starts like
+ * a SQLite database, write-ahead log or rollback journal.  db may be NULL.
+ * Touches nothing.  0, or ESPFAB_E_REPORT_OVER_DB with f naming the file. */
+int espfab_report_output_check(const char *db, const char *output, espfab_fault_t *f);
+/* A report file written safely: espfab_report_file_open() checks path with
+ * espfab_report_output_check() and creates a temporary file
+ * "PATH.tmp-XXXXXX" in path's folder (rf->out); the caller writes the report
+ * to rf->out and passes its result to espfab_report_file_commit(), which on
+ * success flushes it to disk, checks path again and renames the temporary
+ * file over path, and otherwise (or on its own error) removes it, leaving
+ * an existing path as it was.  open: 0, ESPFAB_E_REPORT_OVER_DB, ESPFAB_E_IO
+ * (cannot create the temporary file), ESPFAB_E_NOMEM.  commit: rc, or its
+ * own ESPFAB_E_IO / ESPFAB_E_REPORT_OVER_DB; rf holds nothing afterwards. */
+typedef struct espfab_report_file {
+    FILE *out;
+    char *tmp;
+    const char *db, *path;
+} espfab_report_file_t;
+int espfab_report_file_open(espfab_report_file_t *rf, const char *db, const char *path,
+                            espfab_fault_t *f);
+int espfab_report_file_commit(espfab_report_file_t *rf, int rc, espfab_fault_t *f);
 
 /* The HTML page for already computed statistics (used by espfab_report_write).
  * 0, or ESPFAB_E_IO with errno set to the failed write's (0 if it gave none). */
