@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # cli.sh - `espfab report` command line: exports to stdout and -o, and bad
 # input (missing database, bad date, unknown format, --from after --to,
-# unknown option, not a database) answered with one clear line and exit 2.
+# unknown option, not a database) answered with one clear line and exit 2;
+# -o over the database or any SQLite file refused (exit 2, file untouched), a
+# failed -o report keeps the old file, crafted INT64 timestamps (issue 16).
 #   cli.sh ESPFAB FILL_DB OUTDIR   (ESPFAB: espfab, or report_cli which runs only `report`)
 . "$(dirname "$0")/../lib.sh"
 espfab=$1 fill=$2 out=$3
