@@ -11,7 +11,8 @@
  * internal and fires inside espfab_report_write()).  The serializers, the
  * date parser, the argument parser and the statistics are pure (no I/O apart
  * from writing to the FILE they are given) and are unit-tested with
- * open_memstream().  Not thread-safe only in that one stats object must not be
+ * open_memstream(); only the output file helpers (output check, temporary
+ * file and rename) touch the file system.  Not thread-safe only in that one stats object must not be
  * shared between threads.
  *
  * Formats (one row per attempt for CSV and JSON, every field of
@@ -24,7 +25,9 @@
  *    _written, _verified for N = 1 .. the largest region count among the
  *    exported rows; rows with fewer regions have empty fields there.  Unknown
  *    values (revision, ROM status, end time of a running attempt) are empty.
- *    Bytes are passed through as stored.
+ *    Bytes are passed through as stored, except that a text cell starting
+ *    with = + - @ tab or CR (a formula to a spreadsheet) gets a leading
+ *    single quote and is quoted (OWASP's CSV-injection remedy): "'=1+2".
  *  - JSON: a top-level array, one object per attempt (one per line), regions
  *    as an array of objects; unknown values are null; integers are numbers,
  *    flags are true/false.  Strings are escaped by json.h: valid UTF-8,
@@ -32,12 +35,19 @@
  *    that are not valid UTF-8 replaced by U+FFFD.
  *  - HTML: see espfab_report_write(); every database string is escaped.
  *
- * Statistics (HTML summary): a board is a distinct non-empty MAC (attempts
- * that failed before the MAC was read count as attempts and failures but
- * not as boards).  yield = boards with at least one passed attempt / boards;
- * first-pass yield = boards whose first attempt (earliest start within the
- * filter) passed / boards; boards per hour = boards / (last end - first
- * start).  The Pareto counts failed and interrupted attempts by error name.
+ * Statistics (HTML summary): a board is a distinct non-empty MAC.  A unit
+ * is a board or an unidentified unit: a completed attempt that ended before
+ * the MAC was read (each one counts as one unit, since nothing tells two
+ * apart; not a running attempt, not an ALREADY_PASSED one).  The headline
+ * yield = units that passed / units and first-pass yield = units whose first
+ * attempt passed / units, so failures before identification lower it (shown
+ * apart as "N unidentified").  The per-board figures (yield and first-pass
+ * yield of identified boards: boards with at least one passed attempt /
+ * boards, boards whose first attempt (earliest start within the filter)
+ * passed / boards) are kept beside them.  Boards per hour = boards / (last
+ * end - first start).  The Pareto counts failed and interrupted attempts by
+ * error name.  Crafted times (any int64, a start after its end) do not
+ * overflow: spans saturate, the throughput chart keeps at most 240 bars.
  */
 #ifndef ESPFAB_REPORT_H
 #define ESPFAB_REPORT_H
@@ -53,7 +63,9 @@
 
 /* ---- serializers (write to out; return 0 or ESPFAB_E_IO) ---- */
 
-/* One CSV field, quoted only when needed (RFC 4180). s NULL = empty field. */
+/* One CSV field, quoted only when needed (RFC 4180); a field starting with
+ * = + - @ tab or CR is written "'..." (quoted, single quote prepended) so no
+ * spreadsheet runs it as a formula.  s NULL = empty field. */
 int espfab_report_csv_field(FILE *out, const char *s);
 /* HTML text/attribute content: & < > " ' escaped, invalid UTF-8 and control
  * characters (other than tab, LF, CR) replaced by U+FFFD. */
@@ -136,7 +148,11 @@ typedef struct espfab_report_stats {
     int64_t boards_passed, boards_first_pass; /* boards: nboards below */
     int64_t first_ms, last_ms;     /* earliest start, latest end (or start); 0 if none */
     /* after finish: */
-    double yield, first_pass_yield; /* 0..1; -1 when there are no boards */
+    double yield, first_pass_yield; /* identified boards only: 0..1; -1 when there are none */
+    int64_t unidentified;           /* completed attempts without a MAC: one unit each */
+    int64_t unidentified_passed;    /* of those, passed */
+    int64_t units, units_passed, units_first_pass; /* boards + unidentified units */
+    double unit_yield, unit_first_pass_yield;      /* the headline: 0..1; -1 when no units */
     double boards_per_hour;         /* -1 when the duration is 0 */
     int64_t failures;               /* failed + interrupted attempts (Pareto total), without
                                      * already_passed */
@@ -158,6 +174,8 @@ int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a
 /* Computes the derived fields.  0 or ESPFAB_E_NOMEM. */
 int espfab_report_stats_finish(espfab_report_stats_t *st);
 void espfab_report_stats_free(espfab_report_stats_t *st);
+/* to - from, saturated to the int64 range (crafted times never overflow). */
+int64_t espfab_report_span_ms(int64_t from, int64_t to);
 
 /* ---- export ---- */
 
@@ -177,7 +195,32 @@ typedef struct espfab_report_opts {
 int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *out,
                         int64_t *rows, espfab_fault_t *f);
 
-/* The HTML page for already computed statistics (used by espfab_report_write). */
+/* Refuses an output path that would destroy a database: the database db
+ * itself (same file, by inode or by resolved name, a link or symlink to it
+ * too), its -wal/-journal/-shm files, or any existing file that starts like
+ * a SQLite database, write-ahead log or rollback journal.  db may be NULL.
+ * Touches nothing.  0, or ESPFAB_E_REPORT_OVER_DB with f naming the file. */
+int espfab_report_output_check(const char *db, const char *output, espfab_fault_t *f);
+/* A report file written safely: espfab_report_file_open() checks path with
+ * espfab_report_output_check() and creates a temporary file
+ * "PATH.tmp-XXXXXX" in path's folder (rf->out); the caller writes the report
+ * to rf->out and passes its result to espfab_report_file_commit(), which on
+ * success flushes it to disk, checks path again and renames the temporary
+ * file over path, and otherwise (or on its own error) removes it, leaving
+ * an existing path as it was.  open: 0, ESPFAB_E_REPORT_OVER_DB, ESPFAB_E_IO
+ * (cannot create the temporary file), ESPFAB_E_NOMEM.  commit: rc, or its
+ * own ESPFAB_E_IO / ESPFAB_E_REPORT_OVER_DB; rf holds nothing afterwards. */
+typedef struct espfab_report_file {
+    FILE *out;
+    char *tmp;
+    const char *db, *path;
+} espfab_report_file_t;
+int espfab_report_file_open(espfab_report_file_t *rf, const char *db, const char *path,
+                            espfab_fault_t *f);
+int espfab_report_file_commit(espfab_report_file_t *rf, int rc, espfab_fault_t *f);
+
+/* The HTML page for already computed statistics (used by espfab_report_write).
+ * 0, or ESPFAB_E_IO with errno set to the failed write's (0 if it gave none). */
 int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts_t *o, FILE *out);
 
 #endif

@@ -5,14 +5,14 @@
  * station).  With -o FILE the report goes to a temporary file next to FILE
  * that replaces it only when the export succeeded.
  * Exit status: 0 written, 1 the export failed while writing, 2 bad input
- * (options, dates, missing or unreadable database, unwritable -o).
+ * (options, dates, missing or unreadable database, unwritable -o, -o over a
+ * database).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "espfab/cli.h"
 #include "espfab/report.h"
@@ -59,36 +59,28 @@ int espfab_cli_report(int argc, char **argv)
     }
     espfab_fault_t f;
     espfab_fault_clear(&f);
+    char line[1024];
+    /* Never over the database (or any SQLite file): checked before the
+     * database is even opened, and again before the rename. */
+    if (a.output && espfab_report_output_check(a.db, a.output, &f) != 0) {
+        fprintf(stderr, "espfab report: %s\n", espfab_fault_format(&f, line, sizeof line));
+        return 2;
+    }
     espfab_store_t *s = NULL;
     if (espfab_store_open(a.db, ESPFAB_STORE_READONLY, &s, NULL, &f) != 0) {
-        char line[1024];
         fprintf(stderr, "espfab report: %s\n", espfab_fault_format(&f, line, sizeof line));
         return 2;
     }
 
     FILE *out = stdout;
-    char *tmp = NULL;
+    espfab_report_file_t rf = {0};
     if (a.output) {
-        size_t len = strlen(a.output) + 16;
-        tmp = malloc(len);
-        int fd = -1;
-        if (tmp) {
-            snprintf(tmp, len, "%s.tmp-XXXXXX", a.output);
-            fd = mkstemp(tmp);
-        }
-        if (fd < 0 || !(out = fdopen(fd, "w"))) {
-            fprintf(stderr, "espfab report: cannot write '%s' (%s); check the directory exists "
-                            "and is writable, or omit -o to print to stdout\n", a.output,
-                    strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-                unlink(tmp);
-            }
-            free(tmp);
+        if (espfab_report_file_open(&rf, a.db, a.output, &f) != 0) {
+            fprintf(stderr, "espfab report: %s\n", espfab_fault_format(&f, line, sizeof line));
             espfab_store_close(s);
             return 2;
         }
-        fchmod(fd, 0644);
+        out = rf.out;
     }
     char label[512];
     filter_label(&a, label, sizeof label);
@@ -108,19 +100,11 @@ int espfab_cli_report(int argc, char **argv)
     int64_t rows = 0;
     int rc = espfab_report_write(s, &o, out, &rows, &f);
     espfab_store_close(s);
-    if (a.output) {
-        if (fclose(out) != 0 && !rc)
-            rc = espfab_fault_errno(&f, ESPFAB_E_IO, errno, "%s", tmp);
-        if (!rc && rename(tmp, a.output) != 0)
-            rc = espfab_fault_errno(&f, ESPFAB_E_IO, errno, "rename %s -> %s", tmp, a.output);
-        if (rc)
-            unlink(tmp);
-        free(tmp);
-    }
+    if (a.output)
+        rc = espfab_report_file_commit(&rf, rc, &f);
     if (rc) {
-        char line[1024];
         fprintf(stderr, "espfab report: %s\n", espfab_fault_format(&f, line, sizeof line));
-        return 1;
+        return rc == ESPFAB_E_REPORT_OVER_DB ? 2 : 1;
     }
     if (head_text[0])
         fprintf(stderr, "espfab report: record chain head %s\n", head_text);

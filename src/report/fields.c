@@ -22,6 +22,15 @@ static const char *const phase_cols[ESPFAB_PHASE_COUNT] = {
 };
 _Static_assert(ESPFAB_PHASE_COUNT == 8, "one ms_* column per espfab_phase_t");
 
+void espfab__report_iso8601(int64_t ms, char out[32])
+{
+    /* 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z */
+    if (ms < -62135596800000LL || ms > 253402300799999LL)
+        snprintf(out, 32, "out-of-range");
+    else
+        espfab_store_iso8601(ms, out);
+}
+
 int espfab__report_attempt_fields(const espfab_attempt_t *a, int64_t run_id, report_field_cb cb,
                                   void *data)
 {
@@ -49,11 +58,11 @@ int espfab__report_attempt_fields(const espfab_attempt_t *a, int64_t run_id, rep
     STR("loader", a->loader);
     INT("baud", a->baud);
     INT("start_ms", a->start_ms);
-    espfab_store_iso8601(a->start_ms, iso);
+    espfab__report_iso8601(a->start_ms, iso);
     STR("started_at", iso);
     INT_OR_NULL("end_ms", a->end_ms, a->end_ms != 0);
     if (a->end_ms) {
-        espfab_store_iso8601(a->end_ms, iso);
+        espfab__report_iso8601(a->end_ms, iso);
         STR("ended_at", iso);
     } else {
         NUL("ended_at");

@@ -39,6 +39,9 @@ int espfab__report_region_fields(const espfab_region_result_t *r, report_field_c
  * the object w has open (the report's JSON rows and the station's board
  * events).  Returns w's error (0, ESPFAB_E_IO or ESPFAB_E_NOMEM). */
 int espfab__report_attempt_json(espfab_json_t *w, const espfab_attempt_t *a, int64_t run_id);
+/* espfab_store_iso8601() for years 1..9999; "out-of-range" for other (crafted
+ * or corrupt) times, which the calendar conversion cannot represent. */
+void espfab__report_iso8601(int64_t ms, char out[32]);
 /* Number of region fields (columns per region in the CSV). */
 int espfab__report_region_field_count(void);
 

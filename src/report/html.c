@@ -13,14 +13,20 @@
  */
 #include "espfab/report.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
+#include "report/fields.h"
+
+/* The first write error and the errno of the call that failed (read there,
+ * not later: calls after it may change errno). */
 typedef struct w {
     FILE *out;
     int err;
+    int sys_errno;
 } w_t;
 
 static void pf(w_t *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -30,20 +36,27 @@ static void pf(w_t *w, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    if (vfprintf(w->out, fmt, ap) < 0)
+    errno = 0;
+    if (vfprintf(w->out, fmt, ap) < 0) {
         w->err = ESPFAB_E_IO;
+        w->sys_errno = errno;
+    }
     va_end(ap);
 }
 
 static void esc(w_t *w, const char *s)
 {
-    if (!w->err)
-        w->err = espfab_report_html_text(w->out, s);
+    if (w->err)
+        return;
+    errno = 0;
+    w->err = espfab_report_html_text(w->out, s);
+    if (w->err)
+        w->sys_errno = errno;
 }
 
 static void iso(int64_t ms, char out[32])
 {
-    espfab_store_iso8601(ms, out);
+    espfab__report_iso8601(ms, out);
 }
 
 static const char CSS[] =
@@ -113,15 +126,21 @@ static void srow_int(w_t *w, const char *id, const char *label, int64_t v)
 
 static void summary(w_t *w, const espfab_report_stats_t *st)
 {
-    char v[64], shown[64], a[32], b[32];
+    char v[64], shown[64], a[32], b[32], unid[64] = "";
+    /* The headline counts every unit, those that failed before their MAC
+     * was read too (shown apart). */
+    if (st->unidentified)
+        snprintf(unid, sizeof unid, " <span id=\"unidentified\">(%" PRId64 " unidentified)</span>",
+                 st->unidentified);
     pf(w, "<section id=\"summary\"><h2>Summary</h2>\n<div class=\"cards\">");
-    pct(v, sizeof v, st->yield);
-    pf(w, "<div class=\"card\"><div class=\"v\">%s</div><div class=\"l\">yield</div></div>", v);
-    pct(v, sizeof v, st->first_pass_yield);
-    pf(w, "<div class=\"card\"><div class=\"v\">%s</div><div class=\"l\">first-pass yield</div>"
-          "</div>", v);
-    pf(w, "<div class=\"card\"><div class=\"v\">%" PRId64 "</div><div class=\"l\">boards</div>"
-          "</div>", (int64_t)st->nboards);
+    pct(v, sizeof v, st->unit_yield);
+    pf(w, "<div class=\"card\"><div class=\"v\" id=\"headline-yield\">%s</div>"
+          "<div class=\"l\">yield</div></div>", v);
+    pct(v, sizeof v, st->unit_first_pass_yield);
+    pf(w, "<div class=\"card\"><div class=\"v\" id=\"headline-fpy\">%s</div>"
+          "<div class=\"l\">first-pass yield</div></div>", v);
+    pf(w, "<div class=\"card\"><div class=\"v\">%" PRId64 "</div><div class=\"l\">units%s</div>"
+          "</div>", st->units, unid);
     pf(w, "<div class=\"card\"><div class=\"v\">%" PRId64 "</div><div class=\"l\">attempts</div>"
           "</div></div>\n", st->attempts);
 
@@ -136,19 +155,30 @@ static void summary(w_t *w, const espfab_report_stats_t *st)
     srow_int(w, "boards-passed", "Boards that eventually passed", st->boards_passed);
     srow_int(w, "boards-first-pass", "Boards that passed on their first attempt",
              st->boards_first_pass);
+    srow_int(w, "unidentified", "Unidentified units (an attempt that ended before the MAC was "
+             "read, one unit each)", st->unidentified);
+    srow_int(w, "units", "Units (boards + unidentified units)", st->units);
+    srow_int(w, "units-passed", "Units that eventually passed", st->units_passed);
+    snprintf(v, sizeof v, "%.6f", st->unit_yield);
+    pct(shown, sizeof shown, st->unit_yield);
+    srow(w, "unit-yield", "Yield (units eventually passed / units)", v, shown);
+    snprintf(v, sizeof v, "%.6f", st->unit_first_pass_yield);
+    pct(shown, sizeof shown, st->unit_first_pass_yield);
+    srow(w, "unit-fpy", "First-pass yield (units passed on first attempt / units)", v, shown);
     snprintf(v, sizeof v, "%.6f", st->yield);
     pct(shown, sizeof shown, st->yield);
-    srow(w, "yield", "Yield (boards eventually passed / boards)", v, shown);
+    srow(w, "yield", "Yield of identified boards (boards eventually passed / boards)", v, shown);
     snprintf(v, sizeof v, "%.6f", st->first_pass_yield);
     pct(shown, sizeof shown, st->first_pass_yield);
-    srow(w, "fpy", "First-pass yield (passed on first attempt / boards)", v, shown);
+    srow(w, "fpy", "First-pass yield of identified boards (passed on first attempt / boards)", v,
+         shown);
     snprintf(v, sizeof v, "%.3f", st->boards_per_hour);
     if (st->boards_per_hour < 0)
         snprintf(shown, sizeof shown, "n/a");
     else
         snprintf(shown, sizeof shown, "%.1f", st->boards_per_hour);
     srow(w, "bph", "Boards per hour", v, shown);
-    int64_t dur = st->attempts ? st->last_ms - st->first_ms : 0;
+    int64_t dur = st->attempts ? espfab_report_span_ms(st->first_ms, st->last_ms) : 0;
     snprintf(v, sizeof v, "%" PRId64, dur);
     duration(shown, sizeof shown, dur);
     srow(w, "duration", "Duration (first start to last end)", v, shown);
@@ -410,14 +440,17 @@ static void boards(w_t *w, const espfab_report_stats_t *st)
         esc(w, b->slot);
         char t[32];
         iso(b->start_ms, t);
-        pf(w, "</td><td class=\"nw\">%.10s<br>%.8s</td></tr>\n", t, t + 11);
+        if (strlen(t) > 11)
+            pf(w, "</td><td class=\"nw\">%.10s<br>%.8s</td></tr>\n", t, t + 11);
+        else
+            pf(w, "</td><td class=\"nw\">%s</td></tr>\n", t);
     }
     pf(w, "</tbody></table></section>\n");
 }
 
 int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts_t *o, FILE *out)
 {
-    w_t w = {out, 0};
+    w_t w = {out, 0, 0};
     char now[32];
     iso(o->now_ms ? o->now_ms : espfab_store_now_ms(), now);
     pf(&w, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -439,5 +472,7 @@ int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts
     throughput(&w, st);
     boards(&w, st);
     pf(&w, "</body></html>\n");
+    if (w.err)
+        errno = w.sys_errno;
     return w.err;
 }

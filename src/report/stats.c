@@ -28,6 +28,7 @@ void espfab_report_stats_init(espfab_report_stats_t *st)
 {
     memset(st, 0, sizeof *st);
     st->yield = st->first_pass_yield = st->boards_per_hour = -1;
+    st->unit_yield = st->unit_first_pass_yield = -1;
 }
 
 static void board_free(espfab_report_board_t *b)
@@ -244,6 +245,12 @@ int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a
 
     if (!a->mac[0]) {
         st->no_mac++;
+        /* A unit that failed (or, oddly, passed) before its MAC was read:
+         * one unidentified unit each, its only attempt is its first. */
+        if (a->outcome != ESPFAB_OUTCOME_RUNNING && !came_back) {
+            st->unidentified++;
+            st->unidentified_passed += a->outcome == ESPFAB_OUTCOME_PASS;
+        }
         return 0;
     }
     espfab_report_board_t *b = board_get(st, p, a->mac);
@@ -295,6 +302,23 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+int64_t espfab_report_span_ms(int64_t from, int64_t to)
+{
+    int64_t d;
+    if (__builtin_sub_overflow(to, from, &d))
+        return to > from ? INT64_MAX : INT64_MIN;
+    return d;
+}
+
+/* hours * HOUR_MS, clamped to the int64 range (a crafted time's bucket). */
+static int64_t hours_ms(int64_t hours)
+{
+    int64_t ms;
+    if (__builtin_mul_overflow(hours, HOUR_MS, &ms))
+        return hours < 0 ? INT64_MIN : INT64_MAX;
+    return ms;
+}
+
 int espfab_report_stats_finish(espfab_report_stats_t *st)
 {
     priv_t *p = st->priv;
@@ -307,7 +331,12 @@ int espfab_report_stats_finish(espfab_report_stats_t *st)
     st->failures = st->failed + st->interrupted - st->already_passed;
     st->yield = nb ? (double)st->boards_passed / (double)nb : -1;
     st->first_pass_yield = nb ? (double)st->boards_first_pass / (double)nb : -1;
-    int64_t dur = st->last_ms - st->first_ms;
+    st->units = nb + st->unidentified;
+    st->units_passed = st->boards_passed + st->unidentified_passed;
+    st->units_first_pass = st->boards_first_pass + st->unidentified_passed;
+    st->unit_yield = st->units ? (double)st->units_passed / (double)st->units : -1;
+    st->unit_first_pass_yield = st->units ? (double)st->units_first_pass / (double)st->units : -1;
+    int64_t dur = espfab_report_span_ms(st->first_ms, st->last_ms);
     st->boards_per_hour = dur > 0 ? (double)nb * (double)HOUR_MS / (double)dur : -1;
     if (st->ncauses)
         qsort(st->causes, st->ncauses, sizeof *st->causes, cause_cmp);
@@ -333,17 +362,19 @@ int espfab_report_stats_finish(espfab_report_stats_t *st)
         if (p->evs[i].t_ms > hi)
             hi = p->evs[i].t_ms;
     }
-    /* At most ~240 bars: widen the bucket for long spans. */
+    /* At most 240 bars: widen the bucket for long spans; past the widest
+     * width (crafted or corrupt times, centuries apart) whatever width fits
+     * 240 bars.  Hours stay far from the int64 limits (|h| < 2^62). */
     static const int widths[] = {1, 2, 3, 4, 6, 8, 12, 24, 48, 72, 168, 336, 720, 2160, 8760};
     int64_t h0 = floor_div(lo, HOUR_MS), h1 = floor_div(hi, HOUR_MS);
-    int64_t w = widths[sizeof widths / sizeof widths[0] - 1];
+    int64_t w = (h1 - h0) / 239 + 1;
     for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
         if ((h1 - h0) / widths[i] + 1 <= 240) {
             w = widths[i];
             break;
         }
     }
-    st->bucket_ms = w * HOUR_MS;
+    st->bucket_ms = hours_ms(w);
     int64_t b0 = floor_div(h0, w) * w; /* bucket-aligned first hour */
     size_t n = (size_t)((h1 - b0) / w + 1);
     st->buckets = calloc(n, sizeof *st->buckets);
@@ -351,7 +382,7 @@ int espfab_report_stats_finish(espfab_report_stats_t *st)
         return ESPFAB_E_NOMEM;
     st->nbuckets = n;
     for (size_t i = 0; i < n; i++)
-        st->buckets[i].start_ms = (b0 + (int64_t)i * w) * HOUR_MS;
+        st->buckets[i].start_ms = hours_ms(b0 + (int64_t)i * w);
     for (size_t i = 0; i < p->nevs; i++) {
         size_t k = (size_t)((floor_div(p->evs[i].t_ms, HOUR_MS) - b0) / w);
         if (k >= n)

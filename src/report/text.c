@@ -16,10 +16,14 @@ int espfab_report_csv_field(FILE *out, const char *s)
     if (!s || !s[0])
         return 0;
     size_t len = strlen(s);
-    bool quote = strpbrk(s, ",\"\r\n") != NULL || s[0] == ' ' || s[len - 1] == ' ';
+    /* A spreadsheet runs a cell that starts with one of these as a formula
+     * (CSV injection): OWASP's remedy, a leading single quote inside a
+     * quoted field, makes it text. */
+    bool formula = strchr("=+-@\t\r", s[0]) != NULL;
+    bool quote = formula || strpbrk(s, ",\"\r\n") != NULL || s[0] == ' ' || s[len - 1] == ' ';
     if (!quote)
         return fwrite(s, 1, len, out) == len ? 0 : ESPFAB_E_IO;
-    if (fputc('"', out) == EOF)
+    if (fputc('"', out) == EOF || (formula && fputc('\'', out) == EOF))
         return ESPFAB_E_IO;
     for (const char *p = s; *p; p++) {
         if (*p == '"' && fputc('"', out) == EOF)

@@ -34,7 +34,18 @@ typedef struct csv_ctx {
     int max_regions;
     const char *prefix;  /* header mode: region prefix, NULL for attempt fields */
     FILE *hdr;           /* header mode: output */
+    int sys_errno;       /* errno of the write that failed */
 } csv_ctx_t;
+
+/* A failed write's ESPFAB_E_IO with its errno kept in *saved (read right
+ * after the call that failed: later calls, the query's cleanup among them,
+ * may change errno). */
+static int io_err(int rc, int *saved)
+{
+    if (rc == ESPFAB_E_IO && !*saved)
+        *saved = errno;
+    return rc;
+}
 
 static int csv_sep(csv_ctx_t *c, FILE *out)
 {
@@ -48,16 +59,19 @@ static int csv_sep(csv_ctx_t *c, FILE *out)
 static int csv_value_cb(const report_field_t *fld, void *data)
 {
     csv_ctx_t *c = data;
+    errno = 0;
     int rc = csv_sep(c, c->tmp);
-    if (rc)
-        return rc;
-    switch (fld->kind) {
-    case REPORT_STR: return espfab_report_csv_field(c->tmp, fld->s);
-    case REPORT_INT:
-    case REPORT_BOOL: return fprintf(c->tmp, "%lld", (long long)fld->i) < 0 ? ESPFAB_E_IO : 0;
-    case REPORT_NULL: return 0;
+    if (!rc) {
+        switch (fld->kind) {
+        case REPORT_STR: rc = espfab_report_csv_field(c->tmp, fld->s); break;
+        case REPORT_INT:
+        case REPORT_BOOL:
+            rc = fprintf(c->tmp, "%lld", (long long)fld->i) < 0 ? ESPFAB_E_IO : 0;
+            break;
+        case REPORT_NULL: break;
+        }
     }
-    return 0;
+    return io_err(rc, &c->sys_errno);
 }
 
 static int csv_name_cb(const report_field_t *fld, void *data)
@@ -83,9 +97,10 @@ static int csv_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
         return rc;
     if (ESPFAB_VEC_RESERVE(c->rows, c->cap, c->nrows + 1))
         return ESPFAB_E_NOMEM;
+    errno = 0;
     long end = ftell(c->tmp);
     if (end < 0)
-        return ESPFAB_E_IO;
+        return io_err(ESPFAB_E_IO, &c->sys_errno);
     c->rows[c->nrows].end = end;
     c->rows[c->nrows].nregions = n;
     c->nrows++;
@@ -94,7 +109,17 @@ static int csv_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
     return 0;
 }
 
+static int csv_finish_rows(csv_ctx_t *c, FILE *out);
+
 static int csv_finish(csv_ctx_t *c, FILE *out)
+{
+    errno = 0;
+    return io_err(csv_finish_rows(c, out), &c->sys_errno);
+}
+
+/* Header, then the rows from the temporary file (errno kept by the caller;
+ * a short temporary file is an I/O error without one). */
+static int csv_finish_rows(csv_ctx_t *c, FILE *out)
 {
     /* Header: attempt fields, then region1_offset ... regionN_verified. */
     espfab_attempt_t *dummy = calloc(1, sizeof *dummy);
@@ -126,7 +151,12 @@ static int csv_finish(csv_ctx_t *c, FILE *out)
         while (left > 0) {
             size_t want = left > (long)sizeof buf ? sizeof buf : (size_t)left;
             size_t got = fread(buf, 1, want, c->tmp);
-            if (got == 0 || fwrite(buf, 1, got, out) != got)
+            if (got == 0) {
+                if (!ferror(c->tmp))
+                    errno = 0; /* ended early: no system error to name */
+                return ESPFAB_E_IO;
+            }
+            if (fwrite(buf, 1, got, out) != got)
                 return ESPFAB_E_IO;
             left -= (long)got;
         }
@@ -145,20 +175,23 @@ static int csv_finish(csv_ctx_t *c, FILE *out)
 typedef struct json_ctx {
     FILE *out;
     int64_t rows;
+    int sys_errno;
 } json_ctx_t;
 
 static int json_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
 {
     json_ctx_t *c = data;
+    errno = 0;
     if (fputs(c->rows ? ",\n" : "\n", c->out) == EOF)
-        return ESPFAB_E_IO;
+        return io_err(ESPFAB_E_IO, &c->sys_errno);
     espfab_json_t w;
     espfab_json_init_file(&w, c->out, false);
     espfab_json_obj(&w, NULL);
     int rc = espfab__report_attempt_json(&w, a, run_id);
     espfab_json_end(&w);
     c->rows++;
-    return rc ? rc : w.err;
+    /* The writer stops at its first failed write, so errno is still that one's. */
+    return io_err(rc ? rc : w.err, &c->sys_errno);
 }
 
 /* ---- HTML ---- */
@@ -176,11 +209,15 @@ static int html_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data
 
 /* ---- driver ---- */
 
-/* Our own callback errors are negative espfab codes; give them a detail. */
-static int own_fault(int rc, espfab_fault_t *f, const char *what)
+/* Our own callback errors are negative espfab codes; give them a detail.
+ * sys_errno: the failed write's errno, 0 when the stream gave none. */
+static int own_fault(int rc, espfab_fault_t *f, const char *what, int sys_errno)
 {
+    if (rc == ESPFAB_E_IO && sys_errno)
+        return espfab_fault_errno(f, rc, sys_errno, "writing the %s report", what);
     if (rc == ESPFAB_E_IO)
-        return espfab_fault_errno(f, rc, errno, "writing the %s report", what);
+        return espfab_fault_set(f, rc, "writing the %s report failed (no system error given)",
+                                what);
     if (rc == ESPFAB_E_NOMEM)
         return espfab_fault_set(f, rc, "building the %s report", what);
     return rc;
@@ -204,9 +241,9 @@ int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *
                                       "(check TMPDIR)");
         rc = espfab_store_query(s, &o->filter, csv_attempt_cb, &c, f);
         if (rc == ESPFAB_E_IO || rc == ESPFAB_E_NOMEM)
-            rc = own_fault(rc, f, "CSV");
+            rc = own_fault(rc, f, "CSV", c.sys_errno);
         if (!rc)
-            rc = own_fault(csv_finish(&c, out), f, "CSV");
+            rc = own_fault(csv_finish(&c, out), f, "CSV", c.sys_errno);
         if (rows)
             *rows = (int64_t)c.nrows;
         fclose(c.tmp);
@@ -214,14 +251,16 @@ int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *
         break;
     }
     case ESPFAB_REPORT_JSON: {
-        json_ctx_t c = {out, 0};
+        json_ctx_t c = {out, 0, 0};
+        errno = 0;
         if (fputc('[', out) == EOF)
-            return own_fault(ESPFAB_E_IO, f, "JSON");
+            return own_fault(ESPFAB_E_IO, f, "JSON", errno);
         rc = espfab_store_query(s, &o->filter, json_attempt_cb, &c, f);
         if (rc == ESPFAB_E_IO || rc == ESPFAB_E_NOMEM)
-            rc = own_fault(rc, f, "JSON");
+            rc = own_fault(rc, f, "JSON", c.sys_errno);
+        errno = 0;
         if (!rc && fputs(c.rows ? "\n]\n" : "]\n", out) == EOF)
-            rc = own_fault(ESPFAB_E_IO, f, "JSON");
+            rc = own_fault(ESPFAB_E_IO, f, "JSON", errno);
         if (rows)
             *rows = c.rows;
         break;
@@ -232,11 +271,14 @@ int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *
         html_ctx_t c = {&st};
         rc = espfab_store_query(s, &o->filter, html_attempt_cb, &c, f);
         if (rc == ESPFAB_E_NOMEM)
-            rc = own_fault(rc, f, "HTML");
+            rc = own_fault(rc, f, "HTML", 0);
         if (!rc)
-            rc = own_fault(espfab_report_stats_finish(&st), f, "HTML");
-        if (!rc)
-            rc = own_fault(espfab_report_html(&st, o, out), f, "HTML");
+            rc = own_fault(espfab_report_stats_finish(&st), f, "HTML", 0);
+        if (!rc) {
+            /* On a write error espfab_report_html() leaves the failed write's errno. */
+            rc = espfab_report_html(&st, o, out);
+            rc = own_fault(rc, f, "HTML", rc ? errno : 0);
+        }
         if (rows)
             *rows = st.attempts;
         espfab_report_stats_free(&st);
@@ -245,7 +287,8 @@ int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *
     default:
         return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "report format %d", (int)o->format);
     }
+    errno = 0;
     if (!rc && fflush(out) != 0)
-        rc = own_fault(ESPFAB_E_IO, f, "report");
+        rc = own_fault(ESPFAB_E_IO, f, "report", errno);
     return rc;
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # cli.sh - `espfab report` command line: exports to stdout and -o, and bad
 # input (missing database, bad date, unknown format, --from after --to,
-# unknown option, not a database) answered with one clear line and exit 2.
+# unknown option, not a database) answered with one clear line and exit 2;
+# -o over the database or any SQLite file refused (exit 2, file untouched), a
+# failed -o report keeps the old file, crafted INT64 timestamps (issue 16).
 #   cli.sh ESPFAB FILL_DB OUTDIR   (ESPFAB: espfab, or report_cli which runs only `report`)
 . "$(dirname "$0")/../lib.sh"
 espfab=$1 fill=$2 out=$3
@@ -58,4 +60,51 @@ after=$(sum)
 "$espfab" report --db "$out/espfab.db" --format csv --lot NONE >"$out/empty.csv" 2>"$out/stderr"; rc=$?
 [ "$rc" -eq 0 ] && [ "$(grep -c "" "$out/empty.csv")" -eq 1 ] && grep -q "no attempts match" "$out/stderr" \
   && pass "empty result" || fail "empty result (exit $rc)"
+
+# Issue 16, item 1: -o never replaces the database (by name, link, symlink,
+# the default espfab.db), its -wal/-journal/-shm files, or any SQLite file:
+# exit 2, one line, the file byte for byte as it was.
+db="$out/espfab.db"
+md5() { md5sum "$1" | cut -d' ' -f1; }
+before=$(md5 "$db")
+expect_fail over-db "is the database" --db "$db" --format html -o "$db"
+expect_fail over-db-rel "is the database" --db "$db" --format csv -o "$out/./espfab.db"
+ln -f "$db" "$out/hard.db"; ln -sf espfab.db "$out/sym.db"
+expect_fail over-db-hardlink "is the database" --db "$db" --format csv -o "$out/hard.db"
+expect_fail over-db-symlink "is the database" --db "$db" --format csv -o "$out/sym.db"
+rm -f "$out/hard.db" "$out/sym.db"
+expect_fail over-wal "is the -wal file" --db "$db" --format json -o "$db-wal"
+expect_fail over-journal "is the -journal file" --db "$db" --format json -o "$db-journal"
+[ -e "$db-journal" ] && fail "a journal file was created next to the database"
+cp "$db" "$out/other.db"
+expect_fail over-sqlite "is a SQLite database" --db "$db" --format csv -o "$out/other.db"
+cmp -s "$db" "$out/other.db" && pass "other SQLite file untouched" || fail "other SQLite file changed"
+( cd "$out" && "$espfab" report --format csv -o espfab.db >stdout 2>stderr ); rc=$?
+[ "$rc" -eq 2 ] && grep -q "is the database" "$out/stderr" && pass "default database: $(cat "$out/stderr")" \
+  || fail "default database: -o espfab.db exit $rc: $(cat "$out/stderr")"
+[ "$(md5 "$db")" = "$before" ] && pass "database untouched by every refused -o" || fail "database changed by a refused -o"
+ls "$out"/*.tmp-* >/dev/null 2>&1 && fail "temporary file left behind by a refused -o"
+sqlite3 "$db" "PRAGMA integrity_check" | grep -qx ok || fail "database damaged"
+
+# A report that fails while writing (file size limit) leaves the old file
+# as it was, no temporary file, exit 1 naming the real error.
+printf 'old report\n' >"$out/keep.html"
+( trap '' XFSZ; ulimit -f 200; exec "$espfab" report --db "$db" --format html -o "$out/keep.html" ) \
+  >/dev/null 2>"$out/stderr"; rc=$?
+[ "$rc" -eq 1 ] && [ "$(cat "$out/keep.html")" = "old report" ] && grep -q "File too large" "$out/stderr" \
+  && pass "failed report keeps the old file: $(cat "$out/stderr")" \
+  || fail "failed report: exit $rc, keep.html now $(head -c 40 "$out/keep.html"), $(cat "$out/stderr")"
+ls "$out"/keep.html.tmp-* >/dev/null 2>&1 && fail "temporary file left behind by a failed report"
+
+# Issue 16, item 12: crafted INT64 timestamps (triggers dropped by hand) do
+# not overflow the statistics nor make the page grow without bound.
+cp "$db" "$out/crafted.db"
+sqlite3 "$out/crafted.db" "DROP TRIGGER attempts_no_rewrite; UPDATE attempts SET start_ms = -9223372036854775808, end_ms = 9223372036854775807 WHERE id = (SELECT min(id) FROM attempts WHERE outcome <> 'running'); UPDATE attempts SET start_ms = 9223372036854775807, end_ms = -9223372036854775808 WHERE id = (SELECT max(id) FROM attempts WHERE outcome <> 'running')" \
+  || fail "crafting timestamps"
+for fmt in html csv json; do
+  ( trap '' XFSZ; ulimit -f 20000; exec timeout 60 "$espfab" report --db "$out/crafted.db" --format $fmt -o "$out/crafted.$fmt" ) \
+    >/dev/null 2>"$out/stderr"; rc=$?
+  [ "$rc" -eq 0 ] && grep -q "out-of-range" "$out/crafted.$fmt" && pass "crafted timestamps: $fmt report written" \
+    || fail "crafted timestamps: $fmt report exit $rc: $(cat "$out/stderr")"
+done
 finish

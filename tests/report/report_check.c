@@ -120,6 +120,19 @@ static int check_html(const char *dbpath, const char *page)
     expect(html, "boards-first-pass", bfirst, 0);
     expect(html, "yield", boards ? bpass / boards : -1, 1e-6);
     expect(html, "fpy", boards ? bfirst / boards : -1, 1e-6);
+    /* Units (issue 16, item 5): a completed attempt without a MAC is one
+     * unidentified unit (not an ALREADY_PASSED one, code 703). */
+    double unid = sql_num("SELECT count(*) FROM " A " WHERE mac = '' AND outcome <> 'running' "
+                          "AND NOT (outcome = 'interrupted' AND error_code IS 703)");
+    double unid_pass = sql_num("SELECT count(*) FROM " A " WHERE mac = '' AND outcome = 'pass'");
+    double units = boards + unid;
+    expect(html, "unidentified", unid, 0);
+    expect(html, "units", units, 0);
+    expect(html, "units-passed", bpass + unid_pass, 0);
+    expect(html, "unit-yield", units ? (bpass + unid_pass) / units : -1, 1e-6);
+    expect(html, "unit-fpy", units ? (bfirst + unid_pass) / units : -1, 1e-6);
+    if (unid < 1)
+        FAILF("the test database has no attempt that failed before its MAC was read");
     expect(html, "duration", dur, 0);
     expect(html, "bph", dur > 0 ? boards * 3600000.0 / dur : -1, 1e-3);
     if (attempts < 50 || boards < 20 || bpass >= boards || bfirst >= bpass)

@@ -212,11 +212,94 @@ static void test_many_boards(void)
     espfab_report_stats_free(&st);
 }
 
+/* Crafted timestamps (INT64 extremes, a start after its end): no overflow in
+ * the duration, the hour buckets or the rates (issue 16, item 12; the UBSan
+ * build traps on signed overflow), a bounded number of buckets, and the HTML
+ * page renders. */
+static void test_extreme_times(void)
+{
+    static const int64_t times[][2] = {
+        {INT64_MIN, INT64_MAX}, {INT64_MAX, INT64_MIN}, {INT64_MAX, 0}, {INT64_MIN, 0},
+        {0, INT64_MAX}, {T0, INT64_MIN}, {INT64_MIN + 1, INT64_MAX - 1},
+    };
+    for (size_t k = 0; k < sizeof times / sizeof times[0]; k++) {
+        espfab_report_stats_t st;
+        espfab_report_stats_init(&st);
+        espfab_attempt_t *a = mk(1, "aa:00:00:00:00:01", times[k][0], 0, ESPFAB_OUTCOME_PASS, 0);
+        a->end_ms = times[k][1];
+        CHECK_EQ(espfab_report_stats_add(&st, a), 0);
+        a = mk(2, "", T0, MIN, ESPFAB_OUTCOME_FAIL, ESPFAB_E_IO);
+        CHECK_EQ(espfab_report_stats_add(&st, a), 0);
+        CHECK_EQ(espfab_report_stats_finish(&st), 0);
+        CHECK(st.nbuckets >= 1 && st.nbuckets <= 240);
+        int64_t total = 0;
+        for (size_t i = 0; i < st.nbuckets; i++)
+            total += st.buckets[i].passed + st.buckets[i].failed + st.buckets[i].interrupted;
+        CHECK_EQ(total, 2);
+        CHECK(st.last_ms >= st.first_ms);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        espfab_report_opts_t o = {0};
+        o.format = ESPFAB_REPORT_HTML;
+        o.now_ms = T0;
+        CHECK_EQ(espfab_report_html(&st, &o, m), 0);
+        fclose(m);
+        CHECK_CONTAINS(buf, "</html>");
+        free(buf);
+        espfab_report_stats_free(&st);
+    }
+}
+
+/* Issue 16, item 5: attempts that ended before the MAC was read are units
+ * that failed: counted (one unit each) in the unit yield and first-pass
+ * yield; running and ALREADY_PASSED attempts without a MAC are not units. */
+static void test_unidentified_units(void)
+{
+    espfab_report_stats_t st;
+    espfab_report_stats_init(&st);
+    int64_t id = 1;
+    for (int i = 0; i < 4; i++) { /* 4 boards: 3 pass first time, 1 after a retry */
+        char mac[18];
+        snprintf(mac, sizeof mac, "aa:00:00:00:01:%02x", i);
+        if (i == 3)
+            CHECK_EQ(espfab_report_stats_add(&st, mk(id++, mac, T0, MIN, ESPFAB_OUTCOME_FAIL,
+                                                     ESPFAB_E_IO)), 0);
+        CHECK_EQ(espfab_report_stats_add(&st, mk(id++, mac, T0 + HOUR, MIN, ESPFAB_OUTCOME_PASS,
+                                                 0)), 0);
+    }
+    CHECK_EQ(espfab_report_stats_add(&st, mk(id++, "", T0, MIN, ESPFAB_OUTCOME_FAIL,
+                                             ESPFAB_E_TIMEOUT)), 0);
+    CHECK_EQ(espfab_report_stats_add(&st, mk(id++, "", T0, MIN, ESPFAB_OUTCOME_INTERRUPTED,
+                                             ESPFAB_E_INTERRUPTED)), 0);
+    CHECK_EQ(espfab_report_stats_add(&st, mk(id++, "", T0, 0, ESPFAB_OUTCOME_RUNNING, 0)), 0);
+    CHECK_EQ(espfab_report_stats_add(&st, mk(id++, "", T0, MIN, ESPFAB_OUTCOME_INTERRUPTED,
+                                             ESPFAB_E_ALREADY_PASSED)), 0);
+    CHECK_EQ(espfab_report_stats_finish(&st), 0);
+    CHECK_EQ(st.nboards, 4);
+    CHECK(st.yield > 0.9999);            /* identified boards: all 4 passed */
+    CHECK_EQ(st.no_mac, 4);
+    CHECK_EQ(st.unidentified, 2);        /* the fail and the interrupted one */
+    CHECK_EQ(st.units, 6);
+    CHECK_EQ(st.units_passed, 4);
+    CHECK_EQ(st.units_first_pass, 3);
+    CHECK(st.unit_yield > 4.0 / 6 - 1e-9 && st.unit_yield < 4.0 / 6 + 1e-9);
+    CHECK(st.unit_first_pass_yield > 0.5 - 1e-9 && st.unit_first_pass_yield < 0.5 + 1e-9);
+    espfab_report_stats_free(&st);
+
+    espfab_report_stats_init(&st); /* nothing: n/a, not 0 % */
+    CHECK_EQ(espfab_report_stats_finish(&st), 0);
+    CHECK(st.unit_yield < 0 && st.unit_first_pass_yield < 0);
+    espfab_report_stats_free(&st);
+}
+
 int main(void)
 {
     RUN(test_yields);
     RUN(test_pareto_order);
     RUN(test_buckets);
     RUN(test_many_boards);
+    RUN(test_extreme_times);
+    RUN(test_unidentified_units);
     return check_summary();
 }

@@ -45,6 +45,23 @@ static void test_csv_quoting(void)
     SER_EQ(espfab_report_csv_field, "semi;colon\ttab", "semi;colon\ttab");
 }
 
+/* Issue 16, item 8: CSV injection.  A text cell a spreadsheet would run as a
+ * formula gets OWASP's remedy: quoted, with a leading single quote; the
+ * same characters elsewhere in the cell are harmless and left alone. */
+static void test_csv_formula(void)
+{
+    SER_EQ(espfab_report_csv_field, "=HYPERLINK(\"http://x\")", "\"'=HYPERLINK(\"\"http://x\"\")\"");
+    SER_EQ(espfab_report_csv_field, "=1+2", "\"'=1+2\"");
+    SER_EQ(espfab_report_csv_field, "+1", "\"'+1\"");
+    SER_EQ(espfab_report_csv_field, "-2+3", "\"'-2+3\"");
+    SER_EQ(espfab_report_csv_field, "@SUM(A1)", "\"'@SUM(A1)\"");
+    SER_EQ(espfab_report_csv_field, "\t=cmd", "\"'\t=cmd\"");
+    SER_EQ(espfab_report_csv_field, "\r=cmd", "\"'\r=cmd\"");
+    SER_EQ(espfab_report_csv_field, "=a,b", "\"'=a,b\"");
+    SER_EQ(espfab_report_csv_field, "a=b-c+d@e", "a=b-c+d@e");
+    SER_EQ(espfab_report_csv_field, "'quoted", "'quoted");
+}
+
 static void test_html_escaping(void)
 {
     SER_EQ(espfab_report_html_text, "<script>alert('x')</script>",
@@ -166,6 +183,7 @@ static void test_args(void)
 int main(void)
 {
     RUN(test_csv_quoting);
+    RUN(test_csv_formula);
     RUN(test_html_escaping);
     RUN(test_write_error);
     RUN(test_dates);
