@@ -67,6 +67,7 @@ static const optdef_t defs[] = {
     {{"help", no_argument, NULL, O_HELP}, 0, NULL, "this help"},
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
+_Static_assert(NDEFS <= 64, "espfab_cli_opt_once keeps one bit per option");
 
 void espfab_cli_opts_help(unsigned allowed, char *buf, size_t len)
 {
@@ -102,6 +103,21 @@ static int refused(const espfab_fault_t *f, char *err, size_t errlen)
     return fail(err, errlen, "%s", f->detail);
 }
 
+int espfab_cli_opt_once(const struct option *table, int c, uint64_t *seen, char *err,
+                        size_t errlen)
+{
+    for (unsigned i = 0; table[i].name && i < 64; i++) {
+        if (table[i].val != c || table[i].flag || table[i].has_arg != required_argument)
+            continue;
+        if (*seen & (UINT64_C(1) << i))
+            return fail(err, errlen, "--%s given twice: give it once (which one should win is "
+                                     "a guess espfab will not make)", table[i].name);
+        *seen |= UINT64_C(1) << i;
+        return 0;
+    }
+    return 0;
+}
+
 int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_opts_t *o, char *err,
                           size_t errlen)
 {
@@ -127,7 +143,10 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
     optind = 0; /* full reinitialisation (GNU), so parsing can run more than once */
     opterr = 0;
     int c, idx = -1;
+    uint64_t seen = 0;
     while ((c = getopt_long(argc, argv, ":p:b:c:h", longopts, &idx)) != -1) {
+        if (espfab_cli_opt_once(longopts, c, &seen, err, errlen) != 0)
+            return -1;
         /* Refuse options that belong to another command. */
         if (c >= 256 || c == O_PORT || c == O_BAUD || c == O_CHIP) {
             for (size_t i = 0; i < NDEFS; i++)
