@@ -4,7 +4,7 @@
 #define ESPFAB_ERR_MAP_PORT(XX) \
     XX(PORT_NOT_FOUND, 100, "serial port does not exist", "check the port name with `espfab ports`; the board may be unplugged or enumerated under another name") \
     XX(PORT_NONE_PRESENT, 101, "no USB serial device is attached", "plug the board in; if it is plugged in, the cable may be charge-only or the USB-UART driver (CP210x/CH34x/FTDI) is missing") \
-    XX(PORT_PERMISSION, 102, "permission denied opening the serial port", "add your user to the device's group (sudo usermod -aG dialout $USER, then log in again) or install a udev rule") \
+    XX(PORT_PERMISSION, 102, "permission denied opening the serial port", "when the node's group can read and write it: join that group (sudo usermod -aG dialout $USER, dialout or the group named), then log in again; when it cannot (mode 600), joining will not help: install a udev rule (MODE 0660)") \
     XX(PORT_BUSY, 103, "serial port is busy", "another program holds the port (serial monitor, ModemManager, brltty); close it or stop that service") \
     XX(PORT_OPEN_FAILED, 104, "could not open the serial port", "see the errno; replug the board or try another USB port") \
     XX(PORT_CONFIG, 105, "could not configure the serial port", "the driver refused the settings (baud, 8N1); update the USB-UART driver or use a lower baud") \

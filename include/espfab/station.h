@@ -118,6 +118,11 @@ const espfab_slot_status_t *espfab_station_slot(const espfab_station_t *st, int 
 typedef struct espfab_station_totals {
     unsigned attempts, passed, failed, interrupted;
     unsigned in_flight;
+    /* boards never flashed because their attempt could not be recorded (no
+     * board without its record): counted apart, never silently dropped */
+    unsigned not_recorded;
+    bool store_full;          /* one of those writes failed because the disk (or the
+                                 file size limit) is full */
     double yield;             /* passed / finished attempts, 0..1 (0 when none) */
     double boards_per_hour;   /* passed boards per hour since start */
     int64_t start_ms;

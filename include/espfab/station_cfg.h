@@ -60,6 +60,7 @@ typedef struct espfab_station_cfg {
     char database[1024];          /* absolute; default "<dir>/espfab.db" */
     char profile[1024];           /* absolute; "" when not given */
     espfab_station_mode_t mode;
+    int station_line;             /* line of the [station] header (0 from --ports text) */
     size_t nslots;
     espfab_slot_cfg_t *slots;     /* malloc'd array of nslots, in file order */
 } espfab_station_cfg_t;
@@ -70,6 +71,21 @@ int espfab_station_cfg_parse(const char *text, size_t len, const char *display_n
                              const char *base_dir, espfab_station_cfg_t *out,
                              espfab_fault_t *f);
 void espfab_station_cfg_free(espfab_station_cfg_t *c);
+
+/* The one rule for the station's labels (id, line, operator, lot), from the
+ * station file or the command line alike: 1 to n-1 characters, no control
+ * character (a newline or escape would forge lines in logs and `db stats`).
+ * Copies value into dst (n bytes) and returns 0, or returns -1 and writes
+ * what is wrong ("must be 1 to 63 characters", "contains a control
+ * character") into why (whylen bytes); dst is then untouched. */
+int espfab_station_label_copy(char *dst, size_t n, const char *value, char *why, size_t whylen);
+
+/* What a station needs before `espfab run` opens its database: at least one
+ * slot, and no glob slot that matches several devices right now (it could
+ * not tell which board is at that position).  Returns 0, or
+ * ESPFAB_E_STATION_NO_PORTS / ESPFAB_E_PORT_BAD_SPEC with "file:line: ",
+ * the devices and what to change. */
+int espfab_station_cfg_check_run(const espfab_station_cfg_t *c, espfab_fault_t *f);
 
 const char *espfab_station_mode_name(espfab_station_mode_t m); /* "batch" "continuous" */
 /* The slot called name, or NULL. */

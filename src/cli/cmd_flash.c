@@ -121,10 +121,19 @@ static int from_files(flashjob_t *j, espfab_fault_t *f)
         return espfab_fault_set(f, ESPFAB_E_USAGE,
                                 "nothing to flash: give OFFSET FILE pairs (e.g. 0x1000 "
                                 "bootloader.bin 0x10000 app.bin) or --profile FILE.ini");
-    if (o->npos % 2 != 0)
+    if (o->npos % 2 != 0) {
+        /* A file where an offset should be: its offset was left out. */
+        uint32_t off;
+        for (int i = 0; i < o->npos; i += 2)
+            if (espfab_num_parse_u32(o->pos[i], &off) != 0)
+                return espfab_fault_set(f, ESPFAB_E_USAGE,
+                                        "the flash offset of '%s' is missing: arguments are "
+                                        "OFFSET FILE pairs, e.g. espfab flash --port %s 0x10000 %s",
+                                        o->pos[i], o->port ? o->port : "P", o->pos[i]);
         return espfab_fault_set(f, ESPFAB_E_USAGE,
                                 "'%s' has no file after it: arguments are OFFSET FILE pairs",
                                 o->pos[o->npos - 1]);
+    }
     if ((size_t)o->npos / 2 > ESPFAB_MAX_REGIONS)
         return espfab_fault_set(f, ESPFAB_E_USAGE, "%d files given; at most %d per board",
                                 o->npos / 2, ESPFAB_MAX_REGIONS);

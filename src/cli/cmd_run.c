@@ -16,12 +16,14 @@
 
 #include "espfab/cli.h"
 #include "espfab/log.h"
+#include "espfab/num.h"
 #include "espfab/port.h"
 #include "espfab/profile.h"
 #include "espfab/station.h"
 #include "espfab/station_cfg.h"
 #include "espfab/store.h"
 #include "espfab/vec.h"
+#include "cli/opts.h"
 #include "cli/runout.h"
 
 static const char usage_text[] =
@@ -44,8 +46,12 @@ static const char usage_text[] =
     "  --log MODE        console (default on a terminal), json (default\n"
     "                    otherwise: one JSON object per line), text\n"
     "  --max-boards N    continuous: stop after N boards\n"
-    "  --grace SECONDS   on Ctrl-C, time in-flight boards get to finish (30)\n"
+    "  --grace SECONDS   on Ctrl-C, whole seconds in-flight boards get to finish (30)\n"
     "\n"
+    "SIGTERM and SIGHUP (the SSH session closed) stop the station like Ctrl-C:\n"
+    "once drains, twice aborts; every open attempt is closed either way.\n"
+    "A single-value option may be given once; --operator and --lot follow the\n"
+    "station file's rules (1 to 63 characters, no control character).\n\n"
     "Exit status: 0 every board passed, 1 a board failed, 2 bad input.\n";
 
 typedef struct run_ctx {
@@ -53,11 +59,24 @@ typedef struct run_ctx {
     espfab_station_t *st;
     espfab_store_t *store;
     espfab_runout_t *out;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sig[4];               /* stop_signals */
     int interrupts;
     bool finished;
     bool signals;
 } run_ctx;
+
+/* SIGINT, SIGTERM, SIGHUP (the SSH session closed) and SIGXFSZ (the
+ * database reached the file size limit) stop the station the same way: once
+ * drains, twice aborts, and every open attempt is closed either way.
+ * SIGPIPE is ignored: when the log reader dies, printing fails (EPIPE) and
+ * the station carries on recording. */
+static const int stop_signals[4] = {SIGINT, SIGTERM, SIGHUP, SIGXFSZ};
+
+static void signals_stop(run_ctx *r)
+{
+    for (size_t i = 0; r->signals && i < 4; i++)
+        uv_signal_stop(&r->sig[i]);
+}
 
 static void on_station(espfab_station_t *st, const espfab_station_event_t *ev, void *data)
 {
@@ -65,8 +84,7 @@ static void on_station(espfab_station_t *st, const espfab_station_event_t *ev, v
     espfab_runout_event(r->out, ev);
     if (ev->type == ESPFAB_STATION_EV_FINISHED) {
         r->finished = true;
-        uv_signal_stop(&r->sigint);
-        uv_signal_stop(&r->sigterm);
+        signals_stop(r);
     }
     (void)st;
 }
@@ -74,6 +92,13 @@ static void on_station(espfab_station_t *st, const espfab_station_event_t *ev, v
 static void on_signal(uv_signal_t *h, int signum)
 {
     run_ctx *r = h->data;
+    if (signum == SIGXFSZ) { /* one per failed write: it stops, never escalates */
+        if (!r->interrupts++)
+            espfab_runout_note(r->out, "the database reached the file size limit: taking no new "
+                                       "boards, letting in-flight boards finish");
+        espfab_station_stop(r->st);
+        return;
+    }
     r->interrupts++;
     if (r->interrupts == 1) {
         espfab_runout_note(r->out, "interrupt: taking no new boards, letting in-flight boards "
@@ -84,7 +109,46 @@ static void on_signal(uv_signal_t *h, int signum)
                                    "as interrupted");
         espfab_station_abort(r->st);
     }
-    (void)signum;
+}
+
+static void signals_start(run_ctx *r)
+{
+    for (size_t i = 0; i < 4; i++) {
+        uv_signal_init(r->loop, &r->sig[i]);
+        r->sig[i].data = r;
+        uv_signal_start(&r->sig[i], on_signal, stop_signals[i]);
+    }
+    r->signals = true;
+}
+
+static void signals_close(run_ctx *r)
+{
+    for (size_t i = 0; r->signals && i < 4; i++)
+        uv_close((uv_handle_t *)&r->sig[i], NULL);
+}
+
+/* --operator, --lot: the station file's rule (station_cfg.h), so the command
+ * line cannot record what the station file would refuse. */
+static int label_opt(const char *opt, const char *value, char *dst, size_t n)
+{
+    char why[64];
+    if (espfab_station_label_copy(dst, n, value, why, sizeof(why)) == 0)
+        return 0;
+    fprintf(stderr, "espfab run: %s %s (the station file's rule)\n", opt, why);
+    return -1;
+}
+
+/* --max-boards, --grace: whole numbers through num.h, in [lo, hi]. */
+static int count_opt(const char *opt, const char *value, uint32_t lo, uint32_t hi, unsigned *out)
+{
+    uint32_t v;
+    if (espfab_num_parse_u32(value, &v) == 0 && v >= lo && v <= hi) {
+        *out = v;
+        return 0;
+    }
+    fprintf(stderr, "espfab run: bad %s '%s': a whole number from %u to %u\n", opt, value,
+            (unsigned)lo, (unsigned)hi);
+    return -1;
 }
 
 /* Builds station INI text for --ports and parses it. */
@@ -162,7 +226,7 @@ typedef struct run_args {
     const char *log_mode, *operator_name, *lot, *stub_dir;
     int mode; /* espfab_station_mode_t, -1: the station file's */
     unsigned max_boards;
-    double grace;
+    unsigned grace; /* seconds */
     espfab_runout_mode_t omode;
 } run_args;
 
@@ -190,9 +254,17 @@ static int parse_run_args(int argc, char **argv, run_args *a)
     memset(a, 0, sizeof(*a));
     a->mode = -1;
     a->grace = 30;
+    uint64_t seen = 0;
+    char err[160];
     optind = 1;
     opterr = 0;
+    signal(SIGPIPE, SIG_IGN); /* see stop_signals */
+    signal(SIGXFSZ, SIG_IGN); /* until the loop handles it: a write fails with EFBIG */
     while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
+        if (espfab_cli_opt_once(lopts, c, &seen, err, sizeof(err)) != 0) {
+            fprintf(stderr, "espfab run: %s\n", err);
+            return 2;
+        }
         switch (c) {
         case 'P': a->profile_path = optarg; break;
         case 'S': a->station_path = optarg; break;
@@ -204,8 +276,8 @@ static int parse_run_args(int argc, char **argv, run_args *a)
         case 'o': a->operator_name = optarg; break;
         case 'L': a->lot = optarg; break;
         case 's': a->stub_dir = optarg; break;
-        case 'm': a->max_boards = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'g': a->grace = strtod(optarg, NULL); break;
+        case 'm': if (count_opt("--max-boards", optarg, 1, UINT32_MAX, &a->max_boards)) return 2; break;
+        case 'g': if (count_opt("--grace", optarg, 1, 3600, &a->grace)) return 2; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
             fprintf(stderr, "espfab run: unknown or incomplete option '%s'\n\n%s",
@@ -245,10 +317,14 @@ static int load_station(run_args *a, espfab_station_cfg_t *cfg, espfab_fault_t *
         print_fault(a->station_path, f);
         return -1;
     }
-    if (a->operator_name)
-        snprintf(cfg->operator_name, sizeof(cfg->operator_name), "%s", a->operator_name);
-    if (a->lot)
-        snprintf(cfg->lot, sizeof(cfg->lot), "%s", a->lot);
+    if (espfab_station_cfg_check_run(cfg, f) != 0) {
+        print_fault(NULL, f);
+        return -1;
+    }
+    if ((a->operator_name && label_opt("--operator", a->operator_name, cfg->operator_name,
+                                       sizeof(cfg->operator_name))) ||
+        (a->lot && label_opt("--lot", a->lot, cfg->lot, sizeof(cfg->lot))))
+        return -1;
     if (a->mode < 0)
         a->mode = (int)cfg->mode;
     return 0;
@@ -345,20 +421,9 @@ static int new_station(run_ctx *r, const run_args *a, const espfab_station_cfg_t
     so.store = r->store;
     so.run_id = run_id;
     so.stub_dir = a->stub_dir;
-    so.grace_ms = (uint32_t)(a->grace * 1000);
+    so.grace_ms = a->grace * 1000u;
     so.max_boards = a->max_boards;
     return espfab_station_new(r->loop, &so, on_station, r, &r->st, f);
-}
-
-/* Ctrl-C / SIGTERM: see on_signal. */
-static void start_signals(run_ctx *r)
-{
-    uv_signal_init(r->loop, &r->sigint);
-    uv_signal_init(r->loop, &r->sigterm);
-    r->signals = true;
-    r->sigint.data = r->sigterm.data = r;
-    uv_signal_start(&r->sigint, on_signal, SIGINT);
-    uv_signal_start(&r->sigterm, on_signal, SIGTERM);
 }
 
 /* The station runs until it finishes; returns the exit status. */
@@ -370,7 +435,7 @@ static int run_station(run_ctx *r, int64_t run_id)
     espfab_store_run_end(r->store, run_id, 0, NULL);
     espfab_station_totals(r->st, &t);
     espfab_runout_summary(r->out);
-    return (t.failed || t.interrupted || t.attempts == 0) ? 1 : 0;
+    return (t.failed || t.interrupted || t.not_recorded || t.attempts == 0) ? 1 : 0;
 }
 
 static void run_close(run_ctx *r, run_profiles *p, espfab_station_cfg_t *cfg)
@@ -380,8 +445,7 @@ static void run_close(run_ctx *r, run_profiles *p, espfab_station_cfg_t *cfg)
     if (r->st)
         espfab_station_free(r->st);
     if (r->signals) {
-        uv_close((uv_handle_t *)&r->sigint, NULL);
-        uv_close((uv_handle_t *)&r->sigterm, NULL);
+        signals_close(r);
         uv_run(r->loop, UV_RUN_NOWAIT);
     }
     if (r->store)
@@ -434,7 +498,7 @@ int espfab_cli_run(int argc, char **argv)
                                      "interrupted in %s", recovered, db_path);
         espfab_runout_note(r.out, note);
     }
-    start_signals(&r);
+    signals_start(&r);
     rc = run_station(&r, run.id);
 out:
     run_close(&r, &p, &cfg);

@@ -51,7 +51,17 @@ typedef struct espfab_cli_opts {
     char **pos;
 } espfab_cli_opts_t;
 
-/* Parses argv (argv[0] is the subcommand).  Returns 0, or -1 with err set to
+/* A single-value option is given once: with two --db (or two -p) the last
+ * would silently win.  Call with every c getopt_long() returns, the same
+ * option table and a seen mask zeroed before parsing (one bit per table
+ * entry, at most 64).  Returns 0, or -1 with err naming the option given
+ * twice (options without a value, such as --batch, may repeat). */
+struct option;
+int espfab_cli_opt_once(const struct option *table, int c, uint64_t *seen, char *err,
+                        size_t errlen);
+
+/* Parses argv (argv[0] is the subcommand).  Each option with a value may be
+ * given once (espfab_cli_opt_once).   Returns 0, or -1 with err set to
  * a one-line message naming the bad option/value and the allowed ones. */
 int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_opts_t *o, char *err,
                           size_t errlen);

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "espfab/console.h"
@@ -99,6 +102,34 @@ void espfab_runout_event(espfab_runout_t *o, const espfab_station_event_t *ev)
         espfab_eventlog_event(o->log, ev);
 }
 
+/* Is db's storage full: under 1 MiB free on its file system, or the
+ * database or its WAL at the process's file size limit (RLIMIT_FSIZE)?
+ * SQLite reports both as a plain I/O error, so the summary asks. */
+static bool storage_full(const char *db)
+{
+    char dir[1024], wal[1040];
+    snprintf(dir, sizeof(dir), "%s", db);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    struct statvfs vs;
+    if (statvfs(dir, &vs) == 0 && (unsigned long long)vs.f_bavail * vs.f_frsize < (1ull << 20))
+        return true;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return false;
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    const char *files[2] = {db, wal};
+    for (int i = 0; i < 2; i++) {
+        struct stat sb;
+        if (stat(files[i], &sb) == 0 && (unsigned long long)sb.st_size + 65536 > rl.rlim_cur)
+            return true;
+    }
+    return false;
+}
+
 void espfab_runout_summary(espfab_runout_t *o)
 {
     espfab_station_totals_t t;
@@ -110,6 +141,8 @@ void espfab_runout_summary(espfab_runout_t *o)
         o->con = NULL;
     }
     espfab_station_totals(o->st, &t);
+    if (t.not_recorded && !t.store_full)
+        t.store_full = storage_full(o->db);
     espfab_eventlog_summary(o->log, &t, o->db);
     if (o->mode == ESPFAB_RUNOUT_JSON)
         return;

@@ -92,18 +92,28 @@ static int on_section(void *user, const char *section, int line)
     return 0;
 }
 
+int espfab_station_label_copy(char *dst, size_t n, const char *value, char *why, size_t whylen)
+{
+    size_t l = strlen(value);
+    if (l == 0 || l >= n) {
+        snprintf(why, whylen, "must be 1 to %zu characters", n - 1);
+        return -1;
+    }
+    for (size_t i = 0; i < l; i++)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+            snprintf(why, whylen, "contains a control character");
+            return -1;
+        }
+    memcpy(dst, value, l + 1);
+    return 0;
+}
+
 static int set_text(sstate_t *st, int line, const char *key, const char *value, char *dst,
                     size_t n)
 {
-    size_t l = strlen(value);
-    if (l == 0 || l >= n)
-        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                        "%s must be 1 to %zu characters", key, n - 1);
-    for (size_t i = 0; i < l; i++)
-        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
-            return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line,
-                            "%s contains a control character", key);
-    memcpy(dst, value, l + 1);
+    char why[64];
+    if (espfab_station_label_copy(dst, n, value, why, sizeof why) != 0)
+        return cfg_fail(st->f, ESPFAB_E_CONFIG_BAD_VALUE, st->display, line, "%s %s", key, why);
     return 0;
 }
 
@@ -234,6 +244,7 @@ static int finish(sstate_t *st)
     if (!st->station_line)
         return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display, 0,
                         "no [station] section (it needs at least 'id')");
+    c->station_line = st->station_line;
     if (!c->id[0])
         return cfg_fail(st->f, ESPFAB_E_CONFIG_MISSING_KEY, st->display, st->station_line,
                         "[station] has no 'id'");
@@ -355,13 +366,41 @@ int espfab_station_slot_resolve(const espfab_slot_cfg_t *s, bool follow, char *d
     }
     if (g.gl_pathc > 1) {
         int r = espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC,
-                                 "slot %s: %s matches %zu devices (%s, %s...); make the pattern "
+                                 "slot %s: %s matches %zu devices (%s, %s%s); make the pattern "
                                  "name one hub position", s->name, s->port, (size_t)g.gl_pathc,
-                                 g.gl_pathv[0], g.gl_pathv[1]);
+                                 g.gl_pathv[0], g.gl_pathv[1], g.gl_pathc > 2 ? ", ..." : "");
         globfree(&g);
         return r;
     }
     rc = put(s, g.gl_pathv[0], follow, dev, len, f);
     globfree(&g);
     return rc;
+}
+
+int espfab_station_cfg_check_run(const espfab_station_cfg_t *c, espfab_fault_t *f)
+{
+    const char *file = c->path[0] ? c->path : "(station)";
+    if (c->nslots == 0)
+        return espfab_fault_set(f, ESPFAB_E_STATION_NO_PORTS,
+                                "%s:%d: the station has no [slot NAME] section: add one per jig "
+                                "position, e.g. [slot A1] with port = /dev/serial/by-path/...",
+                                file, c->station_line);
+    for (size_t i = 0; i < c->nslots; i++) {
+        const espfab_slot_cfg_t *s = &c->slots[i];
+        glob_t g;
+        memset(&g, 0, sizeof g);
+        if (!s->is_glob || glob(s->port, 0, NULL, &g) != 0 || g.gl_pathc < 2) {
+            globfree(&g);
+            continue;
+        }
+        /* the fix before the devices: long by-path names may be cut */
+        int r = espfab_fault_set(f, ESPFAB_E_PORT_BAD_SPEC,
+                                 "%s:%d: [slot %s] port matches %zu devices (make it name one hub "
+                                 "position): %s, %s%s", file, s->line, s->name,
+                                 (size_t)g.gl_pathc, g.gl_pathv[0], g.gl_pathv[1],
+                                 g.gl_pathc > 2 ? ", ..." : "");
+        globfree(&g);
+        return r;
+    }
+    return 0;
 }

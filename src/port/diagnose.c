@@ -212,7 +212,7 @@ int espfab_portdiag_permission(espfab_fault_t *f, const char *spec,
         snprintf(grp, sizeof(grp), "%u", (unsigned)in->gid);
     unsigned perms = (unsigned)(in->mode & 0777);
     bool group_rw = (in->mode & S_IRGRP) && (in->mode & S_IWGRP);
-    if (!group_rw)
+    if (!group_rw) /* PORT_PERMISSION's fix (err_port.h) covers this case too */
         return espfab_fault_errno(
             f, code, EACCES,
             "%s is mode %03o owner %s group %s: the group cannot read+write it, "
@@ -292,6 +292,17 @@ size_t espfab_portdiag_find_holders(const char *proc_root, const char *dev,
     closedir(d);
     qsort(out, found < max ? found : max, sizeof(*out), cmp_holder);
     return found;
+}
+
+size_t espfab_portdiag_holders_drop(espfab_portdiag_holder_t *h, size_t n, int pid)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i].pid == pid && --h[i].nfds <= 0)
+            continue;
+        h[k++] = h[i];
+    }
+    return k;
 }
 
 int espfab_portdiag_busy(espfab_fault_t *f, const char *spec, const espfab_portdiag_holder_t *h,

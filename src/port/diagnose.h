@@ -79,6 +79,12 @@ typedef struct espfab_portdiag_holder {
  * are stored), sorted by pid. */
 size_t espfab_portdiag_find_holders(const char *proc_root, const char *dev,
                                     espfab_portdiag_holder_t *out, size_t max);
+/* Takes one descriptor of pid off the n holders in h, and pid itself when
+ * that was its only one (espfab: the descriptor it has just opened on the
+ * device is no one to blame; another one of its own still is).  Returns the
+ * new count. */
+size_t espfab_portdiag_holders_drop(espfab_portdiag_holder_t *h, size_t n, int pid);
+
 /* PORT_BUSY naming the holders ("held by ModemManager (pid 812)") with a
  * word on the known offenders. */
 int espfab_portdiag_busy(espfab_fault_t *f, const char *spec, const espfab_portdiag_holder_t *h,

@@ -53,7 +53,10 @@ static int tcp_classify(espfab_port_io_t io, int *err)
 {
     switch (io) {
     case ESPFAB_PORT_IO_EOF:
+        return ESPFAB_E_PORT_CLOSED;
     case ESPFAB_PORT_IO_POLL:
+        if (*err == EBADF)
+            *err = ECONNRESET; /* libuv's name for POLLERR: the connection broke */
         return ESPFAB_E_PORT_CLOSED;
     case ESPFAB_PORT_IO_READ:
     case ESPFAB_PORT_IO_WRITE:
@@ -84,7 +87,7 @@ const espfab_port_ops_t espfab_port_tcp_ops = {
     .kind = ESPFAB_PORT_TCP,
     .poll_extra = UV_DISCONNECT,
     .eof_what = "the peer closed the connection",
-    .poll_error_what = "socket error",
+    .poll_error_what = "the connection broke (board unplugged or server gone)",
     .open = tcp_open,
     .set_baud = NULL, /* no line speed: accepted */
     .set_lines = NULL,

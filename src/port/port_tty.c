@@ -59,7 +59,8 @@ int espfab_port__tty_open_fault(const espfab_port_conn_t *c, int e, espfab_fault
         if (!realpath(path, real))
             snprintf(real, sizeof(real), "%s", path);
         size_t n = espfab_portdiag_find_holders("/proc", real, h, 4);
-        return espfab_portdiag_busy(f, spec, h, n < 4 ? n : 4);
+        n = espfab_portdiag_holders_drop(h, n < 4 ? n : 4, (int)getpid()); /* not our new fd */
+        return espfab_portdiag_busy(f, spec, h, n);
     }
     case ENXIO:
     case ENODEV:

@@ -4,6 +4,7 @@
  */
 #include "espfab/station.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -147,8 +148,9 @@ static bool port_present(slot *sl, char *dev, size_t len)
 {
     espfab_fault_t f;
     espfab_fault_clear(&f);
-    if (espfab_station_slot_resolve(sl->cfg, false, dev, len, &f) != 0)
-        return false;
+    int rc = espfab_station_slot_resolve(sl->cfg, false, dev, len, &f);
+    if (rc != 0) /* a slot that cannot name one port is not empty: start_board reports it */
+        return rc != ESPFAB_E_PORT_NOT_FOUND;
     espfab_port_spec_t spec;
     if (espfab_port_spec_parse(dev, &spec, &f) != 0)
         return false;
@@ -398,17 +400,23 @@ static void start_board(slot *sl)
     espfab_fault_t f;
     espfab_fault_clear(&f);
 
-    if (espfab_station_slot_resolve(sl->cfg, false, sl->port, sizeof(sl->port), &f) != 0)
+    int resolved = espfab_station_slot_resolve(sl->cfg, false, sl->port, sizeof(sl->port), &f);
+    espfab_fault_t unresolved = f;
+    if (resolved != 0)
         copy_str(sl->port, sizeof(sl->port), sl->cfg->port);
     sl->status.port = sl->port;
+    espfab_fault_clear(&f);
 
     espfab_attempt_init(&sl->attempt);
     record_labels(sl, &sl->attempt);
     sl->attempt.outcome = ESPFAB_OUTCOME_RUNNING;
     sl->attempt.start_ms = (int64_t)now_ms();
     if (espfab_store_attempt_begin(st->o.store, st->o.run_id, &sl->attempt, &f) != 0) {
-        /* No board is flashed without its record. */
+        /* No board is flashed without its record; the summary counts it. */
         store_failed(sl, &f, "create");
+        st->totals.not_recorded++;
+        st->totals.store_full |= f.sys_errno == ENOSPC || f.sys_errno == EFBIG ||
+                                 f.sys_errno == EDQUOT || strstr(f.detail, "disk is full");
         sl->attempt.outcome = ESPFAB_OUTCOME_FAIL;
         sl->attempt.fault = f;
         espfab_fault_format(&f, sl->attempt.message, sizeof(sl->attempt.message));
@@ -426,6 +434,16 @@ static void start_board(slot *sl)
     sl->status.bytes_per_s = 0;
     sl->status.eta_s = -1;
     sl->rate_t0_ms = 0;
+    if (resolved != 0 && resolved != ESPFAB_E_PORT_NOT_FOUND) {
+        /* The slot's port names no single board (a glob matching several
+         * devices): a failed attempt that says which, never an empty slot. */
+        sl->attempt.outcome = ESPFAB_OUTCOME_FAIL;
+        sl->attempt.fault = unresolved;
+        espfab_fault_format(&unresolved, sl->attempt.message, sizeof(sl->attempt.message));
+        st->totals.in_flight++; /* board_done takes it back */
+        board_done(sl, &sl->attempt);
+        return;
+    }
 
     espfab_session_opts_t so;
     espfab_session_opts_init(&so);

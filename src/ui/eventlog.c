@@ -356,6 +356,9 @@ void espfab_eventlog_summary(espfab_eventlog_t *l, const espfab_station_totals_t
         kv_i(&ln, "passed", t->passed);
         kv_i(&ln, "failed", t->failed);
         kv_i(&ln, "interrupted", t->interrupted);
+        kv_i(&ln, "not_recorded", t->not_recorded);
+        if (t->not_recorded)
+            kv_s(&ln, "not_recorded_why", t->store_full ? "disk full" : "database write failed");
         kv_d(&ln, "yield", t->yield, 4);
         kv_d(&ln, "boards_per_hour", t->boards_per_hour, 1);
         kv_d(&ln, "seconds", secs, 1);
@@ -371,5 +374,11 @@ void espfab_eventlog_summary(espfab_eventlog_t *l, const espfab_station_totals_t
                      "boards/h; %.1f s%s%s",
                   t->attempts, t->passed, t->failed, t->interrupted, t->yield * 100.0,
                   t->boards_per_hour, secs, db ? "; records in " : "", db ? db : "");
+        if (t->not_recorded)
+            text_line(l, "%u slot(s) NOT flashed: their attempt could not be recorded (%s)",
+                      t->not_recorded,
+                      t->store_full ? "the disk is full, or the file size limit was reached: "
+                                      "free space, then flash them again"
+                                    : "the database refused the write: see the notes above");
     }
 }

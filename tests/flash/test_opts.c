@@ -136,6 +136,26 @@ static void test_refusals(void)
     CHECK(o.json);
 }
 
+/* Issue 16: a single-value option given twice is refused (the last one
+ * silently won); flags may repeat. */
+static void test_repeated_options(void)
+{
+    espfab_cli_opts_t o;
+    char err[256];
+    CHECK_EQ(parse(ESPFAB_OPT_FLASH, &o, err, sizeof(err), 5, "flash", "--port", "/dev/ttyUSB0",
+                   "-p", "/dev/ttyUSB1"), -1);
+    CHECK_CONTAINS(err, "--port given twice");
+    CHECK_EQ(parse(ESPFAB_OPT_FLASH, &o, err, sizeof(err), 5, "flash", "--profile", "a.ini",
+                   "--profile=b.ini", "-p", "/dev/ttyUSB0"), -1);
+    CHECK_CONTAINS(err, "--profile given twice");
+    CHECK_EQ(parse(ESPFAB_OPT_FLASH, &o, err, sizeof(err), 5, "flash", "--baud", "115200",
+                   "--baud", "921600", "-p"), -1);
+    CHECK_CONTAINS(err, "--baud given twice");
+    CHECK_EQ(parse(ESPFAB_OPT_FLASH, &o, err, sizeof(err), 5, "flash", "--no-stub", "--no-stub",
+                   "-p", "tcp://h:1"), 0);
+    CHECK(o.no_stub);
+}
+
 static void test_help_lists_only_allowed(void)
 {
     char buf[4096];
@@ -189,6 +209,7 @@ int main(void)
     RUN(test_reset_names);
     RUN(test_flash_options);
     RUN(test_refusals);
+    RUN(test_repeated_options);
     RUN(test_help_lists_only_allowed);
     RUN(test_progress_lines);
     return check_summary();

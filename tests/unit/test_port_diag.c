@@ -12,6 +12,7 @@
 #include "check.h"
 #include "espfab/port.h"
 #include "port/diagnose.h"
+#include "port/port_backend.h"
 #include "port/list.h"
 
 static char root[64];
@@ -223,6 +224,44 @@ static void test_holders(void)
     CHECK(espfab_portdiag_process_running(proc, "brltty"));
     CHECK(espfab_portdiag_process_running(proc, "ModemManager"));
     CHECK(!espfab_portdiag_process_running(proc, "minicom"));
+}
+
+/* Issue 16 item 12: the fix printed with a mode-600 node does not tell the
+ * user to join the group right after the detail said it will not help; and
+ * espfab's own descriptor is no holder to blame for a busy port. */
+static void test_permission_fix_consistent(void)
+{
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    espfab_portdiag_perm_t p = perm(0600, "root", false, false);
+    espfab_portdiag_permission(&f, "/dev/ttyUSB0", &p);
+    char line[1024];
+    espfab_fault_format(&f, line, sizeof(line));
+    CHECK_CONTAINS(line, "joining it will not help");
+    CHECK(strstr(line, "add your user to the device's group") == NULL);
+    CHECK_CONTAINS(line, "when the node's group can read and write it");
+}
+
+static void test_holders_drop(void)
+{
+    espfab_portdiag_holder_t h[3] = {{10, 1, "screen"}, {20, 1, "espfab"}, {30, 2, "espfab"}};
+    CHECK_EQ(espfab_portdiag_holders_drop(h, 3, 20), 2); /* only our new fd: not named */
+    CHECK_EQ(h[0].pid, 10);
+    CHECK_EQ(h[1].pid, 30);
+    CHECK_EQ(espfab_portdiag_holders_drop(h, 2, 99), 2);
+    CHECK_EQ(espfab_portdiag_holders_drop(h, 2, 30), 2); /* another fd of ours: still named */
+    CHECK_EQ(h[1].nfds, 1);
+    CHECK_EQ(espfab_portdiag_holders_drop(h, 1, 10), 0);
+}
+
+/* Issue 16 item 12: a TCP board unplugged mid-session (libuv reports the
+ * poll error as EBADF) is a closed connection, not "Bad file descriptor". */
+static void test_tcp_poll_error(void)
+{
+    int e = EBADF;
+    CHECK_EQ(espfab_port_tcp_ops.classify(ESPFAB_PORT_IO_POLL, &e), ESPFAB_E_PORT_CLOSED);
+    CHECK(e != EBADF);
+    CHECK(strstr(espfab_port_tcp_ops.poll_error_what, "socket error") == NULL);
 }
 
 static void test_vanished(void)
@@ -438,6 +477,9 @@ int main(void)
     RUN(test_not_found);
     RUN(test_permission);
     RUN(test_holders);
+    RUN(test_permission_fix_consistent);
+    RUN(test_holders_drop);
+    RUN(test_tcp_poll_error);
     RUN(test_vanished);
     RUN(test_bridges);
     RUN(test_links);

@@ -254,6 +254,61 @@ static void test_slot_profile(void)
     espfab_station_cfg_free(&c);
 }
 
+/* Issue 16 item 9: one rule for labels, whoever gives them. */
+static void test_label_rule(void)
+{
+    char dst[64] = "old", why[64];
+    CHECK_EQ(espfab_station_label_copy(dst, sizeof dst, "WO-2026-0042", why, sizeof why), 0);
+    CHECK_STR(dst, "WO-2026-0042");
+    char long_lot[80];
+    memset(long_lot, 'L', 70);
+    long_lot[70] = '\0';
+    CHECK_EQ(espfab_station_label_copy(dst, sizeof dst, long_lot, why, sizeof why), -1);
+    CHECK_CONTAINS(why, "1 to 63 characters");
+    CHECK_STR(dst, "WO-2026-0042"); /* untouched: never cut */
+    CHECK_EQ(espfab_station_label_copy(dst, sizeof dst, "eve\n12:00 PASS", why, sizeof why), -1);
+    CHECK_CONTAINS(why, "control character");
+    CHECK_EQ(espfab_station_label_copy(dst, sizeof dst, "", why, sizeof why), -1);
+    /* the station file says the same, with file:line */
+    espfab_station_cfg_t c;
+    espfab_fault_t f;
+    const char *ini = "[station]\nid = s\nlot = \x1b[2J\n";
+    CHECK(espfab_station_cfg_parse(ini, strlen(ini), "st.ini", "/x", &c, &f) != 0);
+    CHECK_CONTAINS(f.detail, "st.ini:3");
+    CHECK_CONTAINS(f.detail, "lot contains a control character");
+}
+
+/* Issue 16 items 7 and 11: what `espfab run` refuses before it opens the
+ * database. */
+static void test_check_run(void)
+{
+    espfab_station_cfg_t c;
+    espfab_fault_t f;
+    const char *noslot = "; a station\n[station]\nid = s\n";
+    CHECK_EQ(espfab_station_cfg_parse(noslot, strlen(noslot), "st.ini", "/x", &c, &f), 0);
+    CHECK_EQ(espfab_station_cfg_check_run(&c, &f), ESPFAB_E_STATION_NO_PORTS);
+    CHECK_CONTAINS(f.detail, ":2: ");
+    CHECK_CONTAINS(f.detail, "[slot A1]");
+    espfab_station_cfg_free(&c);
+
+    char ini[1024];
+    mkdir(strcat(strcpy(ini, dir), "/bp"), 0755);
+    touch("bp/usb-0:2.1-port0");
+    touch("bp/usb-0:2.2-port0");
+    touch("bp/usb-0:3.1-port0");
+    snprintf(ini, sizeof ini, "[station]\nid = s\n[slot A]\nport = %s/bp/usb-0:3.*\n"
+             "[slot B]\nport = %s/bp/usb-0:2.*\n", dir, dir);
+    CHECK_EQ(espfab_station_cfg_parse(ini, strlen(ini), "st.ini", "/x", &c, &f), 0);
+    CHECK_EQ(espfab_station_cfg_check_run(&c, &f), ESPFAB_E_PORT_BAD_SPEC);
+    CHECK_CONTAINS(f.detail, ":5: [slot B]");
+    CHECK_CONTAINS(f.detail, "usb-0:2.1-port0");
+    CHECK_CONTAINS(f.detail, "usb-0:2.2-port0");
+    c.slots[1].port[strlen(c.slots[1].port) - 1] = '1'; /* usb-0:2.1 exactly */
+    c.slots[1].is_glob = false;
+    CHECK_EQ(espfab_station_cfg_check_run(&c, &f), 0);
+    espfab_station_cfg_free(&c);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/espfab-test-station-XXXXXX");
@@ -267,6 +322,8 @@ int main(void)
     RUN(test_many_slots);
     RUN(test_resolve);
     RUN(test_slot_profile);
+    RUN(test_label_rule);
+    RUN(test_check_run);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
