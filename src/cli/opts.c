@@ -67,6 +67,7 @@ static const optdef_t defs[] = {
     {{"help", no_argument, NULL, O_HELP}, 0, NULL, "this help"},
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
+_Static_assert(NDEFS <= 64, "espfab_cli_opt_once keeps one bit per option");
 
 void espfab_cli_opts_help(unsigned allowed, char *buf, size_t len)
 {
@@ -102,8 +103,146 @@ static int refused(const espfab_fault_t *f, char *err, size_t errlen)
     return fail(err, errlen, "%s", f->detail);
 }
 
-int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_opts_t *o, char *err,
-                          size_t errlen)
+int espfab_cli_opt_once(const struct option *table, int c, uint64_t *seen, char *err,
+                        size_t errlen)
+{
+    for (unsigned i = 0; table[i].name && i < 64; i++) {
+        if (table[i].val != c || table[i].flag || table[i].has_arg != required_argument)
+            continue;
+        if (*seen & (UINT64_C(1) << i))
+            return fail(err, errlen, "--%s given twice: give it once (which one should win is "
+                                     "a guess espfab will not make)", table[i].name);
+        *seen |= UINT64_C(1) << i;
+        return 0;
+    }
+    return 0;
+}
+
+/* The options that name a setting (setting.h parses them); 1: not one. */
+static int apply_setting(int c, espfab_cli_opts_t *o, char *err, size_t errlen)
+{
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    switch (c) {
+    case O_BEFORE: {
+        const espfab_setting_src_t src = {NULL, 0, "--before"};
+        if (espfab_setting_parse_before(optarg, &src, &o->before, &f) != 0)
+            return refused(&f, err, errlen);
+        o->given |= ESPFAB_CLI_GIVEN_BEFORE;
+        break;
+    }
+    case O_AFTER: {
+        const espfab_setting_src_t src = {NULL, 0, "--after"};
+        if (espfab_setting_parse_after(optarg, &src, &o->after, &f) != 0)
+            return refused(&f, err, errlen);
+        o->given |= ESPFAB_CLI_GIVEN_AFTER;
+        break;
+    }
+    case O_MODE: {
+        const espfab_setting_src_t src = {NULL, 0, "--flash-mode"};
+        if (espfab_setting_parse_flash_mode(optarg, &src, &o->flash.mode, &f) != 0)
+            return refused(&f, err, errlen);
+        break;
+    }
+    case O_FREQ: { /* the chip's own set: espfab_flash_params_check */
+        const espfab_setting_src_t src = {NULL, 0, "--flash-freq"};
+        if (espfab_setting_parse_flash_freq(optarg, &src, &o->flash.freq, &f) != 0)
+            return refused(&f, err, errlen);
+        break;
+    }
+    case O_SIZE: {
+        const espfab_setting_src_t src = {NULL, 0, "--flash-size"};
+        if (espfab_setting_parse_flash_size(optarg, &src, &o->flash, &f) != 0)
+            return refused(&f, err, errlen);
+        break;
+    }
+    case O_ERASE: {
+        const espfab_setting_src_t src = {NULL, 0, "--erase"};
+        if (espfab_setting_parse_erase(optarg, &src, &o->erase, &f) != 0)
+            return refused(&f, err, errlen);
+        o->given |= ESPFAB_CLI_GIVEN_ERASE;
+        break;
+    }
+    default:
+        return 1;
+    }
+    return 0;
+}
+
+/* Applies one option other than a setting. */
+static int apply_opt(int c, char **argv, espfab_cli_opts_t *o, char *err, size_t errlen)
+{
+    switch (c) {
+    case O_PORT:
+        o->port = optarg;
+        break;
+    case O_BAUD:
+        if (espfab_num_parse_u32(optarg, &o->baud) != 0 || o->baud < 9600 || o->baud > 5000000)
+            return fail(err, errlen, "--baud %s: expected a baud rate between 9600 and 5000000 (e.g. 115200, 460800, 921600)",
+                        optarg);
+        break;
+    case O_CHIP:
+        if (eq(optarg, "auto")) {
+            o->chip = "auto";
+            o->chip_p = NULL;
+        } else {
+            o->chip_p = espfab_chip_by_key(optarg);
+            if (!o->chip_p)
+                return fail(err, errlen, "--chip %s: unknown chip; use auto or one of %s", optarg,
+                            espfab_chip_keys());
+            o->chip = o->chip_p->key;
+        }
+        break;
+    case O_NO_STUB:
+        o->no_stub = true;
+        break;
+    case O_NO_COMPRESS:
+        o->no_compress = true;
+        o->given |= ESPFAB_CLI_GIVEN_COMPRESS;
+        break;
+    case O_COMPRESS:
+        o->no_compress = false;
+        o->given |= ESPFAB_CLI_GIVEN_COMPRESS;
+        break;
+    case O_ERASE_ALL:
+        o->erase = ESPFAB_ERASE_ALL;
+        o->given |= ESPFAB_CLI_GIVEN_ERASE;
+        break;
+    case O_NO_VERIFY:
+        o->no_verify = true;
+        break;
+    case O_FORCE:
+        o->force = true;
+        break;
+    case O_STUB_DIR:
+        o->stub_dir = optarg;
+        break;
+    case O_USB_ID:
+        if (espfab_usb_id_parse(optarg, &o->usb_vid, &o->usb_pid) != 0)
+            return fail(err, errlen, "--usb-id %s: expected VID:PID in hex, e.g. 303a:1001", optarg);
+        break;
+    case O_PROFILE:
+        o->profile = optarg;
+        break;
+    case O_JSON:
+        o->json = true;
+        break;
+    case O_HELP:
+        o->help = true;
+        break;
+    case ':':
+        return fail(err, errlen, "%s needs a value", argv[optind - 1]);
+    case '?':
+    default:
+        if (optopt && optopt < 256 && optopt != '?')
+            return fail(err, errlen, "-%c: unknown option of `espfab %s`", optopt, o->cmd);
+        return fail(err, errlen, "%s: unknown or incomplete option of `espfab %s` (see --help)",
+                    argv[optind - 1], o->cmd);
+    }
+    return 0;
+}
+
+static void opts_defaults(espfab_cli_opts_t *o, int argc, char **argv)
 {
     memset(o, 0, sizeof(*o));
     o->cmd = argc > 0 ? argv[0] : "?";
@@ -113,8 +252,12 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
     o->flash = (espfab_flash_params_t){ESPFAB_FLASH_MODE_KEEP, ESPFAB_FLASH_FREQ_KEEP,
                                        ESPFAB_FLASH_SIZE_KEEP, false};
     o->erase = ESPFAB_ERASE_NONE;
-    espfab_fault_t f;
-    espfab_fault_clear(&f);
+}
+
+int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_opts_t *o, char *err,
+                          size_t errlen)
+{
+    opts_defaults(o, argc, argv);
     if (err && errlen)
         err[0] = '\0';
 
@@ -126,8 +269,11 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
 
     optind = 0; /* full reinitialisation (GNU), so parsing can run more than once */
     opterr = 0;
-    int c, idx = -1;
-    while ((c = getopt_long(argc, argv, ":p:b:c:h", longopts, &idx)) != -1) {
+    int c;
+    uint64_t seen = 0;
+    while ((c = getopt_long(argc, argv, ":p:b:c:h", longopts, NULL)) != -1) {
+        if (espfab_cli_opt_once(longopts, c, &seen, err, errlen) != 0)
+            return -1;
         /* Refuse options that belong to another command. */
         if (c >= 256 || c == O_PORT || c == O_BAUD || c == O_CHIP) {
             for (size_t i = 0; i < NDEFS; i++)
@@ -135,114 +281,12 @@ int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_op
                     return fail(err, errlen, "--%s is not an option of `espfab %s`", defs[i].opt.name,
                                 o->cmd);
         }
-        switch (c) {
-        case O_PORT:
-            o->port = optarg;
-            break;
-        case O_BAUD:
-            if (espfab_num_parse_u32(optarg, &o->baud) != 0 || o->baud < 9600 || o->baud > 5000000)
-                return fail(err, errlen, "--baud %s: expected a baud rate between 9600 and 5000000 (e.g. 115200, 460800, 921600)",
-                            optarg);
-            break;
-        case O_CHIP:
-            if (eq(optarg, "auto")) {
-                o->chip = "auto";
-                o->chip_p = NULL;
-            } else {
-                o->chip_p = espfab_chip_by_key(optarg);
-                if (!o->chip_p)
-                    return fail(err, errlen, "--chip %s: unknown chip; use auto or one of %s", optarg,
-                                espfab_chip_keys());
-                o->chip = o->chip_p->key;
-            }
-            break;
-        case O_BEFORE: {
-            const espfab_setting_src_t src = {NULL, 0, "--before"};
-            if (espfab_setting_parse_before(optarg, &src, &o->before, &f) != 0)
-                return refused(&f, err, errlen);
-            o->given |= ESPFAB_CLI_GIVEN_BEFORE;
-            break;
-        }
-        case O_AFTER: {
-            const espfab_setting_src_t src = {NULL, 0, "--after"};
-            if (espfab_setting_parse_after(optarg, &src, &o->after, &f) != 0)
-                return refused(&f, err, errlen);
-            o->given |= ESPFAB_CLI_GIVEN_AFTER;
-            break;
-        }
-        case O_MODE: {
-            const espfab_setting_src_t src = {NULL, 0, "--flash-mode"};
-            if (espfab_setting_parse_flash_mode(optarg, &src, &o->flash.mode, &f) != 0)
-                return refused(&f, err, errlen);
-            break;
-        }
-        case O_FREQ: { /* the chip's own set: espfab_flash_params_check */
-            const espfab_setting_src_t src = {NULL, 0, "--flash-freq"};
-            if (espfab_setting_parse_flash_freq(optarg, &src, &o->flash.freq, &f) != 0)
-                return refused(&f, err, errlen);
-            break;
-        }
-        case O_SIZE: {
-            const espfab_setting_src_t src = {NULL, 0, "--flash-size"};
-            if (espfab_setting_parse_flash_size(optarg, &src, &o->flash, &f) != 0)
-                return refused(&f, err, errlen);
-            break;
-        }
-        case O_NO_STUB:
-            o->no_stub = true;
-            break;
-        case O_NO_COMPRESS:
-            o->no_compress = true;
-            o->given |= ESPFAB_CLI_GIVEN_COMPRESS;
-            break;
-        case O_COMPRESS:
-            o->no_compress = false;
-            o->given |= ESPFAB_CLI_GIVEN_COMPRESS;
-            break;
-        case O_ERASE: {
-            const espfab_setting_src_t src = {NULL, 0, "--erase"};
-            if (espfab_setting_parse_erase(optarg, &src, &o->erase, &f) != 0)
-                return refused(&f, err, errlen);
-            o->given |= ESPFAB_CLI_GIVEN_ERASE;
-            break;
-        }
-        case O_ERASE_ALL:
-            o->erase = ESPFAB_ERASE_ALL;
-            o->given |= ESPFAB_CLI_GIVEN_ERASE;
-            break;
-        case O_NO_VERIFY:
-            o->no_verify = true;
-            break;
-        case O_FORCE:
-            o->force = true;
-            break;
-        case O_STUB_DIR:
-            o->stub_dir = optarg;
-            break;
-        case O_USB_ID:
-            if (espfab_usb_id_parse(optarg, &o->usb_vid, &o->usb_pid) != 0)
-                return fail(err, errlen, "--usb-id %s: expected VID:PID in hex, e.g. 303a:1001", optarg);
-            break;
-        case O_PROFILE:
-            o->profile = optarg;
-            break;
-        case O_JSON:
-            o->json = true;
-            break;
-        case O_HELP:
-            o->help = true;
-            break;
-        case ':':
-            return fail(err, errlen, "%s needs a value", argv[optind - 1]);
-        case '?':
-        default:
-            if (optopt && optopt < 256 && optopt != '?')
-                return fail(err, errlen, "-%c: unknown option of `espfab %s`", optopt, o->cmd);
-            return fail(err, errlen, "%s: unknown or incomplete option of `espfab %s` (see --help)",
-                        argv[optind - 1], o->cmd);
-        }
+        int rc = apply_setting(c, o, err, errlen);
+        if (rc == 1)
+            rc = apply_opt(c, argv, o, err, errlen);
+        if (rc != 0)
+            return -1;
     }
-    (void)idx;
     /* GNU getopt moved the positional arguments (OFFSET FILE...) to the end, in order. */
     o->pos = argv + optind;
     o->npos = argc - optind;
