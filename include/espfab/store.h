@@ -89,8 +89,10 @@ int espfab_store_attempt_begin(espfab_store_t *s, int64_t run_id, espfab_attempt
  * "already completed") once the attempt is completed. */
 int espfab_store_attempt_update(espfab_store_t *s, const espfab_attempt_t *a, espfab_fault_t *f);
 /* Completes it: everything in a, with a->outcome pass/fail/interrupted
- * (running is ESPFAB_E_INVALID_ARG); end_ms 0 = now.  Durable on return. */
-int espfab_store_attempt_finish(espfab_store_t *s, const espfab_attempt_t *a, espfab_fault_t *f);
+ * (running is ESPFAB_E_INVALID_ARG); end_ms 0 = now.  Durable on return.
+ * On success a->chain_sha256 receives the attempt's link in the record's
+ * hash chain (docs/record.md), so what the station reports live carries it. */
+int espfab_store_attempt_finish(espfab_store_t *s, espfab_attempt_t *a, espfab_fault_t *f);
 
 /* Query filter: zero/NULL fields do not filter. */
 typedef struct espfab_store_filter {

@@ -170,8 +170,10 @@ int store_maintenance(espfab_store_t *s, const char *action, const char *detail,
 }
 
 int store_chain_append(espfab_store_t *s, int64_t attempt_id, const char *origin,
-                       espfab_fault_t *f)
+                       char out[65], espfab_fault_t *f)
 {
+    if (out)
+        out[0] = '\0';
     if (!s->chain)
         return 0;
     /* The next seq is past every seq ever used (AUTOINCREMENT's own record),
@@ -222,6 +224,8 @@ int store_chain_append(espfab_store_t *s, int64_t attempt_id, const char *origin
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "append to the attempt chain");
     sqlite3_finalize(st);
+    if (!rc && out)
+        memcpy(out, hash, 65);
     return rc;
 }
 
@@ -259,7 +263,7 @@ int store_chain_backfill(espfab_store_t *s, int64_t *n, espfab_fault_t *f)
     }
     sqlite3_finalize(st);
     for (size_t i = 0; !rc && i < nids; i++)
-        rc = store_chain_append(s, ids[i], "migration", f);
+        rc = store_chain_append(s, ids[i], "migration", NULL, f);
     free(ids);
     if (!rc && nids) {
         char detail[200];

@@ -187,7 +187,7 @@ static int close_rows(espfab_store_t *s, const idlist_t *att, const idlist_t *ru
             rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "mark attempt interrupted");
         } else if (sqlite3_changes(s->db) == 1) {
             (*n)++;
-            rc = store_chain_append(s, att->v[i], origin, f);
+            rc = store_chain_append(s, att->v[i], origin, NULL, f);
         }
     }
     sqlite3_finalize(upd);

@@ -781,7 +781,7 @@ int espfab_store_attempt_begin(espfab_store_t *s, int64_t run_id, espfab_attempt
 
 /* Shared by update (outcome forced to running, NORMAL sync) and finish. */
 static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool finish,
-                         espfab_fault_t *f)
+                         char chain_out[65], espfab_fault_t *f)
 {
     if (!s || !a || a->id <= 0)
         return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "attempt %s: no attempt id",
@@ -847,7 +847,7 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
     sqlite3_finalize(st);
     /* Completed: chained in the same transaction, from the row as stored. */
     if (!rc && finish)
-        rc = store_chain_append(s, a->id, "finish", f);
+        rc = store_chain_append(s, a->id, "finish", chain_out, f);
     if (!rc)
         rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit attempt write", f);
     if (rc)
@@ -859,12 +859,16 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
 
 int espfab_store_attempt_update(espfab_store_t *s, const espfab_attempt_t *a, espfab_fault_t *f)
 {
-    return attempt_write(s, a, false, f);
+    return attempt_write(s, a, false, NULL, f);
 }
 
-int espfab_store_attempt_finish(espfab_store_t *s, const espfab_attempt_t *a, espfab_fault_t *f)
+int espfab_store_attempt_finish(espfab_store_t *s, espfab_attempt_t *a, espfab_fault_t *f)
 {
-    return attempt_write(s, a, true, f);
+    char link[65];
+    int rc = attempt_write(s, a, true, link, f);
+    if (rc == 0)
+        memcpy(a->chain_sha256, link, sizeof a->chain_sha256);
+    return rc;
 }
 
 /* ---- queries ---- */

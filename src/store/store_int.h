@@ -56,10 +56,11 @@ int store_recover(espfab_store_t *s, const char *why, const char *action, int *r
 /* ---- chain.c ---- */
 
 /* Appends completed attempt id to the chain (origin: "finish", "recovery",
- * "migration", "close-stale").  Inside the caller's write transaction; a
- * no-op when !s->chain. */
+ * "migration", "close-stale"); out (may be NULL) receives the link's hash,
+ * "" when the store keeps no chain.  Inside the caller's write transaction;
+ * a no-op when !s->chain. */
 int store_chain_append(espfab_store_t *s, int64_t attempt_id, const char *origin,
-                       espfab_fault_t *f);
+                       char out[65], espfab_fault_t *f);
 /* Chains, in id order, every completed attempt not chained yet (the rows an
  * older schema completed); *n receives how many.  Inside the caller's
  * transaction; records a maintenance event when n > 0. */

@@ -388,11 +388,16 @@ static void test_roundtrip_every_field(void)
 
     /* finish: everything */
     a->outcome = ESPFAB_OUTCOME_FAIL;
+    a->chain_sha256[0] = '\0';
     CHECK_EQ(espfab_store_attempt_finish(s, a, &f), 0);
     memset(c, 0, sizeof *c);
     CHECK_EQ(espfab_store_query(s, &flt, collect_cb, c, &f), 0);
     CHECK_EQ(c->n, 1);
     compare_attempts(&c->last, a);
+    /* the finish hands back the attempt's chain link, as stored (the
+     * station's live board event carries it) */
+    CHECK_EQ(strlen(a->chain_sha256), 64u);
+    CHECK_STR(a->chain_sha256, c->last.chain_sha256);
 
     /* the stored text columns a report reads directly */
     espfab_store_close(s);
