@@ -43,8 +43,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
-        printf("espfab %s\n", ESPFAB_VERSION_STRING);
-        return 0;
+        return espfab_cli_version(argc - 1, argv + 1);
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name))

@@ -17,5 +17,6 @@ int espfab_cli_db(int argc, char **argv);      /* src/cli/cmd_db.c */
 int espfab_cli_profile(int argc, char **argv); /* src/cli/cmd_profile.c */
 int espfab_cli_report(int argc, char **argv);  /* src/cli/cmd_report.c */
 int espfab_cli_errors(int argc, char **argv);  /* src/cli/cmd_errors.c */
+int espfab_cli_version(int argc, char **argv); /* src/cli/cmd_version.c (`espfab --version`) */
 
 #endif

@@ -65,6 +65,9 @@ typedef struct espfab_attempt {
     uint32_t flash_size;          /* bytes, 0 unknown */
     int xtal_mhz;
     char loader[8];               /* "ROM" or "stub" */
+    char stub_sha256[65];         /* hex SHA-256 of the stub JSON uploaded, "" for the ROM loader */
+    char espfab_version[24];      /* the espfab that wrote it (set by espfab_attempt_init; "" when
+                                     read back from a row recorded before schema 3) */
     uint32_t baud;                /* final baud */
     /* what was written */
     int nregions;

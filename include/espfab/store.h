@@ -72,6 +72,8 @@ typedef struct espfab_run {
     char profile_name[64], profile_sha256[65];
     char mode[16];               /* "batch", "continuous", "flash" ... */
     char host[64];               /* "" = gethostname() */
+    char espfab_version[24];     /* "" = this binary's (build.h); schema >= 3 */
+    char stub_package[64];       /* "" = the build's stub set, "esptool-js 0.7.0"; schema >= 3 */
     int64_t start_ms, end_ms;    /* epoch ms; start 0 = now */
 } espfab_run_t;
 

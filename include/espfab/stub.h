@@ -3,8 +3,9 @@
  *
  * Stubs come from the esptool-js npm package installed by tools/setup.sh
  * (never committed).  Lookup order for the directory: the explicit dir
- * argument (--stub-dir), $ESPFAB_STUB_DIR, then the build's default
- * (tools/npm/node_modules/esptool-js/lib/targets/stub_flasher).  Both naming
+ * argument (--stub-dir), $ESPFAB_STUB_DIR, an installed espfab's
+ * <bindir>/../share/espfab/stubs (when it exists, build.h), then the build's
+ * default (tools/npm/node_modules/esptool-js/lib/targets/stub_flasher).  Both naming
  * schemes are understood: esptool-js >= 0.7 `esp32s3.json` and <= 0.6
  * `stub_flasher_32s3.json`; P4 revisions < 3.0 use `esp32p4-rev1.json`.
  * Synchronous file reading on the loop thread.  A run loads each stub once,
@@ -30,6 +31,7 @@ typedef struct espfab_stub {
     uint8_t *data;
     size_t data_len;
     char path[512];        /* the JSON file it came from */
+    char sha256[65];       /* hex SHA-256 of that file's bytes, as loaded */
 } espfab_stub_t;
 
 /* Loads the stub for chip (rev_full < 0: unknown revision).  Fails with

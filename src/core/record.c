@@ -1,7 +1,10 @@
 /* record.c - attempt record helpers. */
 #include "espfab/record.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "espfab/build.h"
 
 const char *espfab_outcome_name(espfab_outcome_t o)
 {
@@ -23,5 +26,6 @@ void espfab_attempt_init(espfab_attempt_t *a)
 {
     memset(a, 0, sizeof(*a));
     a->rev_full = -1;
+    snprintf(a->espfab_version, sizeof(a->espfab_version), "%s", espfab_build_version());
     espfab_fault_clear(&a->fault);
 }

@@ -6,6 +6,9 @@
  */
 #include "espfab/stub.h"
 
+#include "espfab/build.h"
+#include "espfab/profile.h" /* espfab_sha256_hex */
+
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
@@ -31,7 +34,8 @@ const char *espfab_stub_default_dir(const char *dir)
     const char *env = getenv("ESPFAB_STUB_DIR");
     if (env && *env)
         return env;
-    return ESPFAB_DEFAULT_STUB_DIR;
+    const char *installed = espfab_build_installed_stub_dir();
+    return installed ? installed : ESPFAB_DEFAULT_STUB_DIR;
 }
 
 void espfab_stub_free(espfab_stub_t *s)
@@ -275,6 +279,7 @@ int espfab_stub_load(const char *dir, const espfab_chip_t *chip, int rev_full, e
             return f ? f->code : r;
         }
         snprintf(out->path, sizeof(out->path), "%s", path);
+        espfab_sha256_hex(json, len, out->sha256);
         r = parse_json(json, len, path, out, f);
         free(json);
         if (r != 0) {
@@ -287,6 +292,7 @@ int espfab_stub_load(const char *dir, const espfab_chip_t *chip, int rev_full, e
      * how the directory was chosen. */
     const char *src = (dir && *dir)               ? "--stub-dir"
                       : (getenv("ESPFAB_STUB_DIR") && *getenv("ESPFAB_STUB_DIR")) ? "$ESPFAB_STUB_DIR"
+                      : espfab_build_installed_stub_dir()                         ? "installed"
                                                                                 : "built-in default";
     return espfab_fault_set(f, ESPFAB_E_STUB_NOT_FOUND, "%s stub: tried %s in %s (%s)",
                             chip->name ? chip->name : chip->key, tried, d, src);

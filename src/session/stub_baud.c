@@ -9,6 +9,7 @@
 #include "core.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #define MEM_END_ROM_TIMEOUT_MS 200u
 #define OHAI_SYNC_TIMEOUT_MS 100u
@@ -189,6 +190,7 @@ void phase_stub_enter(espfab_session_t *s)
         sess_fail_with(s, &f);
         return;
     }
+    memcpy(s->rec.stub_sha256, P->stub->sha256, sizeof(s->rec.stub_sha256));
     P->seg = 0;
     P->seq = (uint32_t)-1;
     P->greeting = OHAI_PENDING;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "espfab/build.h"
 #include "store/schema.h"
 #include "store/store_int.h"
 
@@ -252,6 +253,16 @@ static int detect_chain(espfab_store_t *s, espfab_fault_t *f)
     return rc;
 }
 
+/* Sets s->build: the columns of schema 0003 are there. */
+static int detect_build(espfab_store_t *s, espfab_fault_t *f)
+{
+    int64_t n = 0;
+    int rc = store_query_int(s, "SELECT count(*) FROM pragma_table_info('attempts') "
+                                "WHERE name IN ('espfab_version', 'stub_sha256')", &n, f);
+    s->build = !rc && n == 2;
+    return rc;
+}
+
 static int migrate(espfab_store_t *s, espfab_fault_t *f)
 {
     for (unsigned i = 0; i < s->nmigrations; i++) {
@@ -455,6 +466,8 @@ int espfab__store_open_with(const char *path, unsigned flags, const espfab_schem
     /* A reader reads an older schema as it is; a writer migrates. */
     if (!rc && s->version < latest && !(flags & ESPFAB_STORE_READONLY))
         rc = migrate(s, f);
+    if (!rc)
+        rc = detect_build(s, f);
     if (!rc && !(flags & ESPFAB_STORE_NO_RECOVER))
         rc = store_recover(s, "still running when the database was opened again", NULL,
                            recovered, f);
@@ -479,6 +492,27 @@ void espfab_store_close(espfab_store_t *s)
 }
 
 /* ---- runs ---- */
+
+/* Schema 3: which espfab and which stub set the run used ("" = this binary's). */
+static int run_build_columns(espfab_store_t *s, int64_t id, espfab_run_t *r, espfab_fault_t *f)
+{
+    if (!r->espfab_version[0])
+        snprintf(r->espfab_version, sizeof r->espfab_version, "%s", espfab_build_version());
+    if (!r->stub_package[0])
+        snprintf(r->stub_package, sizeof r->stub_package, "%s", espfab_build_stub_package());
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "UPDATE runs SET espfab_version=?2, stub_package=?3 WHERE id=?1", &st,
+                           ESPFAB_E_STORE_WRITE, f);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, r->espfab_version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->stub_package, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "record the run's espfab version");
+    sqlite3_finalize(st);
+    return rc;
+}
 
 int espfab_store_run_begin(espfab_store_t *s, espfab_run_t *r, espfab_fault_t *f)
 {
@@ -524,6 +558,8 @@ int espfab_store_run_begin(espfab_store_t *s, espfab_run_t *r, espfab_fault_t *f
             id = sqlite3_last_insert_rowid(s->db);
     }
     sqlite3_finalize(st);
+    if (!rc && s->build)
+        rc = run_build_columns(s, id, r, f);
     if (!rc && s->chain)
         rc = store_owner_lock(s, id, f);
     if (!rc)
@@ -704,6 +740,27 @@ static int write_regions(espfab_store_t *s, int64_t id, const espfab_attempt_t *
     return rc;
 }
 
+/* Schema 3: the espfab and the stub that wrote attempt id, while it runs
+ * (before the statement that completes it). */
+static int write_build_columns(espfab_store_t *s, int64_t id, const espfab_attempt_t *a,
+                               espfab_fault_t *f)
+{
+    if (!s->build)
+        return 0;
+    sqlite3_stmt *st;
+    int rc = store_prepare(s, "UPDATE attempts SET espfab_version=?2, stub_sha256=?3 WHERE id=?1",
+                           &st, ESPFAB_E_STORE_WRITE, f);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, a->espfab_version, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, a->stub_sha256, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = store_sql_fault(s, f, ESPFAB_E_STORE_WRITE, "record the attempt's espfab and stub");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 static char *build_insert_sql(void)
 {
     size_t cap = 4096;
@@ -769,6 +826,8 @@ int espfab_store_attempt_begin(espfab_store_t *s, int64_t run_id, espfab_attempt
     if (!rc)
         rc = write_regions(s, id, tmp, f);
     if (!rc)
+        rc = write_build_columns(s, id, tmp, f);
+    if (!rc)
         rc = store_exec(s, "COMMIT", ESPFAB_E_STORE_WRITE, "commit attempt", f);
     if (rc)
         store_rollback(s);
@@ -833,6 +892,8 @@ static int attempt_write(espfab_store_t *s, const espfab_attempt_t *a, bool fini
     /* Regions first: the triggers accept them only while the attempt runs. */
     if (!rc)
         rc = write_regions(s, a->id, tmp, f);
+    if (!rc)
+        rc = write_build_columns(s, a->id, tmp, f);
     if (!rc)
         rc = store_prepare(s, sql, &st, ESPFAB_E_STORE_WRITE, f);
     if (!rc) {
@@ -938,6 +999,8 @@ static void read_attempt(sqlite3_stmt *st, espfab_attempt_t *a, int64_t *run_id)
     store_copy_text(st, COL(detail), a->fault.detail, sizeof a->fault.detail);
     store_copy_text(st, COL(message), a->message, sizeof a->message);
     store_copy_text(st, C_COUNT + 2, a->chain_sha256, sizeof a->chain_sha256);
+    store_copy_text(st, C_COUNT + 3, a->espfab_version, sizeof a->espfab_version);
+    store_copy_text(st, C_COUNT + 4, a->stub_sha256, sizeof a->stub_sha256);
 }
 
 static int read_regions(espfab_store_t *s, sqlite3_stmt *rs, espfab_attempt_t *a,
@@ -985,6 +1048,8 @@ int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
     n += (size_t)snprintf(sql + n, sizeof sql - n, s->chain ? ", (SELECT c.sha256 FROM "
                           "attempt_chain c WHERE c.attempt_id = attempts.id ORDER BY c.seq DESC "
                           "LIMIT 1)" : ", NULL");
+    n += (size_t)snprintf(sql + n, sizeof sql - n, s->build ? ", espfab_version, stub_sha256"
+                                                            : ", NULL, NULL");
     n += (size_t)snprintf(sql + n, sizeof sql - n, " FROM attempts WHERE 1");
     /* Each filter appends "AND col <op> ?k" and is bound below in the same order. */
     struct { const char *col; const char *txt; int64_t num; const char *op; } w[16];

@@ -28,6 +28,7 @@ struct espfab_store {
     const espfab_schema_migration_t *migrations;
     unsigned nmigrations;
     bool chain;            /* attempt_chain, maintenance and the runs' owner columns exist */
+    bool build;            /* schema 3's espfab_version / stub columns exist */
     bool immutable;        /* opened with immutable=1 (read-only storage) */
     int lock_fd;           /* the owner lock file, -1 until a run begins */
 };
