@@ -21,6 +21,8 @@ target_compile_definitions(espfab_core PRIVATE
   ESPFAB_STUB_PACKAGE="${ESPFAB_STUB_PACKAGE}"
   ESPFAB_INIH_VERSION="${INIH_VERSION}")
 
+set(_dist "${CMAKE_SOURCE_DIR}/dist")
+
 # Stubs: copied into the build tree at build time (so a package holds the
 # stubs the build saw), installed from there.
 set(ESPFAB_STAGED_STUBS "${CMAKE_BINARY_DIR}/share/espfab/stubs")
@@ -40,8 +42,13 @@ else()
                   "the install will have no flasher stubs")
 endif()
 
-set(_dist "${CMAKE_SOURCE_DIR}/dist")
-install(FILES "${_dist}/espfab.1" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
+# espfab(1) from the commands' own --help, at build time.
+add_custom_command(OUTPUT "${CMAKE_BINARY_DIR}/share/man/espfab.1"
+  COMMAND ${CMAKE_COMMAND} -DESPFAB=$<TARGET_FILE:espfab> -DOUT=${CMAKE_BINARY_DIR}/share/man/espfab.1
+          -DVERSION=${PROJECT_VERSION} -P "${_dist}/genman.cmake"
+  DEPENDS espfab "${_dist}/genman.cmake" COMMENT "Generating espfab(1)")
+add_custom_target(espfab_man ALL DEPENDS "${CMAKE_BINARY_DIR}/share/man/espfab.1")
+install(FILES "${CMAKE_BINARY_DIR}/share/man/espfab.1" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
 install(FILES "${_dist}/espfab.bash-completion" DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions"
         RENAME espfab)
 install(FILES "${_dist}/60-espfab.rules" "${_dist}/espfab-station.service" "${_dist}/station.ini.example"
