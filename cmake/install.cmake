@@ -25,16 +25,16 @@ set(_dist "${CMAKE_SOURCE_DIR}/dist")
 
 # Stubs: copied into the build tree at build time (so a package holds the
 # stubs the build saw), installed from there.
-set(ESPFAB_STAGED_STUBS "${CMAKE_BINARY_DIR}/share/espfab/stubs")
+set(ESPFAB_STAGED_STUBS "${CMAKE_BINARY_DIR}/staged/stubs") # not <dir>/share/espfab/stubs: a build-tree binary must not take it for an installed one
 if(EXISTS "${ESPFAB_DEFAULT_STUB_DIR}")
   file(GLOB _stub_json CONFIGURE_DEPENDS "${ESPFAB_DEFAULT_STUB_DIR}/*.json")
-  add_custom_command(OUTPUT "${CMAKE_BINARY_DIR}/share/espfab/stubs.stamp"
+  add_custom_command(OUTPUT "${CMAKE_BINARY_DIR}/staged/stubs.stamp"
     COMMAND ${CMAKE_COMMAND} -E rm -rf "${ESPFAB_STAGED_STUBS}"
     COMMAND ${CMAKE_COMMAND} -E copy_directory "${ESPFAB_DEFAULT_STUB_DIR}" "${ESPFAB_STAGED_STUBS}"
-    COMMAND ${CMAKE_COMMAND} -E touch "${CMAKE_BINARY_DIR}/share/espfab/stubs.stamp"
+    COMMAND ${CMAKE_COMMAND} -E touch "${CMAKE_BINARY_DIR}/staged/stubs.stamp"
     DEPENDS ${_stub_json} "${_pkg_json}"
     COMMENT "Staging the flasher stubs of ${ESPFAB_STUB_PACKAGE}")
-  add_custom_target(espfab_stubs ALL DEPENDS "${CMAKE_BINARY_DIR}/share/espfab/stubs.stamp")
+  add_custom_target(espfab_stubs ALL DEPENDS "${CMAKE_BINARY_DIR}/staged/stubs.stamp")
   install(DIRECTORY "${ESPFAB_STAGED_STUBS}/" DESTINATION "${CMAKE_INSTALL_DATADIR}/espfab/stubs"
           FILES_MATCHING PATTERN "*.json")
 else()
@@ -43,12 +43,12 @@ else()
 endif()
 
 # espfab(1) from the commands' own --help, at build time.
-add_custom_command(OUTPUT "${CMAKE_BINARY_DIR}/share/man/espfab.1"
-  COMMAND ${CMAKE_COMMAND} -DESPFAB=$<TARGET_FILE:espfab> -DOUT=${CMAKE_BINARY_DIR}/share/man/espfab.1
+add_custom_command(OUTPUT "${CMAKE_BINARY_DIR}/staged/espfab.1"
+  COMMAND ${CMAKE_COMMAND} -DESPFAB=$<TARGET_FILE:espfab> -DOUT=${CMAKE_BINARY_DIR}/staged/espfab.1
           -DVERSION=${PROJECT_VERSION} -P "${_dist}/genman.cmake"
   DEPENDS espfab "${_dist}/genman.cmake" COMMENT "Generating espfab(1)")
-add_custom_target(espfab_man ALL DEPENDS "${CMAKE_BINARY_DIR}/share/man/espfab.1")
-install(FILES "${CMAKE_BINARY_DIR}/share/man/espfab.1" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
+add_custom_target(espfab_man ALL DEPENDS "${CMAKE_BINARY_DIR}/staged/espfab.1")
+install(FILES "${CMAKE_BINARY_DIR}/staged/espfab.1" DESTINATION "${CMAKE_INSTALL_MANDIR}/man1")
 install(FILES "${_dist}/espfab.bash-completion" DESTINATION "${CMAKE_INSTALL_DATADIR}/bash-completion/completions"
         RENAME espfab)
 install(FILES "${_dist}/60-espfab.rules" "${_dist}/espfab-station.service" "${_dist}/station.ini.example"

@@ -56,6 +56,9 @@ static void fill_attempt(espfab_attempt_t *a, int k)
     snprintf(a->profile_name, sizeof a->profile_name, "prof-%d", k);
     for (int i = 0; i < 64; i++)
         a->profile_sha256[i] = "0123456789abcdef"[(i + k) % 16];
+    for (int i = 0; i < 64; i++)
+        a->stub_sha256[i] = "fedcba9876543210"[(i + k) % 16];
+    snprintf(a->espfab_version, sizeof a->espfab_version, "9.%d.0", k);
     snprintf(a->chip, sizeof a->chip, "ESP32-S3");
     a->rev_full = 2 + k;
     snprintf(a->mac, sizeof a->mac, "24:6f:28:00:00:%02x", k & 0xff);
@@ -130,6 +133,8 @@ static void compare_attempts(const espfab_attempt_t *a, const espfab_attempt_t *
     CHECK_STR(a->lot, b->lot);
     CHECK_STR(a->profile_name, b->profile_name);
     CHECK_STR(a->profile_sha256, b->profile_sha256);
+    CHECK_STR(a->stub_sha256, b->stub_sha256);
+    CHECK_STR(a->espfab_version, b->espfab_version);
     CHECK_STR(a->chip, b->chip);
     CHECK_EQ(a->rev_full, b->rev_full);
     CHECK_STR(a->mac, b->mac);
