@@ -143,6 +143,14 @@ typedef struct espfab_report_board {
     int64_t first_key_ms, first_key_id, dec_key_ms, dec_key_id;
 } espfab_report_board_t;
 
+/* One espfab version + stub pair that wrote attempts (schema 3; "" = not
+ * recorded, or the ROM loader for the stub). */
+#define ESPFAB_REPORT_MAX_LOADERS 8
+typedef struct espfab_report_loader {
+    char espfab_version[24], stub_sha256[65];
+    int64_t attempts;
+} espfab_report_loader_t;
+
 typedef struct espfab_report_stats {
     int64_t attempts, passed, failed, interrupted, running, no_mac;
     int64_t boards_passed, boards_first_pass; /* boards: nboards below */
@@ -165,6 +173,9 @@ typedef struct espfab_report_stats {
     espfab_report_bucket_t *buckets;
     size_t nboards;                 /* sorted by deciding attempt start, then MAC */
     espfab_report_board_t *boards;
+    size_t nloaders;                /* distinct (espfab_version, stub_sha256), first seen first */
+    espfab_report_loader_t loaders[ESPFAB_REPORT_MAX_LOADERS];
+    int64_t loaders_other;          /* attempts of pairs beyond the first MAX_LOADERS */
     void *priv;                     /* internal (MAC index, per-attempt times) */
 } espfab_report_stats_t;
 

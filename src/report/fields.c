@@ -92,6 +92,8 @@ int espfab__report_attempt_fields(const espfab_attempt_t *a, int64_t run_id, rep
     STR("detail", a->fault.detail);
     STR("message", a->message);
     STR("chain_sha256", a->chain_sha256);
+    STR("espfab_version", a->espfab_version); /* "" in rows recorded before schema 3 */
+    STR("stub_sha256", a->stub_sha256);       /* "" for the ROM loader or before schema 3 */
     INT("nregions", a->nregions);
     return 0;
 }

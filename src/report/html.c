@@ -448,6 +448,35 @@ static void boards(w_t *w, const espfab_report_stats_t *st)
     pf(w, "</tbody></table></section>\n");
 }
 
+/* One line: which espfab and which stub (SHA-256 of its JSON) wrote the attempts. */
+static void loaders(w_t *w, const espfab_report_stats_t *st)
+{
+    if (!st->nloaders)
+        return;
+    pf(w, "<p class=\"meta\" id=\"loaders\">Written by ");
+    for (size_t i = 0; i < st->nloaders; i++) {
+        const espfab_report_loader_t *l = &st->loaders[i];
+        pf(w, "%s", i ? "; " : "");
+        if (l->espfab_version[0]) {
+            pf(w, "espfab ");
+            esc(w, l->espfab_version);
+        } else {
+            pf(w, "espfab (version not recorded)");
+        }
+        if (l->stub_sha256[0]) {
+            pf(w, " with stub sha256 <code>");
+            esc(w, l->stub_sha256);
+            pf(w, "</code>");
+        } else {
+            pf(w, l->espfab_version[0] ? " with the ROM loader" : "");
+        }
+        pf(w, " (%" PRId64 " attempt%s)", l->attempts, l->attempts == 1 ? "" : "s");
+    }
+    if (st->loaders_other)
+        pf(w, "; others (%" PRId64 " attempts)", st->loaders_other);
+    pf(w, "</p>\n");
+}
+
 int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts_t *o, FILE *out)
 {
     w_t w = {out, 0, 0};
@@ -468,6 +497,7 @@ int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts
         pf(&w, "</p>\n");
     }
     summary(&w, st);
+    loaders(&w, st);
     pareto(&w, st);
     throughput(&w, st);
     boards(&w, st);

@@ -7,6 +7,7 @@
 #include "espfab/report.h"
 #include "espfab/vec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,6 +207,26 @@ static int board_set_row(espfab_report_board_t *b, const espfab_attempt_t *a)
     return 0;
 }
 
+/* Counts a's (espfab version, stub) pair. */
+static void count_loader(espfab_report_stats_t *st, const espfab_attempt_t *a)
+{
+    for (size_t i = 0; i < st->nloaders; i++) {
+        espfab_report_loader_t *l = &st->loaders[i];
+        if (!strcmp(l->espfab_version, a->espfab_version) && !strcmp(l->stub_sha256, a->stub_sha256)) {
+            l->attempts++;
+            return;
+        }
+    }
+    if (st->nloaders == ESPFAB_REPORT_MAX_LOADERS) {
+        st->loaders_other++;
+        return;
+    }
+    espfab_report_loader_t *l = &st->loaders[st->nloaders++];
+    snprintf(l->espfab_version, sizeof l->espfab_version, "%s", a->espfab_version);
+    snprintf(l->stub_sha256, sizeof l->stub_sha256, "%s", a->stub_sha256);
+    l->attempts = 1;
+}
+
 int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a)
 {
     priv_t *p = st->priv;
@@ -216,6 +237,7 @@ int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a
         st->priv = p;
     }
     st->attempts++;
+    count_loader(st, a);
     switch (a->outcome) {
     case ESPFAB_OUTCOME_PASS: st->passed++; break;
     case ESPFAB_OUTCOME_FAIL: st->failed++; break;

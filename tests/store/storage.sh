@@ -99,7 +99,7 @@ run 0 "a schema-1 database read-only" -- "${AS[@]}" "$ESPFAB" report --db "$T/ro
 run 0 "db check of a schema-1 database read-only" -- "${AS[@]}" "$ESPFAB" db check --db "$T/ro1/v1.db" &&
     has "$T/out" "chain        not started: schema version 1" "v1 chain line" && pass "db check says the chain has not started"
 run 0 "db check upgrades a writable schema-1 database" -- "$ESPFAB" db check --db "$T/v1.db" &&
-    has "$T/out" "schema version 2" "upgraded" && has "$T/out" "chain        2 links, head 2 (attempt #2)" "chained" &&
+    has "$T/out" "schema version 3" "upgraded" && has "$T/out" "chain        2 links, head 2 (attempt #2)" "chained" &&
     [ "$(sqlite3 "$T/v1.db" "select group_concat(attempt_id || ':' || origin) from (select * from attempt_chain order by seq)")" = "1:migration,2:migration" ] &&
     [ "$(sqlite3 "$T/v1.db" "select count(*) from maintenance where action='chain-start' and detail like '%2 attempts completed before schema version 2 chained in id order%'")" = 1 ] &&
     [ "$(sqlite3 "$T/v1.db" "select count(*) from runs where chain_head is null and owner_lock is null")" = 1 ] &&

@@ -50,6 +50,8 @@ static void fill_attempt(espfab_attempt_t *a, int k)
     a->flash_size = 4194304u * (unsigned)k;
     a->xtal_mhz = 40 + k;
     snprintf(a->loader, sizeof a->loader, "%s", k % 2 ? "stub" : "ROM");
+    if (k % 2)
+        hexfill(a->stub_sha256, 64, (unsigned)k + 7u);
     a->baud = 460800u + (unsigned)k;
     a->start_ms = T0 + k * 7 * HOUR + k;
     a->end_ms = a->start_ms + 30000 + k;
@@ -254,6 +256,8 @@ static void expectations(int k)
     E("retries", "%d", a->fault.retries);
     E("detail", "%s", a->fault.detail);
     E("message", "%s", a->message);
+    E("espfab_version", "%s", a->espfab_version);
+    E("stub_sha256", "%s", a->stub_sha256);
     E("nregions", "%d", a->nregions);
 }
 

@@ -244,11 +244,42 @@ static void test_write_error_errno(void)
     espfab_report_stats_free(&st);
 }
 
+/* The line naming which espfab and which stub wrote the attempts (schema 3):
+ * one entry per distinct pair, counted; unrecorded and ROM-loader rows said so. */
+static void test_loaders_line(void)
+{
+    espfab_report_stats_t st;
+    espfab_report_stats_init(&st);
+    espfab_attempt_t a;
+    const char *sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    for (int i = 0; i < 5; i++) {
+        espfab_attempt_init(&a);
+        a.id = i + 1;
+        a.start_ms = T0 + i * MIN;
+        a.outcome = ESPFAB_OUTCOME_PASS;
+        snprintf(a.mac, sizeof a.mac, "24:6f:28:00:00:%02x", i);
+        snprintf(a.espfab_version, sizeof a.espfab_version, "%s", i == 4 ? "" : "1.2<3");
+        if (i < 3)
+            snprintf(a.stub_sha256, sizeof a.stub_sha256, "%s", sha);
+        CHECK_EQ(espfab_report_stats_add(&st, &a), 0);
+    }
+    CHECK_EQ(espfab_report_stats_finish(&st), 0);
+    CHECK_EQ(st.nloaders, 3u);
+    char *h = render(&st);
+    CHECK_CONTAINS(h, "id=\"loaders\">Written by espfab 1.2&lt;3 with stub sha256 <code>");
+    CHECK_CONTAINS(h, sha);
+    CHECK_CONTAINS(h, "</code> (3 attempts); espfab 1.2&lt;3 with the ROM loader (1 attempt); "
+                      "espfab (version not recorded) (1 attempt)</p>");
+    free(h);
+    espfab_report_stats_free(&st);
+}
+
 int main(void)
 {
     RUN(test_empty);
     RUN(test_page);
     RUN(test_unidentified_units);
     RUN(test_write_error_errno);
+    RUN(test_loaders_line);
     return check_summary();
 }
