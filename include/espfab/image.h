@@ -197,6 +197,9 @@ typedef struct espfab_partition_table {
     size_t n;
     bool has_md5;
     espfab_partition_t p[ESPFAB_PARTITIONS_MAX];
+    bool md5_bad;                      /* an MD5 entry that does not match
+                                          (the parse fails; p[0..n) hold the
+                                          entries it covers) */
 } espfab_partition_table_t;
 
 /* True when buf starts like a partition table (0xAA 0x50). */

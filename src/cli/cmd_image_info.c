@@ -164,12 +164,22 @@ static void text_image(const described_t *d)
         printf("app description  none (no esp_app_desc_t at the start of segment 0)\n");
 }
 
+/* "valid", "BAD", "entry absent", or "not checked" (the table is bad before
+ * its MD5 entry). */
+static const char *md5_state(const described_t *d)
+{
+    if (d->pt.md5_bad)
+        return "BAD";
+    if (d->rc)
+        return "not checked";
+    return d->pt.has_md5 ? "valid" : "entry absent";
+}
+
 static void text_table(const described_t *d)
 {
     const espfab_partition_table_t *t = &d->pt;
     printf("format       ESP-IDF partition table, %zu entr%s, MD5 %s\n", t->n,
-           t->n == 1 ? "y" : "ies",
-           d->rc ? "not checked (see the error)" : t->has_md5 ? "valid" : "entry absent");
+           t->n == 1 ? "y" : "ies", md5_state(d));
     if (t->n)
         printf("  %-16s %-16s %-10s %-10s %-10s %s\n", "name", "type", "subtype", "offset", "size",
                "flags");
@@ -267,6 +277,10 @@ static void json_image(espfab_json_t *w, const described_t *d)
         hex(d->buf + i->data_length, 32, stored);
         espfab_json_str(w, "sha256", stored);
         espfab_json_bool(w, "sha256_ok", i->sha256_ok);
+        if (!i->sha256_ok) {
+            hex(d->sha_computed, 32, stored);
+            espfab_json_str(w, "sha256_computed", stored);
+        }
     }
     espfab_json_uint(w, "image_length", i->image_length);
     if (d->has_desc)
@@ -278,7 +292,10 @@ static void json_image(espfab_json_t *w, const described_t *d)
 static void json_table(espfab_json_t *w, const described_t *d)
 {
     espfab_json_str(w, "format", "partition table");
-    espfab_json_bool(w, "md5_present", d->pt.has_md5);
+    espfab_json_str(w, "md5", d->pt.md5_bad ? "bad"
+                              : d->rc        ? "not checked"
+                              : d->pt.has_md5 ? "valid"
+                                              : "absent");
     espfab_json_arr(w, "partitions");
     for (size_t k = 0; k < d->pt.n; k++) {
         const espfab_partition_t *p = &d->pt.p[k];
@@ -368,6 +385,7 @@ int espfab_cli_image_info(int argc, char **argv)
     describe(d);
     int out = json ? print_json(d) : (print_text(d), 0);
     int status = d->rc ? 1 : out ? 2 : 0;
+    fflush(stdout);
     if (d->rc)
         fprintf(stderr, "espfab image-info: %s\n", espfab_fault_format(&d->fault, line, sizeof(line)));
     free(buf);

@@ -109,11 +109,13 @@ int espfab_partition_table_parse(const uint8_t *b, size_t len, const char *name,
             if (EVP_Digest(b, off, md, &mdlen, EVP_md5(), NULL) != 1 || mdlen != 16)
                 return espfab_fault_set(f, ESPFAB_E_PARTITION_TABLE_BAD,
                                         "%s: libcrypto could not compute MD5", name);
-            if (memcmp(md, e + PT_MD5_OFF, 16) != 0)
+            if (memcmp(md, e + PT_MD5_OFF, 16) != 0) {
+                t->md5_bad = true;
                 return espfab_fault_set(f, ESPFAB_E_PARTITION_TABLE_BAD,
                                         "%s: the MD5 entry at 0x%zX does not match the %zu "
                                         "entries before it (edited or damaged table)",
                                         name, off, t->n);
+            }
             t->has_md5 = true;
             off += PT_ENTRY;
             break;

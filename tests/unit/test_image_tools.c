@@ -149,6 +149,23 @@ static void test_header_names(void)
     CHECK_STR(espfab_partition_subtype_name(0x40, 0x07, buf, sizeof(buf)), "0x07");
 }
 
+static void test_partition_md5_bad(void)
+{
+    uint8_t *b = NULL;
+    size_t n = 0;
+    CHECK(mk("--chip esp32 --kind partition-table", "pt.bin", &b, &n) == 0);
+    espfab_partition_table_t t;
+    CHECK_EQ(espfab_partition_table_parse(b, n, "pt.bin", &t, NULL), 0);
+    CHECK(t.has_md5 && !t.md5_bad);
+    b[0x60 + 16] ^= 1; /* the MD5 after three entries */
+    espfab_fault_t f;
+    CHECK_EQ(espfab_partition_table_parse(b, n, "pt.bin", &t, &f), ESPFAB_E_PARTITION_TABLE_BAD);
+    CHECK(t.md5_bad);
+    CHECK_EQ(t.n, 3);
+    CHECK_STR(t.p[2].label, "factory");
+    free(b);
+}
+
 /* ---- merge.c ---- */
 
 typedef struct parts3 {
@@ -340,6 +357,7 @@ int main(void)
     RUN(test_segments_and_app_desc);
     RUN(test_esp8266_segments);
     RUN(test_header_names);
+    RUN(test_partition_md5_bad);
     RUN(test_merge_bytes);
     RUN(test_merge_refusals);
     RUN(test_port_pick);
