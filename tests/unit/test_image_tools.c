@@ -302,6 +302,30 @@ static void test_merge_refusals(void)
     CHECK_EQ(WEXITSTATUS(system(cmd)), 2);
     struct stat st;
     CHECK(stat(path, &st) == 0 && st.st_size == 3);
+
+    /* Images for two chips: refused, naming both files (or the --chip). */
+    uint8_t *s3 = NULL;
+    size_t s3_n = 0;
+    CHECK(mk("--chip esp32s3 --size 8k", "s3app.bin", &s3, &s3_n) == 0);
+    free(s3);
+    char errp[512];
+    snprintf(errp, sizeof(errp), "%s/err.txt", tmpdir);
+    snprintf(cmd, sizeof(cmd), "%s merge -o %s/x.bin 0x1000 %s/bl.bin 0x10000 %s/s3app.bin 2>%s",
+             ESPFAB, tmpdir, tmpdir, tmpdir, errp);
+    CHECK_EQ(WEXITSTATUS(system(cmd)), 2);
+    uint8_t *msg = NULL;
+    size_t msg_n = 0;
+    CHECK_EQ(espfab_image_load(errp, &msg, &msg_n, &f), 0);
+    CHECK(msg && strstr((char *)msg, "bl.bin") && strstr((char *)msg, "s3app.bin"));
+    free(msg);
+    snprintf(cmd, sizeof(cmd), "%s merge -o %s/x.bin --chip esp32 0x10000 %s/s3app.bin 2>%s",
+             ESPFAB, tmpdir, tmpdir, errp);
+    CHECK_EQ(WEXITSTATUS(system(cmd)), 2);
+    msg = NULL;
+    CHECK_EQ(espfab_image_load(errp, &msg, &msg_n, &f), 0);
+    CHECK(msg && strstr((char *)msg, "s3app.bin") && strstr((char *)msg, "--chip esp32"));
+    free(msg);
+    CHECK(access(path, F_OK) == 0);
     free_parts(&p);
 }
 
