@@ -21,13 +21,15 @@ static const subcommand commands[] = {
     {"profile", espfab_cli_profile, "profile tools (profile check, profile import)"},
     {"report", espfab_cli_report, "export the audit report (csv, json, html)"},
     {"errors", espfab_cli_errors, "list every error code with its cause and fix"},
+    {"image-info", espfab_cli_image_info, "describe a firmware file: chip, header, segments, app, SHA-256"},
+    {"merge", espfab_cli_merge, "merge files into one flash image (esptool merge_bin)"},
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: espfab <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n`espfab <command> --help` shows a command's options.\n");
 }
 

@@ -18,5 +18,7 @@ int espfab_cli_profile(int argc, char **argv); /* src/cli/cmd_profile.c */
 int espfab_cli_report(int argc, char **argv);  /* src/cli/cmd_report.c */
 int espfab_cli_errors(int argc, char **argv);  /* src/cli/cmd_errors.c */
 int espfab_cli_version(int argc, char **argv); /* src/cli/cmd_version.c (`espfab --version`) */
+int espfab_cli_image_info(int argc, char **argv); /* src/cli/cmd_image_info.c */
+int espfab_cli_merge(int argc, char **argv);   /* src/cli/cmd_merge.c */
 
 #endif

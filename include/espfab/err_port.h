@@ -16,5 +16,6 @@
     XX(PORT_BAD_SPEC, 111, "bad port name", "use a device path (/dev/ttyUSB0), a by-path glob, or tcp://HOST:PORT") \
     XX(PORT_CLOSED, 112, "the other end closed the connection", "the network serial server or simulator went away; restart it") \
     XX(PORT_NOT_A_TTY, 113, "path is not a serial device", "the path exists but is not a tty; check the port name with `espfab ports`") \
-    XX(PORT_BAUD_UNSUPPORTED, 114, "the serial adapter refused the baud rate", "choose a baud rate the USB-UART bridge supports (115200, 460800, 921600)")
+    XX(PORT_BAUD_UNSUPPORTED, 114, "the serial adapter refused the baud rate", "choose a baud rate the USB-UART bridge supports (115200, 460800, 921600)") \
+    XX(PORT_AMBIGUOUS, 115, "several USB serial ports: which one is meant", "give --port with one of the ports listed (or a /dev/serial/by-path name, which stays the same across replugging)")
 #endif

@@ -197,6 +197,9 @@ typedef struct espfab_partition_table {
     size_t n;
     bool has_md5;
     espfab_partition_t p[ESPFAB_PARTITIONS_MAX];
+    bool md5_bad;                      /* an MD5 entry that does not match
+                                          (the parse fails; p[0..n) hold the
+                                          entries it covers) */
 } espfab_partition_table_t;
 
 /* True when buf starts like a partition table (0xAA 0x50). */
@@ -208,6 +211,9 @@ int espfab_partition_table_parse(const uint8_t *buf, size_t len, const char *nam
                                  espfab_partition_table_t *t, espfab_fault_t *f);
 /* "app", "data", "bootloader", "partition table", "custom". */
 const char *espfab_partition_type_name(uint8_t type);
+/* ESP-IDF's name for a subtype ("nvs", "phy", "factory", "ota_3", "spiffs")
+ * into buf, or its number ("0x42") when it has none; returns buf. */
+const char *espfab_partition_subtype_name(uint8_t type, uint8_t subtype, char *buf, size_t len);
 
 /* True when buf is an ELF file (0x7F 'E' 'L' 'F'). */
 bool espfab_image_is_elf(const uint8_t *buf, size_t len);
@@ -256,6 +262,76 @@ int espfab_regions_check_layout(const espfab_region_t *r, const uint8_t *const *
                                 const espfab_region_kind_t *kind, size_t n,
                                 const espfab_chip_t *chip, uint32_t flash_size, unsigned flags,
                                 size_t *at, espfab_fault_t *f);
+
+/* ---- describing an image (describe.c; `espfab image-info`) ---- */
+
+/* One segment as the file holds it. */
+typedef struct espfab_image_segment {
+    uint32_t addr;              /* load address (0: padding / V2 IROM) */
+    uint32_t len;               /* data bytes */
+    size_t file_offset;         /* offset of the segment's 8-byte header */
+    const char *region;         /* "DROM", "IRAM"... in the chip's map; "" */
+} espfab_image_segment_t;
+
+#define ESPFAB_IMAGE_SEGMENTS_MAX 17 /* V2: the IROM segment + 16 */
+
+/* The segments of an image espfab_image_parse() recognised (info from it,
+ * even when it returned a checksum or digest error).  Returns how many were
+ * stored in seg (at most cap; fewer when the file ends early), 0 for RAW. */
+size_t espfab_image_segments(const uint8_t *buf, size_t len, const espfab_image_info_t *info,
+                             espfab_image_segment_t *seg, size_t cap);
+
+/* The ESP-IDF application description (esp_app_desc_t, 256 bytes) at the
+ * start of an app's first segment when that segment is flash-mapped data
+ * (DROM) and starts with the magic word 0xABCD5432.  Strings are NUL-ended
+ * copies, non-printable bytes replaced by '?'. */
+#define ESPFAB_APP_DESC_MAGIC 0xABCD5432u
+typedef struct espfab_app_desc {
+    uint32_t secure_version;
+    char version[33];
+    char project_name[33];
+    char time[17];
+    char date[17];
+    char idf_ver[33];
+    uint8_t elf_sha256[32];
+    uint16_t min_efuse_blk_rev_full, max_efuse_blk_rev_full;
+    uint8_t mmu_page_size_log2; /* 0: not recorded (ESP-IDF < 5.3) */
+} espfab_app_desc_t;
+
+/* Fills *d and returns true when the image (ESP32 family) has one. */
+bool espfab_image_app_desc(const uint8_t *buf, size_t len, const espfab_image_info_t *info,
+                           espfab_app_desc_t *d);
+
+/* The header's flash mode, frequency and size as names for the chip the
+ * image is for ("dio", "40m", "4MB"; "unknown (0x5)" for a code the chip
+ * does not have; the ESP32-C6's code 0 is "80m/40m").  Pure. */
+typedef struct espfab_image_header_names {
+    char mode[24], freq[24], size[24];
+} espfab_image_header_names_t;
+void espfab_image_header_names(const espfab_image_info_t *info, espfab_image_header_names_t *n);
+
+/* ---- merging files into one flash image (merge.c; `espfab merge`) ---- */
+
+typedef struct espfab_merge_part {
+    uint32_t offset;            /* flash offset */
+    const char *name;           /* file name for messages */
+    const uint8_t *data;
+    size_t len;
+} espfab_merge_part_t;
+
+/* One image of the flash from offset 0, as esptool's merge_bin writes it:
+ * the parts in offset order (any order given), the gaps 0xFF, the image at
+ * the chip's bootloader offset patched with p (espfab_image_patch_at: same
+ * bytes as a flash would write), then 0xFF up to fill_size (0: no fill).
+ * chip may be NULL only when p is all "keep" (nothing to patch).  Refuses
+ * overlapping parts (ESPFAB_E_REGION_OVERLAP naming both files), an empty
+ * part (_IMAGE_EMPTY), size "detect" (_FLASH_PARAM: no board to detect) and
+ * an output longer than fill_size (_REGION_PAST_FLASH).  *out is malloc'd
+ * (the caller frees it), *out_len its length; *patched (may be NULL) says
+ * whether a header changed.  Pure; thread-safe. */
+int espfab_image_merge(const espfab_merge_part_t *parts, size_t n, const espfab_chip_t *chip,
+                       const espfab_flash_params_t *p, uint32_t fill_size, uint8_t **out,
+                       size_t *out_len, bool *patched, espfab_fault_t *f);
 
 /* Reads a whole file into a malloc'd buffer (ESPFAB_E_IMAGE_MISSING / _EMPTY /
  * _READ / _TOO_BIG / _NOT_FILE with the path in the detail).  Only a regular

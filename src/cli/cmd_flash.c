@@ -379,8 +379,8 @@ static void usage(FILE *out)
     char opts[4096];
     espfab_cli_opts_help(ESPFAB_OPT_FLASH, opts, sizeof(opts));
     fprintf(out,
-            "usage: espfab flash --port PORT [options] OFFSET FILE [OFFSET FILE...]\n"
-            "       espfab flash --port PORT --profile FILE.ini [options]\n"
+            "usage: espfab flash [--port PORT] [options] OFFSET FILE [OFFSET FILE...]\n"
+            "       espfab flash [--port PORT] --profile FILE.ini [options]\n"
             "\n"
             "Writes each FILE at OFFSET (hex 0x10000 or decimal), verifies it by MD5 and\n"
             "resets the board into its application.  Files, offsets and the images' chip\n"
@@ -412,11 +412,9 @@ int espfab_cli_flash(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!o.port) {
-        fprintf(stderr, "espfab flash: --port is required (a serial port such as /dev/ttyUSB0, a pty, "
-                        "or tcp://HOST:PORT; `espfab ports` lists them)\n");
+    char port_buf[256];
+    if (espfab_cli_port_resolve(&o, port_buf, sizeof(port_buf)) != 0)
         return 2;
-    }
     flashjob_t *j = calloc(1, sizeof(*j));
     if (!j)
         return 1;

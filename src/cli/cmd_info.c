@@ -26,7 +26,7 @@ static void usage(FILE *out)
     char opts[4096];
     espfab_cli_opts_help(ESPFAB_OPT_INFO, opts, sizeof(opts));
     fprintf(out,
-            "usage: espfab info --port PORT [options]\n"
+            "usage: espfab info [--port PORT] [options]\n"
             "\n"
             "Connects to the bootloader and prints what the board is: chip, revision,\n"
             "crystal, MAC, flash chip (JEDEC id, size) and security information.\n"
@@ -167,11 +167,9 @@ int espfab_cli_info(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (!o.port) {
-        fprintf(stderr, "espfab info: --port is required (a serial port such as /dev/ttyUSB0, a pty, "
-                        "or tcp://HOST:PORT; `espfab ports` lists them)\n");
+    char port_buf[256];
+    if (espfab_cli_port_resolve(&o, port_buf, sizeof(port_buf)) != 0)
         return 2;
-    }
     if (o.npos > 0) {
         fprintf(stderr, "espfab info: unexpected argument '%s' (info takes only options)\n", o.pos[0]);
         return 2;

@@ -18,6 +18,7 @@
 
 #include "espfab/record.h"
 #include "espfab/session.h"
+#include "port/list.h"
 
 static int eq(const char *a, const char *b)
 {
@@ -45,7 +46,7 @@ typedef struct {
 } optdef_t;
 
 static const optdef_t defs[] = {
-    {{"port", required_argument, NULL, O_PORT}, 0, "PORT", "serial port, pty or tcp://HOST:PORT (-p)"},
+    {{"port", required_argument, NULL, O_PORT}, 0, "PORT", "serial port, pty or tcp://HOST:PORT (-p); left out: the one USB serial port present"},
     {{"baud", required_argument, NULL, O_BAUD}, 0, "BAUD", "baud rate after connecting (-b; default 460800, info: 115200)"},
     {{"chip", required_argument, NULL, O_CHIP}, 0, "CHIP", "auto (default) or esp8266, esp32, esp32s3, ... (-c); refuses another chip"},
     {{"before", required_argument, NULL, O_BEFORE}, 0, "HOW", "reset into the loader: auto (default: usb-jtag on the chip's own USB port 303a:1001, else tight and classic in turn), classic, tight, usb-jtag, none"},
@@ -469,4 +470,29 @@ int espfab_cli_session_run(uv_loop_t *loop, const espfab_session_opts_t *so, esp
         return ESPFAB_OUTCOME_INTERRUPTED;
     }
     return r.outcome;
+}
+
+int espfab_cli_port_resolve(espfab_cli_opts_t *o, char *buf, size_t len)
+{
+    if (o->port)
+        return 0;
+    espfab_port_desc_t *d = NULL;
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    int n = espfab_ports_list(&d, &f);
+    size_t at = 0;
+    char line[1024];
+    if (n >= 0 && espfab_port__pick(d, (size_t)n, &at, &f) == 0) {
+        snprintf(buf, len, "%s", d[at].path);
+        fprintf(stderr, "espfab %s: using %s (%s), the only USB serial port\n", o->cmd, buf,
+                d[at].bridge[0] ? d[at].bridge : "unknown USB serial device");
+        o->port = buf;
+        free(d);
+        return 0;
+    }
+    fprintf(stderr, "espfab %s: %s\n", o->cmd, espfab_fault_format(&f, line, sizeof(line)));
+    if (n > 0 && f.code == ESPFAB_E_PORT_AMBIGUOUS)
+        espfab_port__format_choices(stderr, d, (size_t)n);
+    free(d);
+    return 2;
 }

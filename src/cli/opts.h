@@ -66,6 +66,14 @@ int espfab_cli_opt_once(const struct option *table, int c, uint64_t *seen, char 
 int espfab_cli_opts_parse(int argc, char **argv, unsigned allowed, espfab_cli_opts_t *o, char *err,
                           size_t errlen);
 
+/* --port left out (esptool's rule): when o->port is NULL, lists the serial
+ * ports and takes the one USB serial port (espfab_port__pick), copied into
+ * buf (the caller's, alive as long as o), saying on stderr which one.
+ * Returns 0 (o->port set, or already given), or 2 after printing
+ * "espfab <cmd>: ..." and, with several ports, the list with their USB
+ * bridges.  Main thread only (the listing is not thread-safe). */
+int espfab_cli_port_resolve(espfab_cli_opts_t *o, char *buf, size_t len);
+
 /* The command line's settings on top of a job (espfab_job_init'ed or from a
  * profile): what was given wins; --no-stub/--no-verify/--force add to it.
  * ESPFAB_E_USAGE when --chip contradicts the job's chip. */

@@ -42,6 +42,39 @@ const char *espfab_partition_type_name(uint8_t type)
     }
 }
 
+const char *espfab_partition_subtype_name(uint8_t type, uint8_t sub, char *buf, size_t len)
+{
+    static const struct {
+        uint8_t sub;
+        const char *name;
+    } data[] = {
+        {0x00, "ota"},    {0x01, "phy"},      {0x02, "nvs"},      {0x03, "coredump"},
+        {0x04, "nvs_keys"}, {0x05, "efuse"},  {0x06, "undefined"}, {0x80, "esphttpd"},
+        {0x81, "fat"},    {0x82, "spiffs"},   {0x83, "littlefs"},
+    };
+    const char *n = NULL;
+    if (type == ESPFAB_PART_APP) {
+        if (sub == 0x00)
+            n = "factory";
+        else if (sub >= 0x10 && sub <= 0x1F) {
+            snprintf(buf, len, "ota_%u", (unsigned)(sub - 0x10));
+            return buf;
+        } else if (sub == 0x20)
+            n = "test";
+    } else if (type == ESPFAB_PART_DATA) {
+        for (size_t i = 0; i < sizeof(data) / sizeof(data[0]); i++)
+            if (data[i].sub == sub)
+                n = data[i].name;
+    } else if (type == ESPFAB_PART_BOOTLOADER || type == ESPFAB_PART_TABLE) {
+        n = sub == 0x00 ? "primary" : sub == 0x01 ? "ota" : NULL;
+    }
+    if (n)
+        snprintf(buf, len, "%s", n);
+    else
+        snprintf(buf, len, "0x%02X", sub);
+    return buf;
+}
+
 static bool all_ff(const uint8_t *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -76,11 +109,13 @@ int espfab_partition_table_parse(const uint8_t *b, size_t len, const char *name,
             if (EVP_Digest(b, off, md, &mdlen, EVP_md5(), NULL) != 1 || mdlen != 16)
                 return espfab_fault_set(f, ESPFAB_E_PARTITION_TABLE_BAD,
                                         "%s: libcrypto could not compute MD5", name);
-            if (memcmp(md, e + PT_MD5_OFF, 16) != 0)
+            if (memcmp(md, e + PT_MD5_OFF, 16) != 0) {
+                t->md5_bad = true;
                 return espfab_fault_set(f, ESPFAB_E_PARTITION_TABLE_BAD,
                                         "%s: the MD5 entry at 0x%zX does not match the %zu "
                                         "entries before it (edited or damaged table)",
                                         name, off, t->n);
+            }
             t->has_md5 = true;
             off += PT_ENTRY;
             break;

@@ -188,6 +188,42 @@ void espfab_port__format_text(FILE *out, const espfab_port_desc_t *d, size_t n)
                 espfab_err_hint(ESPFAB_E_PORT_NONE_PRESENT));
 }
 
+int espfab_port__pick(const espfab_port_desc_t *d, size_t n, size_t *index, espfab_fault_t *f)
+{
+    size_t usb = 0, at = 0;
+    for (size_t i = 0; i < n; i++)
+        if (d[i].usb_vid >= 0) {
+            if (usb++ == 0)
+                at = i;
+        }
+    if (usb == 0)
+        return espfab_fault_set(f, ESPFAB_E_PORT_NONE_PRESENT,
+                                "--port not given and no USB serial port is present%s",
+                                n ? " (the ports found are not USB: name one with --port)" : "");
+    if (usb > 1)
+        return espfab_fault_set(f, ESPFAB_E_PORT_AMBIGUOUS,
+                                "--port not given and %zu USB serial ports are present; name one "
+                                "with --port", usb);
+    *index = at;
+    return 0;
+}
+
+void espfab_port__format_choices(FILE *out, const espfab_port_desc_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const espfab_port_desc_t *x = &d[i];
+        if (x->usb_vid < 0)
+            continue;
+        fprintf(out, "  %s  %04x:%04x  %s", x->path, (unsigned)x->usb_vid, (unsigned)x->usb_pid,
+                x->bridge[0] ? x->bridge : "unknown USB serial device");
+        if (x->serial[0])
+            fprintf(out, "  serial %s", x->serial);
+        if (x->by_path[0])
+            fprintf(out, "  (%s)", x->by_path);
+        fputc('\n', out);
+    }
+}
+
 /* Empty strings are unknown values: null. */
 static void json_opt(espfab_json_t *w, const char *key, const char *s)
 {

@@ -26,4 +26,13 @@ void espfab_port__format_text(FILE *out, const espfab_port_desc_t *d, size_t n);
  * serial, manufacturer, product, bridge); absent values are null. */
 void espfab_port__format_json(FILE *out, const espfab_port_desc_t *d, size_t n);
 
+/* The port to use when --port is left out (esptool's rule): the one USB
+ * serial port among d (usb_vid >= 0; ports that are not USB are never
+ * guessed).  Returns 0 with *index set, ESPFAB_E_PORT_NONE_PRESENT when
+ * there is none, or ESPFAB_E_PORT_AMBIGUOUS when there are several (the
+ * detail counts them; espfab_port__format_choices lists them).  Pure. */
+int espfab_port__pick(const espfab_port_desc_t *d, size_t n, size_t *index, espfab_fault_t *f);
+/* One line per USB serial port among d: path, VID:PID, bridge, by-path. */
+void espfab_port__format_choices(FILE *out, const espfab_port_desc_t *d, size_t n);
+
 #endif

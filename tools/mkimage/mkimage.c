@@ -172,8 +172,38 @@ typedef struct opts {
     int min_rev, max_rev;
 } opts_t;
 
-/* Appends one segment (header + data); returns the running checksum. */
-static uint8_t seg(out_t *o, uint32_t addr, size_t len, uint8_t ck, bool zero)
+/* --app-desc PROJECT:VERSION: an ESP-IDF esp_app_desc_t (256 bytes) at the
+ * start of an app's first (DROM) segment; NULL: none. */
+static const char *app_desc_arg;
+
+/* The esp_app_desc_t for app_desc_arg: magic 0xABCD5432, secure version 0,
+ * version, project name, time "12:34:56", date "Jan 15 2026", IDF version
+ * "v5.3.1", ELF SHA-256 = SHA-256 of the PROJECT:VERSION text, MMU page
+ * size log2 16; reserved bytes 0. */
+static void make_app_desc(uint8_t d[256])
+{
+    const char *colon = strchr(app_desc_arg, ':');
+    size_t plen = colon ? (size_t)(colon - app_desc_arg) : strlen(app_desc_arg);
+    const char *ver = colon ? colon + 1 : "1.0.0";
+    if (plen > 31 || strlen(ver) > 31)
+        die("--app-desc: project name and version are at most 31 characters each");
+    memset(d, 0, 256);
+    d[0] = 0x32; d[1] = 0x54; d[2] = 0xCD; d[3] = 0xAB;
+    memcpy(d + 16, ver, strlen(ver));
+    memcpy(d + 48, app_desc_arg, plen);
+    memcpy(d + 80, "12:34:56", 8);
+    memcpy(d + 96, "Jan 15 2026", 11);
+    memcpy(d + 112, "v5.3.1", 6);
+    unsigned int n = 0;
+    if (EVP_Digest(app_desc_arg, strlen(app_desc_arg), d + 144, &n, EVP_sha256(), NULL) != 1)
+        die("libcrypto SHA-256 failed");
+    d[180] = 16;
+}
+
+/* Appends one segment (header + data), its first plen bytes from prefix;
+ * returns the running checksum. */
+static uint8_t seg_with(out_t *o, uint32_t addr, size_t len, uint8_t ck, bool zero,
+                        const uint8_t *prefix, size_t plen)
 {
     len = (len + 3) & ~(size_t)3;
     put32(o, addr);
@@ -183,10 +213,17 @@ static uint8_t seg(out_t *o, uint32_t addr, size_t len, uint8_t ck, bool zero)
         memset(o->p + o->n, 0, len);
     else
         fill_content(o->p + o->n, len);
+    if (prefix)
+        memcpy(o->p + o->n, prefix, plen < len ? plen : len);
     for (size_t k = 0; k < len; k++)
         ck ^= o->p[o->n + k];
     o->n += len;
     return ck;
+}
+
+static uint8_t seg(out_t *o, uint32_t addr, size_t len, uint8_t ck, bool zero)
+{
+    return seg_with(o, addr, len, ck, zero, NULL, 0);
 }
 
 /* Zero padding to file_length % 16 == 15 (relative to start), checksum byte. */
@@ -262,7 +299,14 @@ static void write_esp32(out_t *o, const opts_t *op, bool bootloader)
         size_t dram = cap(total / 20, 0x8000), iram = cap(total / 5, 0x8000), pad = 64;
         size_t rest = total > dram + iram + pad + 8 ? total - dram - iram - pad : 8;
         size_t drom = rest / 3, irom = rest - drom;
-        ck = seg(o, mapped_addr(c->drom, o->n - start + 8), drom, ck, false);
+        uint8_t desc[256];
+        if (app_desc_arg) {
+            make_app_desc(desc);
+            if (drom < sizeof(desc))
+                drom = sizeof(desc);
+        }
+        ck = seg_with(o, mapped_addr(c->drom, o->n - start + 8), drom, ck, false,
+                      app_desc_arg ? desc : NULL, sizeof(desc));
         ck = seg(o, c->dram, dram, ck, false);
         ck = seg(o, 0, pad, ck, true);   /* padding segment, as esptool writes */
         ck = seg(o, mapped_addr(c->irom, o->n - start + 8), irom, ck, false);
@@ -472,7 +516,8 @@ static void usage(FILE *fp)
 {
     fputs("usage: espfab-mkimage --chip CHIP [--kind KIND] [--size BYTES] [--hash]\n"
           "       [--flash-mode M] [--flash-freq F] [--flash-size S]\n"
-          "       [--min-rev N] [--max-rev N] [--seed N] [--compressible PCT] -o FILE\n"
+          "       [--min-rev N] [--max-rev N] [--seed N] [--compressible PCT]\n"
+          "       [--app-desc PROJECT:VERSION] -o FILE\n"
           "CHIP: esp8266 esp32 esp32s2 esp32s3 esp32c2 esp32c3 esp32c6 esp32h2 esp32p4\n"
           "KIND: app bootloader v1 v2 raw merged partition-table (default app)\n"
           "--size accepts k/m suffixes (1536k); revisions are major*100+minor\n",
@@ -493,6 +538,7 @@ int main(int argc, char **argv)
         { "max-rev", required_argument, 0, 'R' },
         { "seed", required_argument, 0, 'x' },
         { "compressible", required_argument, 0, 'p' },
+        { "app-desc", required_argument, 0, 'A' },
         { "output", required_argument, 0, 'o' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
@@ -514,6 +560,7 @@ int main(int argc, char **argv)
         case 'R': op.max_rev = (int)parse_num(optarg, "--max-rev"); break;
         case 'x': seed = parse_num(optarg, "--seed"); break;
         case 'p': compressible_pct = (int)parse_num(optarg, "--compressible"); break;
+        case 'A': app_desc_arg = optarg; break;
         case 'o': outp = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
