@@ -17,5 +17,8 @@ int espfab_cli_db(int argc, char **argv);      /* src/cli/cmd_db.c */
 int espfab_cli_profile(int argc, char **argv); /* src/cli/cmd_profile.c */
 int espfab_cli_report(int argc, char **argv);  /* src/cli/cmd_report.c */
 int espfab_cli_errors(int argc, char **argv);  /* src/cli/cmd_errors.c */
+int espfab_cli_read_flash(int argc, char **argv); /* src/cli/cmd_bench.c */
+int espfab_cli_erase(int argc, char **argv);      /* src/cli/cmd_bench.c */
+int espfab_cli_verify(int argc, char **argv);     /* src/cli/cmd_bench.c */
 
 #endif

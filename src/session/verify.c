@@ -52,7 +52,7 @@ static void on_md5(espfab_session_t *s, int rc, const espfab_resp_t *r)
         }
         s->fault.retries = tries;
         if (s->o.task == ESPFAB_TASK_VERIFY) {
-            sess_fail(s, ESPFAB_E_MD5_MISMATCH,
+            sess_fail(s, ESPFAB_E_FLASH_DIFFERS,
                       "region %zu, %s at 0x%" PRIx32 "..0x%" PRIx32 ": the flash differs from the file (flash MD5 %s, "
                       "file %s)",
                       s->wr.ridx + 1, rr->file, rr->offset, rr->offset + rr->size, rr->md5_device, rr->md5_expected);
