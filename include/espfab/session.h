@@ -1,7 +1,7 @@
 /*
  * session.h - one bootloader session: one board on one port, from reset to
- * verified firmware (or identified and stopped, with info_only), as a
- * non-blocking state machine on a libuv loop.
+ * verified firmware (or identified and stopped, read, erased or compared:
+ * the task), as a non-blocking state machine on a libuv loop.
  *
  * Ownership: the caller owns the options and everything they point to (port
  * spec string, region names, blobs, blob cache, stub dir) and keeps them alive
