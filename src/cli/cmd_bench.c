@@ -226,6 +226,52 @@ static int write_out(bench_t *b, espfab_attempt_t *rec)
     return 0;
 }
 
+#define DIFF_MAX (64u * 1024u) /* verify: a file up to this size is read back to find its first difference */
+
+/* verify failed on a small region: read it back (a second session) and name
+ * the first differing offset in the record's message and fault. */
+static void find_difference(bench_t *b, uv_loop_t *loop, const espfab_session_opts_t *so, espfab_attempt_t *rec)
+{
+    int k = -1;
+    for (int i = 0; i < rec->nregions && k < 0; i++)
+        if (rec->regions[i].md5_device[0] && strcmp(rec->regions[i].md5_device, rec->regions[i].md5_expected) != 0)
+            k = i;
+    if (k < 0 || (size_t)k >= b->job.nregions || b->job.regions[k].len > DIFF_MAX)
+        return;
+    const espfab_job_region_t *jr = &b->job.regions[k];
+    uint8_t *buf = malloc(jr->len);
+    espfab_attempt_t *rd = calloc(1, sizeof(*rd));
+    if (!buf || !rd)
+        goto out;
+    espfab_session_opts_t ro = *so;
+    ro.task = ESPFAB_TASK_READ;
+    ro.regions = NULL;
+    ro.nregions = 0;
+    ro.read_offset = jr->offset;
+    ro.read_size = (uint32_t)jr->len;
+    ro.read_out = buf;
+    fprintf(stderr, "%s: reading %s's region back to find the first difference\n", b->o.port, jr->name);
+    if (espfab_cli_session_run(loop, &ro, NULL, NULL, rd) != ESPFAB_OUTCOME_PASS) {
+        fprintf(stderr, "%s: the read-back failed too: %s\n", b->o.port, rd->message);
+        goto out;
+    }
+    for (size_t i = 0; i < jr->len; i++) {
+        if (buf[i] == jr->data[i])
+            continue;
+        char more[160];
+        snprintf(more, sizeof(more), "; first difference at 0x%zx (flash 0x%02x, file 0x%02x)", jr->offset + i,
+                 buf[i], jr->data[i]);
+        size_t l = strlen(rec->message);
+        snprintf(rec->message + l, sizeof(rec->message) - l, "%s", more);
+        l = strlen(rec->fault.detail);
+        snprintf(rec->fault.detail + l, sizeof(rec->fault.detail) - l, "%s", more);
+        break;
+    }
+out:
+    free(buf);
+    free(rd);
+}
+
 static int run_board(bench_t *b)
 {
     uv_loop_t loop;
@@ -262,6 +308,8 @@ static int run_board(bench_t *b)
     if (b->job.task == ESPFAB_TASK_READ)
         snprintf(b->label, sizeof(b->label), "0x%05X %.80s", b->job.read_offset, b->out);
     int outcome = espfab_cli_session_run(&loop, &so, on_event, b, rec);
+    if (outcome == ESPFAB_OUTCOME_FAIL && rec->fault.code == ESPFAB_E_FLASH_DIFFERS)
+        find_difference(b, &loop, &so, rec);
     espfab_job_release(&b->job, cache);
     if (outcome == ESPFAB_OUTCOME_PASS) {
         status = b->job.task == ESPFAB_TASK_READ ? write_out(b, rec) : 0;

@@ -53,6 +53,13 @@ cmp -s app.bin bad.bin && die "the changed copy is the same"
 expect_status 1 "verify a changed byte" "$ESPFAB" verify --port "${PTY[0]}" --after no-reset --db "$DB" 0x1000 boot.bin 0x10000 bad.bin
 expect_out "verify a changed byte" "region 2, bad.bin at 0x10000"
 expect_out "verify a changed byte" "E325 FLASH_DIFFERS"
+# a small file: read back, its first difference named
+head -c 3000 app.bin >small.bin
+cp small.bin small-bad.bin
+printf '\x00' | dd of=small-bad.bin bs=1 seek=2049 conv=notrunc 2>/dev/null
+cmp -s small.bin small-bad.bin && die "the changed small copy is the same"
+expect_status 1 "verify a small changed file" "$ESPFAB" verify --port "${PTY[0]}" --after no-reset 0x10000 small-bad.bin
+expect_out "verify a small changed file" "first difference at 0x10801"
 expect_status 2 "verify without a file" "$ESPFAB" verify --port "${PTY[0]}" 0x1000
 
 # ---- erase -----------------------------------------------------------------------
