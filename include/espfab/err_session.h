@@ -26,5 +26,6 @@
     XX(STUB_BAD, 321, "flasher stub file is invalid", "the stub JSON is corrupt; reinstall it with tools/setup.sh") \
     XX(VERIFY_FAILED, 322, "could not verify the written flash", "the MD5 read-back failed; retry, check power and the link") \
     XX(UNVERIFIABLE, 323, "written, but this loader cannot verify it", "flash with the stub (the ESP8266 ROM has no MD5), or accept unverified writes with --no-verify / verify = no (secure download mode forbids MD5)") \
-    XX(BOARD_RESET, 324, "the board reset itself during the session", "read the reset cause in the message: a watchdog over the chip's own USB needs espfab to know the port is USB-Serial/JTAG (USB id 303a:1001, --before usb-jtag or --usb-id); a brownout needs a stronger 3.3 V supply")
+    XX(BOARD_RESET, 324, "the board reset itself during the session", "read the reset cause in the message: a watchdog over the chip's own USB needs espfab to know the port is USB-Serial/JTAG (USB id 303a:1001, --before usb-jtag or --usb-id); a brownout needs a stronger 3.3 V supply") \
+    XX(FLASH_DIFFERS, 325, "the flash differs from the file", "the board holds other bytes than this file at this offset (nothing was written): check OFFSET and FILE, or flash the file with espfab flash")
 #endif

@@ -43,6 +43,8 @@ typedef struct espfab_job_region {
 } espfab_job_region_t;
 
 typedef struct espfab_job {
+    espfab_session_task_t task;   /* FLASH (espfab_job_init); the bench commands set theirs */
+    uint32_t read_offset, read_size; /* READ: the flash range */
     espfab_chip_id_t chip;        /* ESPFAB_CHIP_UNKNOWN = any (auto) */
     uint32_t baud;                /* 0 = the session's default */
     uint32_t initial_baud;        /* 0 = the session's default */
@@ -59,6 +61,7 @@ typedef struct espfab_job {
     size_t nregions;
     espfab_job_region_t regions[ESPFAB_MAX_REGIONS];
     espfab_session_region_t session_regions[ESPFAB_MAX_REGIONS]; /* private */
+    uint32_t erase_sizes[ESPFAB_MAX_REGIONS];                    /* private */
 } espfab_job_t;
 
 /* Defaults: any chip, AUTO reset, hard reset after, no erase, flash

@@ -1,7 +1,7 @@
 /*
  * session.h - one bootloader session: one board on one port, from reset to
- * verified firmware (or identified and stopped, with info_only), as a
- * non-blocking state machine on a libuv loop.
+ * verified firmware (or identified and stopped, read, erased or compared:
+ * the task), as a non-blocking state machine on a libuv loop.
  *
  * Ownership: the caller owns the options and everything they point to (port
  * spec string, region names, blobs, blob cache, stub dir) and keeps them alive
@@ -60,6 +60,31 @@ typedef struct espfab_session_region {
     espfab_blob_t *blob;
 } espfab_session_region_t;
 
+/* What a session is asked to do.  Every task connects and identifies the
+ * board, then (INFO aside) loads the stub unless no_stub, and ends with the
+ * `after` reset:
+ *   FLASH  : erase (opts.erase), write and verify the regions;
+ *   INFO   : nothing more (chip, MAC, flash id in the record);
+ *   READ   : read read_size bytes at read_offset into read_out (stub
+ *            READ_FLASH with its MD5; the ROM's READ_FLASH_SLOW, then
+ *            SPI_FLASH_MD5 where the ROM has it);
+ *   ERASE  : opts.erase ALL, or REGIONS: each region's offset and
+ *            erase_sizes[i] (blob NULL) rounded out to sectors; stub only (the ROM fails
+ *            with ESPFAB_E_PROTO_UNSUPPORTED before anything is erased);
+ *   VERIFY : SPI_FLASH_MD5 of each region against its bytes (padded like a
+ *            write, header patched only when opts.flash says so); nothing
+ *            is written. */
+typedef enum espfab_session_task {
+    ESPFAB_TASK_FLASH = 0,
+    ESPFAB_TASK_INFO,
+    ESPFAB_TASK_READ,
+    ESPFAB_TASK_ERASE,
+    ESPFAB_TASK_VERIFY
+} espfab_session_task_t;
+
+/* "flash", "info", "read-flash", "erase", "verify" (the command's name). */
+const char *espfab_session_task_name(espfab_session_task_t t);
+
 typedef struct espfab_session_opts {
     const char *port;             /* "/dev/ttyUSB0", a pty path, "tcp://host:port" */
     uint32_t baud;                /* target baud; 0 = 460800 */
@@ -87,7 +112,11 @@ typedef struct espfab_session_opts {
                                    * regions' blobs must be interned in it */
     const espfab_session_region_t *regions;
     size_t nregions;              /* <= ESPFAB_MAX_REGIONS */
-    bool info_only;               /* identify (chip, MAC, flash) and stop */
+    espfab_session_task_t task;   /* FLASH by default */
+    bool info_only;               /* the same as task = INFO */
+    uint32_t read_offset, read_size; /* READ: the flash range */
+    uint8_t *read_out;            /* READ: read_size bytes, the caller's, kept until DONE */
+    const uint32_t *erase_sizes;  /* ERASE: nregions sizes (the regions have no blob); copied */
     /* Timeouts scale for slow test links: 0 = 1.0 (tests may shrink them). */
     double timeout_scale;
 } espfab_session_opts_t;
@@ -113,6 +142,7 @@ void espfab_session_opts_init(espfab_session_opts_t *o);
     XX(PREPARE, "prepare")          \
     XX(WRITE, "write")              \
     XX(VERIFY, "verify")            \
+    XX(READ, "read")                \
     XX(RUN, "run")                  \
     XX(DONE, "done")
 

@@ -35,7 +35,8 @@ static int eq(const char *a, const char *b)
 enum {
     O_PORT = 'p', O_BAUD = 'b', O_CHIP = 'c', O_HELP = 'h',
     O_BEFORE = 256, O_AFTER, O_MODE, O_FREQ, O_SIZE, O_NO_STUB, O_NO_COMPRESS, O_COMPRESS,
-    O_ERASE, O_ERASE_ALL, O_NO_VERIFY, O_FORCE, O_STUB_DIR, O_PROFILE, O_JSON, O_USB_ID
+    O_ERASE, O_ERASE_ALL, O_NO_VERIFY, O_FORCE, O_STUB_DIR, O_PROFILE, O_JSON, O_USB_ID,
+    O_DB, O_ALL
 };
 
 typedef struct {
@@ -53,7 +54,7 @@ static const optdef_t defs[] = {
     {{"usb-id", required_argument, NULL, O_USB_ID}, 0, "VID:PID", "the USB id of the port when espfab cannot read it (serial servers, tcp://): 303a:1001 = the chip's USB-Serial/JTAG, 303a:0009 = ESP32-S3 USB-OTG"},
     {{"no-stub", no_argument, NULL, O_NO_STUB}, 0, NULL, "talk to the ROM loader only (slower; no stub upload)"},
     {{"stub-dir", required_argument, NULL, O_STUB_DIR}, 0, "DIR", "directory of the esptool-js stub JSON files (or $ESPFAB_STUB_DIR)"},
-    {{"after", required_argument, NULL, O_AFTER}, ESPFAB_OPT_FLASH, "HOW", "hard-reset (default) or no-reset"},
+    {{"after", required_argument, NULL, O_AFTER}, ESPFAB_OPT_FLASH | ESPFAB_OPT_BENCH, "HOW", "hard-reset (default) or no-reset"},
     {{"flash-mode", required_argument, NULL, O_MODE}, ESPFAB_OPT_FLASH, "MODE", "keep (default), qio, qout, dio, dout (patched into the bootloader header)"},
     {{"flash-freq", required_argument, NULL, O_FREQ}, ESPFAB_OPT_FLASH, "FREQ", "keep (default), 80m, 40m, 26m, 20m (chip-specific)"},
     {{"flash-size", required_argument, NULL, O_SIZE}, ESPFAB_OPT_FLASH, "SIZE", "keep (default), detect, 1MB..128MB"},
@@ -65,6 +66,8 @@ static const optdef_t defs[] = {
     {{"force", no_argument, NULL, O_FORCE}, ESPFAB_OPT_FLASH, NULL, "write images built for another chip or revision"},
     {{"profile", required_argument, NULL, O_PROFILE}, ESPFAB_OPT_FLASH, "FILE.ini", "take images and settings from a profile"},
     {{"json", no_argument, NULL, O_JSON}, ESPFAB_OPT_INFO, NULL, "print one JSON object instead of text"},
+    {{"db", required_argument, NULL, O_DB}, ESPFAB_OPT_BENCH, "FILE", "record the operation in this traceability database"},
+    {{"all", no_argument, NULL, O_ALL}, ESPFAB_OPT_BENCH, NULL, "erase: the whole flash"},
     {{"help", no_argument, NULL, O_HELP}, 0, NULL, "this help"},
 };
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -227,6 +230,12 @@ static int apply_opt(int c, char **argv, espfab_cli_opts_t *o, char *err, size_t
         break;
     case O_JSON:
         o->json = true;
+        break;
+    case O_DB:
+        o->db = optarg;
+        break;
+    case O_ALL:
+        o->all = true;
         break;
     case O_HELP:
         o->help = true;

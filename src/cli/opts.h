@@ -25,6 +25,7 @@
 /* Which options a command accepts (others are "not an option of <cmd>"). */
 #define ESPFAB_OPT_FLASH 0x1u  /* flash-only: --flash-*, --no-compress, --erase, --no-verify, --force, --profile, --after */
 #define ESPFAB_OPT_INFO 0x2u   /* info-only: --json */
+#define ESPFAB_OPT_BENCH 0x4u  /* read-flash, erase, verify: --after, --db; erase: --all */
 
 /* Which settings were given on the command line (they win over a profile's). */
 #define ESPFAB_CLI_GIVEN_BEFORE 0x01u
@@ -45,6 +46,8 @@ typedef struct espfab_cli_opts {
     unsigned given;           /* ESPFAB_CLI_GIVEN_* */
     const char *stub_dir;     /* --stub-dir, NULL */
     const char *profile;      /* --profile FILE.ini, NULL */
+    const char *db;           /* --db FILE (bench commands), NULL = not recorded */
+    bool all;                 /* --all (erase) */
     int usb_vid, usb_pid;     /* --usb-id VID:PID; 0 = not given */
     bool no_stub, no_compress, no_verify, force, json, help;
     int npos;                 /* positional arguments (OFFSET FILE pairs) */

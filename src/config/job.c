@@ -117,6 +117,15 @@ void espfab_job_session_opts(espfab_job_t *j, espfab_session_opts_t *so)
     so->max_rev_full = j->max_rev_full;
     so->usb_vid = j->usb_vid;
     so->usb_pid = j->usb_pid;
+    so->task = j->task;
+    so->read_offset = j->read_offset;
+    so->read_size = j->read_size;
+    /* ERASE: the regions are ranges (data NULL, len = the bytes to erase) */
+    if (j->task == ESPFAB_TASK_ERASE) {
+        for (size_t i = 0; i < j->nregions; i++)
+            j->erase_sizes[i] = (uint32_t)j->regions[i].len;
+        so->erase_sizes = j->erase_sizes;
+    }
     /* The session copies the options, not the regions: they live in the job. */
     espfab_session_region_t *sr = j->session_regions;
     for (size_t i = 0; i < j->nregions; i++) {

@@ -34,7 +34,8 @@
 
 #define TAG "session"
 
-#define FRAME_CAP 1024
+#define READ_PACKET 4096u  /* READ_FLASH packet size (esptool's) */
+#define FRAME_CAP (READ_PACKET + 64)
 #define PKT_CAP (ESPFAB_CMD_HDR + 16 + ESPFAB_STUB_FLASH_BLOCK + 64)
 #define WIRE_CAP (2 * PKT_CAP + 2)
 #define BOOTLOG_CAP 2048
@@ -53,23 +54,33 @@ typedef struct espfab_session espfab_session_t;
 typedef void (*reply_fn)(espfab_session_t *s, int rc, const espfab_resp_t *r);
 typedef void (*step_fn)(espfab_session_t *s);
 typedef void (*spi_fn)(espfab_session_t *s, uint32_t value);
+typedef void (*frame_fn)(espfab_session_t *s, const uint8_t *frame, size_t len);
 
 /* ---- the phases, in order ------------------------------------------------
- * XX(name, wanted): wanted is a predicate on the session (ALWAYS, WRITING);
- * a phase that is not wanted is skipped.  Each phase_<name>_enter() is
- * defined in its phase file. */
-#define ESPFAB_SESSION_PHASES(XX) \
-    XX(connect, ALWAYS)           \
-    XX(identify, ALWAYS)          \
-    XX(flash_id, ALWAYS)          \
-    XX(check, WRITING)            \
-    XX(stub, WRITING)             \
-    XX(baud, WRITING)             \
-    XX(spi_params, WRITING)       \
-    XX(erase, WRITING)            \
-    XX(write, WRITING)            \
-    XX(verify, WRITING)           \
-    XX(run, ALWAYS)
+ * XX(name, tasks): tasks is the set of tasks (session.h) the phase serves,
+ * T_* bits below; a phase the session's task is not in is skipped.  Each
+ * phase_<name>_enter() is defined in its phase file. */
+#define T_FLASH (1u << ESPFAB_TASK_FLASH)
+#define T_INFO (1u << ESPFAB_TASK_INFO)
+#define T_READ (1u << ESPFAB_TASK_READ)
+#define T_ERASE (1u << ESPFAB_TASK_ERASE)
+#define T_VERIFY (1u << ESPFAB_TASK_VERIFY)
+#define T_LOADER (T_FLASH | T_READ | T_ERASE | T_VERIFY) /* every task that uses the loader */
+#define T_ALWAYS (T_LOADER | T_INFO)
+
+#define ESPFAB_SESSION_PHASES(XX)     \
+    XX(connect, T_ALWAYS)             \
+    XX(identify, T_ALWAYS)            \
+    XX(flash_id, T_ALWAYS)            \
+    XX(check, T_FLASH)                \
+    XX(stub, T_LOADER)                \
+    XX(baud, T_LOADER)                \
+    XX(spi_params, T_LOADER)          \
+    XX(erase, T_FLASH | T_ERASE)      \
+    XX(write, T_FLASH)                \
+    XX(verify, T_FLASH | T_VERIFY)    \
+    XX(read, T_READ)                  \
+    XX(run, T_ALWAYS)
 
 typedef enum phase_id {
 #define ESPFAB__PH_ENUM(name, wanted) PHASE_##name,
@@ -135,6 +146,10 @@ struct link {
     step_fn echoes_done;
     /* set by the phase that expects the stub's greeting; NULL = ignored */
     step_fn on_ohai;
+    /* set by the read phase while READ_FLASH streams: the frames that
+     * answer no command (its data packets and digest) go to it; NULL =
+     * such frames are unexpected */
+    frame_fn on_stream;
     /* RX_DRAIN */
     step_fn drain_fn;
     uint64_t drain_rx;
@@ -282,6 +297,24 @@ struct writep {
     const char *unverified_why;
 };
 
+typedef enum read_stage {
+    READ_IDLE = 0,
+    READ_STREAM,             /* stub: data packets come, each one acknowledged */
+    READ_DIGEST,             /* stub: all bytes in; its MD5 of them comes next */
+    READ_SLOW,               /* ROM: READ_FLASH_SLOW, 64 bytes per request */
+    READ_CHECK               /* ROM: SPI_FLASH_MD5 of the range read */
+} read_stage_t;
+
+/* read.c: the READ task (opts.read_offset/size/out). */
+struct readp {
+    read_stage_t stage;
+    uint32_t done;           /* bytes received so far */
+    uint32_t packet;         /* READ_FLASH packet size asked for */
+    uint32_t chunk;          /* READ_FLASH_SLOW: bytes asked by the request in flight */
+    uint64_t packet_timeout; /* ms to wait for the next packet */
+    uint8_t ack[16];         /* the acknowledgement frame, SLIP-encoded */
+};
+
 struct runp {
     espfab_reset_step_t steps[ESPFAB_RESET_MAX_STEPS];
     size_t nsteps, step;
@@ -292,6 +325,7 @@ struct espfab_session {
     espfab_session_opts_t o;
     char port_spec[256];
     espfab_session_region_t oregions[ESPFAB_MAX_REGIONS];
+    uint32_t osizes[ESPFAB_MAX_REGIONS]; /* ERASE task: the regions' sizes */
     espfab_session_cb cb;
     void *cb_data;
 
@@ -314,6 +348,7 @@ struct espfab_session {
     struct script scr;
     struct stubp stub;
     struct writep wr;
+    struct readp rd;
     struct runp run;
 };
 
@@ -345,6 +380,11 @@ uint64_t sess_scaled(const espfab_session_t *s, uint64_t ms);
 /* esptool's timeout_per_mb: max(3 s, sec_per_mb * bytes / 1e6), capped. */
 uint64_t sess_per_mb(double sec_per_mb, uint64_t bytes);
 void sess_fmt_bytes(char *buf, size_t len, uint64_t n);
+
+/* Fills s->rec.regions from the regions as a write would write them (4-byte
+ * padding, header patched when opts.flash asks), and s->wr.reg (write.c);
+ * deflate marks them for compression.  false: failed (the fault is set). */
+bool write_fill_regions(espfab_session_t *s, bool deflate);
 
 /* ---- link (link.c) -------------------------------------------------------- */
 

@@ -483,6 +483,10 @@ static void on_frame(void *data, const uint8_t *frame, size_t len)
     }
     if (L->rx == RX_DRAIN || (L->rx == RX_RESETTING && L->cmd.state != CMD_WAITING))
         return;
+    if (L->on_stream && L->cmd.state != CMD_WAITING) {
+        L->on_stream(s, frame, len); /* READ_FLASH's data: no command waits for it */
+        return;
+    }
     bool sync_echo = len >= 8 && frame[0] == 1 && frame[1] == ESPFAB_OP_SYNC;
     if (L->rx == RX_SYNC_ECHOES) {
         if (sync_echo && ++s->conn.sync_replies >= 8) {

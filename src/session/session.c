@@ -53,23 +53,12 @@ void espfab_session_opts_init(espfab_session_opts_t *o)
 
 /* ---- the phase order ----------------------------------------------------- */
 
-static bool wanted_ALWAYS(const espfab_session_t *s)
-{
-    (void)s;
-    return true;
-}
-
-static bool wanted_WRITING(const espfab_session_t *s)
-{
-    return !s->o.info_only;
-}
-
 static const struct phase_def {
     const char *name;
     void (*enter)(espfab_session_t *s);
-    bool (*wanted)(const espfab_session_t *s);
+    unsigned tasks; /* T_* bits: the tasks this phase serves */
 } phases[PHASE_COUNT] = {
-#define ESPFAB__PH_DEF(name, wanted) [PHASE_##name] = {#name, phase_##name##_enter, wanted_##wanted},
+#define ESPFAB__PH_DEF(name, tasks) [PHASE_##name] = {#name, phase_##name##_enter, (tasks)},
     ESPFAB_SESSION_PHASES(ESPFAB__PH_DEF)
 #undef ESPFAB__PH_DEF
 };
@@ -79,7 +68,7 @@ void phase_done(espfab_session_t *s)
     if (sess_finishing(s))
         return;
     for (int p = (int)s->phase + 1; p < PHASE_COUNT; p++) {
-        if (!phases[p].wanted(s))
+        if (!(phases[p].tasks & (1u << s->o.task)))
             continue;
         s->phase = (phase_id_t)p;
         ESPFAB_LOGT(TAG, "%s: phase %s", s->port_spec, phases[p].name);
@@ -114,6 +103,7 @@ static espfab_phase_t phase_of(espfab_session_state_t st)
     case ESPFAB_SS_PREPARE:
     case ESPFAB_SS_WRITE: return ESPFAB_PHASE_WRITE;
     case ESPFAB_SS_VERIFY: return ESPFAB_PHASE_VERIFY;
+    case ESPFAB_SS_READ: return ESPFAB_PHASE_WRITE; /* the transfer phase, the other way */
     case ESPFAB_SS_RUN:
     default: return ESPFAB_PHASE_RESET;
     }
@@ -283,11 +273,15 @@ uint32_t sess_stub_block(const espfab_session_t *s)
 espfab_session_t *espfab_session_new(uv_loop_t *loop, const espfab_session_opts_t *o,
                                      espfab_session_cb cb, void *data)
 {
-    if (!loop || !o || !o->port || !o->port[0] || o->nregions > ESPFAB_MAX_REGIONS ||
-        (o->nregions && (!o->regions || !o->cache)))
+    espfab_session_task_t task = o && o->info_only ? ESPFAB_TASK_INFO : o ? o->task : ESPFAB_TASK_FLASH;
+    if (!loop || !o || !o->port || !o->port[0] || o->nregions > ESPFAB_MAX_REGIONS || task > ESPFAB_TASK_VERIFY ||
+        (o->nregions && (!o->regions || (!o->cache && task != ESPFAB_TASK_ERASE))))
+        return NULL;
+    if ((task == ESPFAB_TASK_READ && (!o->read_out || !o->read_size)) ||
+        (task == ESPFAB_TASK_ERASE && o->nregions && !o->erase_sizes))
         return NULL;
     for (size_t i = 0; i < o->nregions; i++)
-        if (!o->regions[i].blob)
+        if (!o->regions[i].blob && task != ESPFAB_TASK_ERASE)
             return NULL;
     espfab_session_t *s = calloc(1, sizeof(*s));
     if (!s)
@@ -296,8 +290,14 @@ espfab_session_t *espfab_session_new(uv_loop_t *loop, const espfab_session_opts_
     s->o = *o;
     snprintf(s->port_spec, sizeof(s->port_spec), "%s", o->port);
     s->o.port = s->port_spec;
+    s->o.task = task;
+    s->o.info_only = task == ESPFAB_TASK_INFO;
     if (o->nregions)
         memcpy(s->oregions, o->regions, o->nregions * sizeof(o->regions[0]));
+    if (task == ESPFAB_TASK_ERASE && o->nregions) {
+        memcpy(s->osizes, o->erase_sizes, o->nregions * sizeof(o->erase_sizes[0]));
+        s->o.erase_sizes = s->osizes;
+    }
     s->o.regions = s->oregions;
     if (!s->o.baud)
         s->o.baud = 460800;
@@ -437,6 +437,72 @@ void sess_finish(espfab_session_t *s)
     /* compressions still running hold s->pending too */
 }
 
+/* ---- the pass line, per task ----------------------------------------------- */
+
+const char *espfab_session_task_name(espfab_session_task_t t)
+{
+    switch (t) {
+    case ESPFAB_TASK_FLASH: return "flash";
+    case ESPFAB_TASK_INFO: return "info";
+    case ESPFAB_TASK_READ: return "read-flash";
+    case ESPFAB_TASK_ERASE: return "erase";
+    case ESPFAB_TASK_VERIFY: return "verify";
+    }
+    return "?";
+}
+
+static void info_message(espfab_session_t *s, const char *mac)
+{
+    espfab_attempt_t *a = &s->rec;
+    char size[32] = "unknown size";
+    if (a->flash_size)
+        sess_fmt_bytes(size, sizeof(size), a->flash_size);
+    snprintf(a->message, sizeof(a->message), "OK %s %s, flash %06" PRIx32 " (%s, %s)",
+             s->id.have_info ? s->id.info.description : a->chip, mac, a->flash_jedec,
+             espfab_flash_vendor((uint8_t)a->flash_jedec), size);
+}
+
+static void flash_message(espfab_session_t *s, const char *mac, double secs)
+{
+    espfab_attempt_t *a = &s->rec;
+    int verified = 0;
+    for (int i = 0; i < a->nregions; i++)
+        verified += a->regions[i].verified;
+    char total[32];
+    sess_fmt_bytes(total, sizeof(total), s->wr.bytes_total);
+    if (a->nregions == 0)
+        snprintf(a->message, sizeof(a->message), "PASS %s %s nothing to write, %.1f s", a->chip, mac, secs);
+    else if (verified == a->nregions)
+        snprintf(a->message, sizeof(a->message), "PASS %s %s %d region%s verified, %s in %.1f s", a->chip, mac,
+                 a->nregions, a->nregions == 1 ? "" : "s", total, secs);
+    else
+        snprintf(a->message, sizeof(a->message), "PASS %s %s %d region%s written, NOT verified (%s), %s in %.1f s",
+                 a->chip, mac, a->nregions, a->nregions == 1 ? "" : "s",
+                 s->wr.unverified_why ? s->wr.unverified_why : "verification skipped", total, secs);
+}
+
+static void erase_message(espfab_session_t *s, const char *mac, double secs)
+{
+    espfab_attempt_t *a = &s->rec;
+    if (s->o.erase == ESPFAB_ERASE_ALL) {
+        snprintf(a->message, sizeof(a->message), "PASS %s %s erase: the whole flash erased, in %.1f s", a->chip,
+                 mac, secs);
+        return;
+    }
+    char what[256] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < s->o.nregions && len < sizeof(what) - 1; i++) {
+        const espfab_session_region_t *r = &s->o.regions[i];
+        int n = snprintf(what + len, sizeof(what) - len, "%s0x%" PRIx32 "+0x%" PRIx32, i ? ", " : "", r->offset,
+                         r->blob ? (uint32_t)r->blob->len : s->osizes[i]);
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
+    snprintf(a->message, sizeof(a->message), "PASS %s %s erase: %zu region%s erased (%s), in %.1f s", a->chip, mac,
+             s->o.nregions, s->o.nregions == 1 ? "" : "s", what, secs);
+}
+
 void sess_pass(espfab_session_t *s)
 {
     if (sess_finishing(s))
@@ -446,30 +512,20 @@ void sess_pass(espfab_session_t *s)
     s->fault.retries = (int)s->link.retries; /* commands resent on the way to this pass */
     double secs = (double)(uv_now(s->loop) - s->t0) / 1000.0;
     const char *mac = a->mac[0] ? a->mac : "(MAC not read)";
-    if (s->o.info_only) {
-        char size[32] = "unknown size";
-        if (a->flash_size)
-            sess_fmt_bytes(size, sizeof(size), a->flash_size);
-        snprintf(a->message, sizeof(a->message), "OK %s %s, flash %06" PRIx32 " (%s, %s)",
-                 s->id.have_info ? s->id.info.description : a->chip, mac, a->flash_jedec,
-                 espfab_flash_vendor((uint8_t)a->flash_jedec), size);
-    } else {
-        int verified = 0;
-        for (int i = 0; i < a->nregions; i++)
-            verified += a->regions[i].verified;
-        char total[32];
-        sess_fmt_bytes(total, sizeof(total), s->wr.bytes_total);
-        if (a->nregions == 0)
-            snprintf(a->message, sizeof(a->message), "PASS %s %s nothing to write, %.1f s", a->chip, mac,
-                     secs);
-        else if (verified == a->nregions)
-            snprintf(a->message, sizeof(a->message), "PASS %s %s %d region%s verified, %s in %.1f s",
-                     a->chip, mac, a->nregions, a->nregions == 1 ? "" : "s", total, secs);
-        else
-            snprintf(a->message, sizeof(a->message),
-                     "PASS %s %s %d region%s written, NOT verified (%s), %s in %.1f s", a->chip, mac,
-                     a->nregions, a->nregions == 1 ? "" : "s",
-                     s->wr.unverified_why ? s->wr.unverified_why : "verification skipped", total, secs);
+    switch (s->o.task) {
+    case ESPFAB_TASK_INFO: info_message(s, mac); break;
+    case ESPFAB_TASK_FLASH: flash_message(s, mac, secs); break;
+    case ESPFAB_TASK_READ:
+        snprintf(a->message, sizeof(a->message), "PASS %s %s read-flash: %" PRIu32 " bytes at 0x%" PRIx32
+                 " read, %s %s, in %.1f s", a->chip, mac, s->o.read_size, s->o.read_offset,
+                 a->regions[0].verified ? "MD5 checked" : "NOT checked (no MD5 from this loader), MD5",
+                 a->regions[0].md5_expected, secs);
+        break;
+    case ESPFAB_TASK_ERASE: erase_message(s, mac, secs); break;
+    case ESPFAB_TASK_VERIFY:
+        snprintf(a->message, sizeof(a->message), "PASS %s %s verify: %d region%s match (MD5), nothing written, in %.1f s",
+                 a->chip, mac, a->nregions, a->nregions == 1 ? "" : "s", secs);
+        break;
     }
     ESPFAB_LOGI(TAG, "%s: %s", s->port_spec, a->message);
     sess_finish(s);

@@ -4,7 +4,9 @@
  * reply must not fail a good board, and a stuck bit reads the same wrong
  * value every time.  A write that cannot be verified (ESP8266 ROM, secure
  * download mode) fails as UNVERIFIABLE unless verification was turned off.
- * Uses s->wr (ridx, md5_prev, unverified_why).
+ * The VERIFY task runs this phase alone: the regions' records are filled
+ * here (nothing was written) and a mismatch means the flash differs from
+ * the file.  Uses s->wr (ridx, md5_prev, unverified_why).
  */
 #include "core.h"
 
@@ -49,6 +51,13 @@ static void on_md5(espfab_session_t *s, int rc, const espfab_resp_t *r)
             return;
         }
         s->fault.retries = tries;
+        if (s->o.task == ESPFAB_TASK_VERIFY) {
+            sess_fail(s, ESPFAB_E_FLASH_DIFFERS,
+                      "region %zu, %s at 0x%" PRIx32 "..0x%" PRIx32 ": the flash differs from the file (flash MD5 %s, "
+                      "file %s)",
+                      s->wr.ridx + 1, rr->file, rr->offset, rr->offset + rr->size, rr->md5_device, rr->md5_expected);
+            return;
+        }
         sess_fail(s, ESPFAB_E_MD5_MISMATCH, "%s at 0x%" PRIx32 ": flash MD5 %s, expected %s (%s)", rr->file, rr->offset,
              rr->md5_device, rr->md5_expected,
              same ? "the same wrong value read twice: the flash holds wrong bits"
@@ -76,11 +85,23 @@ static void verify_region(espfab_session_t *s)
 void phase_verify_enter(espfab_session_t *s)
 {
     size_t nr = s->o.nregions;
+    bool task = s->o.task == ESPFAB_TASK_VERIFY; /* verifying is the whole job */
     if (nr == 0) {
-        phase_done(s);
+        if (task)
+            sess_fail(s, ESPFAB_E_INVALID_ARG, "nothing to verify: no region");
+        else
+            phase_done(s);
         return;
     }
-    if (s->o.no_verify) {
+    if (task) {
+        if (s->link.loader == ESPFAB_LOADER_ROM_ESP8266 || s->id.sdm) {
+            sess_fail(s, ESPFAB_E_UNVERIFIABLE, "%s: nothing was checked",
+                      s->id.sdm ? "secure download mode forbids SPI_FLASH_MD5" : "the ESP8266 ROM has no SPI_FLASH_MD5");
+            return;
+        }
+        if (!write_fill_regions(s, false))
+            return;
+    } else if (s->o.no_verify) {
         s->wr.unverified_why = "verification disabled";
         sess_note(s, "verification disabled: the flash contents are NOT checked");
         phase_done(s);

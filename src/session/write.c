@@ -89,7 +89,8 @@ static void erase_next(espfab_session_t *s)
     }
     const espfab_session_region_t *sr = &s->o.regions[s->wr.ridx];
     uint32_t start = sr->offset & ~(uint32_t)(ESPFAB_SECTOR - 1);
-    uint64_t end = ((uint64_t)sr->offset + sr->blob->len + ESPFAB_SECTOR - 1) & ~(uint64_t)(ESPFAB_SECTOR - 1);
+    uint64_t len = sr->blob ? sr->blob->len : s->osizes[s->wr.ridx]; /* an ERASE task's range has no blob */
+    uint64_t end = ((uint64_t)sr->offset + len + ESPFAB_SECTOR - 1) & ~(uint64_t)(ESPFAB_SECTOR - 1);
     uint32_t size = (uint32_t)(end - start);
     size_t n = espfab_cmd_erase_region(start, size, s->link.pkt, sizeof(s->link.pkt));
     sess_send_cmd(s, n, 0, sess_scaled(s, sess_per_mb(ERASE_PER_MB_S, size)), 1, on_erase);
@@ -97,8 +98,20 @@ static void erase_next(espfab_session_t *s)
 
 void phase_erase_enter(espfab_session_t *s)
 {
-    if (s->o.erase == ESPFAB_ERASE_NONE || s->o.nregions == 0) {
+    bool task = s->o.task == ESPFAB_TASK_ERASE; /* erasing is the whole job */
+    if (!task && (s->o.erase == ESPFAB_ERASE_NONE || s->o.nregions == 0)) {
         phase_done(s);
+        return;
+    }
+    if (task && s->o.erase != ESPFAB_ERASE_ALL && s->o.nregions == 0) {
+        sess_fail(s, ESPFAB_E_INVALID_ARG, "nothing to erase: no region and not the whole flash");
+        return;
+    }
+    if (task && !sess_is_stub(s)) {
+        sess_fail(s, ESPFAB_E_PROTO_UNSUPPORTED,
+                  "erasing needs the flasher stub (ERASE_FLASH/ERASE_REGION); the %s has neither: nothing was "
+                  "erased (drop --no-stub)",
+                  s->link.loader == ESPFAB_LOADER_STUB ? "stub" : "ROM loader");
         return;
     }
     if (!sess_is_stub(s)) {
@@ -151,10 +164,8 @@ static bool can_deflate(const espfab_session_t *s)
            (sess_is_stub(s) || (s->link.loader == ESPFAB_LOADER_ROM_ESP32 && s->id.chip->rom_deflate));
 }
 
-void phase_write_enter(espfab_session_t *s)
+bool write_fill_regions(espfab_session_t *s, bool deflate)
 {
-    set_state(s, ESPFAB_SS_PREPARE);
-    bool deflate = can_deflate(s);
     espfab_attempt_t *a = &s->rec;
     a->nregions = (int)s->o.nregions;
     s->wr.bytes_total = 0;
@@ -169,7 +180,7 @@ void phase_write_enter(espfab_session_t *s)
         if (espfab_prepare_region(s->o.cache, sr->blob, sr->offset, s->id.chip, &s->o.flash, patch, a->flash_size,
                                   &use, &patched, &f) < 0) {
             sess_fail_with(s, &f);
-            return;
+            return false;
         }
         if (patched)
             sess_note(s, "%s: flash parameters patched into the header at 0x%" PRIx32, name, sr->offset);
@@ -184,6 +195,15 @@ void phase_write_enter(espfab_session_t *s)
         rr->compressed = deflate;
         s->wr.bytes_total += use->len;
     }
+    return true;
+}
+
+void phase_write_enter(espfab_session_t *s)
+{
+    set_state(s, ESPFAB_SS_PREPARE);
+    espfab_attempt_t *a = &s->rec;
+    if (!write_fill_regions(s, can_deflate(s)))
+        return;
     for (size_t i = 0; i < s->o.nregions; i++) {
         if (!s->wr.reg[i].deflate || s->wr.reg[i].blob->zdata)
             continue;

@@ -83,11 +83,19 @@ typedef struct board {
     uint32_t w_off, w_pos;
     z_stream zs;
     bool zinit;
+    /* READ_FLASH (stub): a stream of packets, each acknowledged */
+    bool rd_active;
+    uint32_t rd_addr, rd_len, rd_pkt, rd_sent;
+    int rd_burst;            /* packets sent per acknowledgement (1 = the real stub) */
+    int rd_stall_after;      /* stop sending after this many packets (-1 = never) */
+    bool rd_bad_md5;         /* send a wrong digest */
+    int rd_packets, rd_acks, rd_bad_acks;
+    uint32_t rd_last_ack;
 } board_t;
 
 static void board_send(board_t *b, const uint8_t *p, size_t n)
 {
-    uint8_t out[512];
+    uint8_t out[2 * 4096 + 2];
     size_t o = 0;
     out[o++] = 0xC0;
     for (size_t i = 0; i < n; i++) {
@@ -263,8 +271,47 @@ static void board_data(board_t *b, uint8_t op, const uint8_t *pay, size_t len, u
     board_reply(b, op, 0, NULL, 0, 0, 0);
 }
 
+/* READ_FLASH: up to rd_burst packets, or the digest once all were sent. */
+static void board_read_next(board_t *b)
+{
+    for (int i = 0; i < b->rd_burst && b->rd_sent < b->rd_len; i++) {
+        if (b->rd_stall_after >= 0 && b->rd_packets >= b->rd_stall_after)
+            return;
+        uint32_t k = b->rd_len - b->rd_sent < b->rd_pkt ? b->rd_len - b->rd_sent : b->rd_pkt;
+        board_send(b, b->flash + b->rd_addr + b->rd_sent, k);
+        b->rd_sent += k;
+        b->rd_packets++;
+    }
+}
+
+static void board_read_ack(board_t *b, const uint8_t *f)
+{
+    uint32_t acked = get32(f);
+    b->rd_acks++;
+    if (acked <= b->rd_last_ack || acked > b->rd_sent)
+        b->rd_bad_acks++;
+    b->rd_last_ack = acked;
+    if (acked != b->rd_sent)
+        return; /* the stub waits for the acknowledgement of all it sent */
+    if (b->rd_sent < b->rd_len) {
+        board_read_next(b);
+        return;
+    }
+    uint8_t md[16];
+    unsigned mdlen = 0;
+    EVP_Digest(b->flash + b->rd_addr, b->rd_len, md, &mdlen, EVP_md5(), NULL);
+    if (b->rd_bad_md5)
+        md[3] ^= 0x40;
+    board_send(b, md, 16);
+    b->rd_active = false;
+}
+
 static void board_frame(board_t *b, const uint8_t *f, size_t n)
 {
+    if (b->rd_active && n == 4) {
+        board_read_ack(b, f);
+        return;
+    }
     if (n < 8 || f[0] != 0)
         return;
     uint8_t op = f[1];
@@ -384,6 +431,22 @@ static void board_frame(board_t *b, const uint8_t *f, size_t n)
         b->status_len = 2;
         return;
     }
+    case 0xD2: /* READ_FLASH (stub): offset, length, packet size, in flight */
+        board_reply(b, op, 0, NULL, 0, 0, 0);
+        b->rd_active = true;
+        b->rd_addr = get32(pay);
+        b->rd_len = get32(pay + 4);
+        b->rd_pkt = get32(pay + 8);
+        b->rd_sent = b->rd_last_ack = 0;
+        board_read_next(b);
+        return;
+    case 0x0E: { /* READ_FLASH_SLOW (ROM): 64 bytes of data whatever the length */
+        uint8_t d[64];
+        memset(d, 0xFF, sizeof(d));
+        memcpy(d, b->flash + get32(pay), get32(pay + 4) < 64 ? get32(pay + 4) : 64);
+        board_reply(b, op, 0, d, 64, 0, 0);
+        return;
+    }
     case 0x0F:
         b->baud_words[0] = get32(pay);
         b->baud_words[1] = get32(pay + 4);
@@ -455,6 +518,8 @@ static void board_init(board_t *b, uv_loop_t *loop)
     b->status_len = 4;
     b->chip_id = 9; /* ESP32-S3 */
     b->corrupt_seq = b->err_seq = b->vanish_seq = b->garble_op = b->late_seq = b->spi_refuse_op = -1;
+    b->rd_burst = 1;
+    b->rd_stall_after = -1;
     CHECK(openpty(&b->mfd, &b->sfd, b->path, NULL, NULL) == 0);
     struct termios t;
     tcgetattr(b->sfd, &t);
@@ -724,7 +789,7 @@ static void test_chip_mismatch(void)
     CHECK_EQ(r.rec.fault.code, ESPFAB_E_CHIP_MISMATCH);
     CHECK_CONTAINS(r.rec.fault.detail, "this board is ESP32-S3, the profile is for ESP32");
     CHECK_STR(r.rec.chip, "ESP32-S3");
-    CHECK_EQ(B.ops[0x02] + B.ops[0x10] + B.ops[0x03] + B.ops[0x11], 0); /* nothing written */
+    CHECK_EQ(B.ops[0x03] + B.ops[0x11] + B.ops[0xD0] + B.ops[0xD1], 0); /* no data written, nothing erased */ /* nothing written */
     CHECK(!saw_state(&r, ESPFAB_SS_WRITE));
 }
 
@@ -1410,6 +1475,148 @@ static void test_p4_flash_power(void)
     CHECK(strstr(r.notes, "flash powered") == NULL);
 }
 
+/* ---- the READ, ERASE and VERIFY tasks ------------------------------------- */
+
+#define RD_OFF 0x10000u
+#define RD_LEN (3u * 4096u + 100u) /* the last packet is short */
+static uint8_t rd_out[RD_LEN];
+
+static void script_flash_pattern(board_t *b)
+{
+    for (uint32_t i = 0; i < RD_LEN; i++)
+        b->flash[RD_OFF + i] = (uint8_t)(i * 13 + (i >> 9));
+}
+static void script_read_burst(board_t *b)
+{
+    script_flash_pattern(b);
+    b->rd_burst = 2; /* two packets before waiting: each still acknowledged */
+}
+static void script_read_bad_md5(board_t *b)
+{
+    script_flash_pattern(b);
+    b->rd_bad_md5 = true;
+}
+static void script_read_stall(board_t *b)
+{
+    script_flash_pattern(b);
+    b->rd_stall_after = 2;
+}
+
+static void read_opts(espfab_session_opts_t *o, bool stub)
+{
+    base_opts(o);
+    o->task = ESPFAB_TASK_READ;
+    o->read_offset = RD_OFF;
+    o->read_size = RD_LEN;
+    o->read_out = rd_out;
+    memset(rd_out, 0, sizeof(rd_out));
+    if (stub) {
+        o->no_stub = false;
+        o->stub_dir = stub_dir;
+    }
+}
+
+/* READ_FLASH's flow control: every packet is acknowledged with the count
+ * of bytes received so far, the digest is checked, the bytes are the
+ * flash's; nothing is written. */
+static void test_read_stub_flow(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    make_fake_stub();
+    read_opts(&o, true);
+    run_session(&B, &o, &r, false, script_flash_pattern, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(B.ops[0xD2], 1);
+    CHECK_EQ(B.rd_packets, 4);
+    CHECK_EQ(B.rd_acks, 4);
+    CHECK_EQ(B.rd_bad_acks, 0);
+    CHECK_EQ(B.rd_last_ack, RD_LEN);
+    CHECK_MEM(rd_out, B.flash + RD_OFF, RD_LEN);
+    CHECK_EQ(B.ops[0x03] + B.ops[0x11] + B.ops[0xD0] + B.ops[0xD1], 0); /* no data written, nothing erased */
+    CHECK(saw_state(&r, ESPFAB_SS_READ));
+    CHECK(r.progress >= 4);
+    CHECK(r.rec.regions[0].verified);
+    CHECK_STR(r.rec.regions[0].md5_device, r.rec.regions[0].md5_expected);
+    CHECK_CONTAINS(r.rec.message, "read-flash");
+    /* a loader that sends two packets at a time gets both acknowledged */
+    read_opts(&o, true);
+    run_session(&B, &o, &r, false, script_read_burst, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(B.rd_acks, 4);
+    CHECK_EQ(B.rd_bad_acks, 0);
+    CHECK_MEM(rd_out, B.flash + RD_OFF, RD_LEN);
+    /* the stub's digest differs from the bytes received: not a pass */
+    read_opts(&o, true);
+    run_session(&B, &o, &r, false, script_read_bad_md5, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_FLASH_READ_ERROR);
+    /* the stream stops: a timeout that says how far it came */
+    read_opts(&o, true);
+    run_session(&B, &o, &r, false, script_read_stall, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_TIMEOUT);
+    CHECK_CONTAINS(r.rec.message, "after 8192 of 12388 bytes");
+    remove_fake_stub();
+}
+
+/* The ROM: READ_FLASH_SLOW 64 bytes at a time, then its MD5 checks them. */
+static void test_read_rom_slow(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    read_opts(&o, false);
+    run_session(&B, &o, &r, false, script_flash_pattern, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK_EQ(B.ops[0x0E], (int)((RD_LEN + 63) / 64));
+    CHECK_EQ(B.ops[0x13], 1);
+    CHECK_EQ(B.ops[0xD2], 0);
+    CHECK_MEM(rd_out, B.flash + RD_OFF, RD_LEN);
+    CHECK(r.rec.regions[0].verified);
+}
+
+/* ERASE needs the stub: with the ROM nothing is erased and the fault says so. */
+static void test_erase_task_rom_refused(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.task = ESPFAB_TASK_ERASE;
+    o.erase = ESPFAB_ERASE_ALL;
+    run_session(&B, &o, &r, false, NULL, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_PROTO_UNSUPPORTED);
+    CHECK_CONTAINS(r.rec.message, "needs the flasher stub");
+    CHECK_EQ(B.ops[0xD0] + B.ops[0xD1], 0);
+}
+
+/* VERIFY writes nothing; a difference is FLASH_DIFFERS naming the region. */
+static void script_image_flashed(board_t *b) { memcpy(b->flash + 0x10000, image, sizeof(image)); }
+static void script_image_changed(board_t *b)
+{
+    memcpy(b->flash + 0x10000, image, sizeof(image));
+    b->flash[0x10000 + 777] ^= 1;
+}
+
+static void test_verify_task(void)
+{
+    run_t r;
+    espfab_session_opts_t o;
+    base_opts(&o);
+    o.task = ESPFAB_TASK_VERIFY;
+    run_session(&B, &o, &r, true, script_image_flashed, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_PASS);
+    CHECK(r.rec.regions[0].verified);
+    CHECK(!r.rec.regions[0].written);
+    CHECK_EQ(B.ops[0x03] + B.ops[0x11] + B.ops[0xD0] + B.ops[0xD1], 0); /* no data written, nothing erased */
+    base_opts(&o);
+    o.task = ESPFAB_TASK_VERIFY;
+    run_session(&B, &o, &r, true, script_image_changed, NULL);
+    CHECK_EQ(r.rec.outcome, ESPFAB_OUTCOME_FAIL);
+    CHECK_EQ(r.rec.fault.code, ESPFAB_E_FLASH_DIFFERS);
+    CHECK_CONTAINS(r.rec.message, "app.bin at 0x10000");
+}
+
 int main(void)
 {
     RUN(test_pass_rom_deflate);
@@ -1439,5 +1646,9 @@ int main(void)
     RUN(test_p4_flash_power);
     RUN(test_bad_port);
     RUN(test_cancel_while_opening);
+    RUN(test_read_stub_flow);
+    RUN(test_read_rom_slow);
+    RUN(test_erase_task_rom_refused);
+    RUN(test_verify_task);
     return check_summary();
 }
