@@ -4,7 +4,9 @@
 // unsupported-command rejection, ROM error statuses and the stub greeting.
 // usage: node smoke.mjs ESPSIM_BINARY [smoke]
 import net from "node:net";
-import { check, summary, startSim } from "./lib.mjs";
+import fs from "node:fs";
+import path from "node:path";
+import { check, summary, startSim, pkgDir } from "./lib.mjs";
 
 const espsim = process.argv[2];
 const h = (s) => Buffer.from(s.replace(/\s+/g, ""), "hex");
@@ -125,12 +127,25 @@ async function main() {
     r = await c.xfer(cmd(0x13, Buffer.concat([u32(0x1000), u32(4), u32(0), u32(0)])));
     check(F(r).length === 44 && /^[0-9a-f]{32}$/.test(F(r).subarray(8, 40).toString("latin1")),
           "ESP32 ROM: SPI_FLASH_MD5 is 32 lowercase hex chars + 4 status bytes");
-    // stub: MEM upload with a non-zero entry, then OHAI and stub rules
-    r = await c.xfer(cmd(0x05, Buffer.concat([u32(4), u32(1), u32(0x1800), u32(0x40080000)])), 14);
-    check(F(r)[8] === 0, "ESP32 ROM: MEM_BEGIN ok");
-    r = await c.xfer(cmd(0x07, blk, 0xef ^ 1 ^ 2 ^ 3 ^ 4), 14);
-    check(F(r)[8] === 0, "ESP32 ROM: MEM_DATA ok");
-    r = await c.xfer(cmd(0x06, Buffer.concat([u32(0), u32(0x40080000)])), 20);
+    // stub: the real ESP32 stub uploaded (espsim starts the stub persona
+    // only for a known stub), then OHAI and stub rules
+    const stub = JSON.parse(fs.readFileSync(path.join(pkgDir, "lib/targets/stub_flasher/esp32.json"), "utf8"));
+    let memOk = true;
+    for (const [b64, at] of [[stub.text, stub.text_start], [stub.data, stub.data_start]]) {
+      const seg = Buffer.from(b64, "base64");
+      const nblk = Math.ceil(seg.length / 0x1800);
+      r = await c.xfer(cmd(0x05, Buffer.concat([u32(seg.length), u32(nblk), u32(0x1800), u32(at)])), 14);
+      memOk = memOk && F(r)[8] === 0;
+      for (let i = 0; i < nblk; i++) {
+        const part = seg.subarray(i * 0x1800, (i + 1) * 0x1800);
+        let x = 0xef;
+        for (const v of part) x ^= v;
+        r = await c.xfer(cmd(0x07, Buffer.concat([u32(part.length), u32(i), u32(0), u32(0), part]), x), 14);
+        memOk = memOk && F(r)[8] === 0;
+      }
+    }
+    check(memOk, "ESP32 ROM: MEM_BEGIN/MEM_DATA of the stub's text and data ok");
+    r = await c.xfer(cmd(0x06, Buffer.concat([u32(0), u32(stub.entry)])), 20);
     check(r.equals(h("C0 01 06 04 00 07 07 12 20 00 00 00 00 C0 C0 4F 48 41 49 C0")),
           "MEM_END reply (ROM format) then the raw OHAI frame");
     r = await c.xfer(SYNC, 8 * 12);
@@ -144,6 +159,19 @@ async function main() {
     check(F(r)[8] === 0xff, "stub v2 on ESP32: GET_SECURITY_INFO not implemented (0xFF)");
     r = await c.xfer(cmd(0x03, blk, 0xef ^ 1 ^ 2 ^ 3 ^ 4), 12);
     check(F(r)[8] === 0xc6, "stub: FLASH_DATA without BEGIN -> 0xC6");
+    c.close();
+
+    // 4 bytes that are no stub: the MEM_END reply, then a chip running garbage
+    c = await Conn.open(b32.tcp);
+    await c.take();
+    await c.xfer(SYNC, 8 * 14);
+    await c.xfer(cmd(0x05, Buffer.concat([u32(4), u32(1), u32(0x1800), u32(0x40080000)])), 14);
+    await c.xfer(cmd(0x07, blk, 0xef ^ 1 ^ 2 ^ 3 ^ 4), 14);
+    r = await c.xfer(cmd(0x06, Buffer.concat([u32(0), u32(0x40080000)])), 20);
+    check(r.equals(h("C0 01 06 04 00 07 07 12 20 00 00 00 00 C0")),
+          "MEM_END of code that is no known stub: the reply, no OHAI");
+    r = await c.xfer(SYNC, 12);
+    check(r.length === 0, "... and the chip is silent (runs garbage)");
     c.close();
 
     // ESP8266 ROM: 2 status bytes, no CHANGE_BAUDRATE

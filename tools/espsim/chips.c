@@ -212,3 +212,23 @@ bool sim_slip_byte(sim_slip_t *s, uint8_t c)
         s->overflow = true;
     return false;
 }
+
+/* Mask ROM address ranges (instruction bus, then data bus), from the chips'
+ * technical reference memory maps. */
+bool sim_chip_in_rom(sim_chip_id_t id, uint32_t a)
+{
+    static const uint32_t r[SIM_CHIP_COUNT][4] = {
+        [SIM_ESP8266] = {0x40000000u, 0x40010000u, 0, 0},
+        [SIM_ESP32] = {0x40000000u, 0x40070000u, 0x3FF90000u, 0x3FFA0000u},
+        [SIM_ESP32S2] = {0x40000000u, 0x40020000u, 0x3FFA0000u, 0x3FFF0000u},
+        [SIM_ESP32S3] = {0x40000000u, 0x40060000u, 0x3FF00000u, 0x3FF20000u},
+        [SIM_ESP32C2] = {0x40000000u, 0x40090000u, 0x3FF00000u, 0x3FF50000u},
+        [SIM_ESP32C3] = {0x40000000u, 0x40060000u, 0x3FF00000u, 0x3FF20000u},
+        [SIM_ESP32C6] = {0x40000000u, 0x40050000u, 0, 0},
+        [SIM_ESP32H2] = {0x40000000u, 0x40020000u, 0, 0},
+        [SIM_ESP32P4] = {0x4FC00000u, 0x4FC20000u, 0, 0},
+    };
+    if (id < 0 || id >= SIM_CHIP_COUNT)
+        return false;
+    return (a >= r[id][0] && a < r[id][1]) || (a >= r[id][2] && a < r[id][3]);
+}

@@ -58,6 +58,8 @@ typedef struct {
 
 const sim_chip_t *sim_chip_get(sim_chip_id_t id);
 int sim_chip_by_name(const char *name); /* -1 if unknown */
+/* true if addr lies in the chip's mask ROM (instruction or data bus). */
+bool sim_chip_in_rom(sim_chip_id_t id, uint32_t addr);
 /* The ROM's banner after an RTC watchdog reset: the power-on download banner
  * (download) or the normal-boot banner, with "rst:0x10 (RTCWDT_RTC_RESET)"
  * as the reset cause.  Returns the length (0 if it does not fit). */
@@ -121,6 +123,12 @@ typedef enum { FL_NONE, FL_PLAIN, FL_DEFL } sim_flmode_t;
 
 typedef struct { uint32_t addr, val; } sim_reg_t;
 
+/* RAM a host uploaded with MEM_BEGIN/MEM_DATA (ram.c): one segment per
+ * MEM_BEGIN, bounded per board. */
+#define SIM_RAM_MAX (1024u * 1024u)
+#define SIM_RAM_SEGS 16
+typedef struct { uint32_t addr, len, cap; uint8_t *data; } sim_ram_seg_t;
+
 typedef struct sim_board {
     int index;
     sim_chip_id_t chip_id;
@@ -146,6 +154,11 @@ typedef struct sim_board {
     /* MEM_* state */
     bool mem_active;
     uint32_t mem_size, mem_blocks, mem_blksz, mem_addr, mem_got, mem_seq;
+
+    sim_ram_seg_t ram[SIM_RAM_SEGS]; /* oldest first */
+    int nram;
+    uint32_t ram_bytes;
+    bool ram_open;           /* the newest segment takes MEM_DATA */
 
     /* FLASH_* state */
     sim_flmode_t fl;
@@ -228,6 +241,26 @@ bool sim_regs_wdt_armed(sim_board_t *b, bool *rwdt, bool *swd);
 /* WRITE_REG side effects (SPI user-command engine, watchdog write
  * protection, the RTC WDT reset). */
 void sim_reg_write(sim_board_t *b, uint32_t addr, uint32_t val);
+
+/* RAM (ram.c): kept per board, cleared by every reset. */
+void sim_ram_clear(sim_board_t *b);
+void sim_ram_begin(sim_board_t *b, uint32_t addr, uint32_t size);
+void sim_ram_data(sim_board_t *b, uint32_t addr, const uint8_t *p, uint32_t n);
+/* The word at addr if all four bytes were uploaded. */
+bool sim_ram_read32(const sim_board_t *b, uint32_t addr, uint32_t *val);
+
+/* The known flasher stubs (ram.c), a process-wide catalogue filled once at
+ * start-up.  sim_stubs_load reads every *.json of dir whose name names a
+ * chip (either esptool-js naming scheme); returns how many were read, or -1
+ * (msg says why). */
+int sim_stubs_load(const char *dir, char *msg, size_t n);
+size_t sim_stubs_count(void);
+/* --accept-any-stub: any MEM_END with an entry starts the stub persona. */
+void sim_stubs_accept_any(bool on);
+bool sim_stubs_accepting_any(void);
+/* The name of the stub b's RAM holds exactly, with this entry point (text
+ * and data at their addresses), or NULL: the chip would run garbage. */
+const char *sim_stubs_match(const sim_board_t *b, uint32_t entry);
 
 /* Output queue (loader.c). */
 void sim_out_raw(sim_board_t *b, const void *p, size_t n, double delay);

@@ -428,6 +428,7 @@ void sim_board_free(sim_board_t *b)
     end_flash_session(b);
     end_read(b);
     sim_out_clear(b);
+    sim_ram_clear(b);
     free(b->flash);
     free(b->regs);
     b->flash = NULL;
@@ -460,6 +461,7 @@ static void restart(sim_board_t *b)
     b->busy_until = 0;
     b->frame_pending = false;
     b->syncs_since_reset = 0;
+    sim_ram_clear(b); /* the uploaded code is gone */
     /* SPI engine registers back to idle; eFuses and magic stay. */
     sim_reg_set(b, b->chip->spi_base, 0);
 }
@@ -524,7 +526,9 @@ static void wdt_reset(sim_board_t *b, const char *why)
 
 bool sim_board_tick(sim_board_t *b)
 {
-    bool loader = b->mode == SIM_ROM || b->mode == SIM_STUB;
+    /* a chip hung in garbage code still has its watchdogs running */
+    bool loader = b->mode == SIM_ROM || b->mode == SIM_STUB ||
+                  b->mode == SIM_HUNG;
     if (b->wdt_reset_at > 0 && b->now >= b->wdt_reset_at) {
         b->wdt_reset_at = 0;
         if (b->mode != SIM_IDLE) {
@@ -615,6 +619,7 @@ static void do_mem_begin(sim_board_t *b, const uint8_t *d, size_t n)
     b->mem_addr = le32(d + 12);
     b->mem_got = 0;
     b->mem_seq = 0;
+    sim_ram_begin(b, b->mem_addr, b->mem_size);
     ok(b, OP_MEM_BEGIN, n);
 }
 
@@ -635,9 +640,24 @@ static void do_mem_data(sim_board_t *b, const uint8_t *d, size_t n,
         fail(b, OP_MEM_DATA, n, is_stub(b) ? STUB_TOO_MUCH : ROM_RAM_SIZE);
         return;
     }
+    sim_ram_data(b, b->mem_addr + b->mem_got, d + 16, (uint32_t)(n - 16));
     b->mem_got += (uint32_t)(n - 16);
     b->mem_seq++;
     ok(b, OP_MEM_DATA, n);
+}
+
+/* MEM_END jumped to code that is no known stub: a real chip runs garbage.
+ * It goes silent (the ROM's loader is gone); the output not yet sent still
+ * leaves.  A board whose USB-Serial/JTAG watchdogs are still armed resets
+ * at their deadline (sim_board_tick keeps it for a hung chip). */
+static void run_garbage(sim_board_t *b, uint32_t entry)
+{
+    end_flash_session(b);
+    b->mode = SIM_HUNG;
+    if (b->verbose)
+        fprintf(stderr, "espsim: board %d MEM_END jumps to 0x%08x: the RAM "
+                "holds no known stub (text, data and entry must match one "
+                "exactly): the chip runs garbage, silent\n", b->index, entry);
 }
 
 static void do_mem_end(sim_board_t *b, const uint8_t *d, size_t n)
@@ -657,6 +677,13 @@ static void do_mem_end(sim_board_t *b, const uint8_t *d, size_t n)
     ok(b, OP_MEM_END, n); /* ROM format: sent before the switch */
     if (flag == 0 && entry != 0) {
         double at = b->busy_until > b->now ? b->busy_until : b->now;
+        const char *stub = sim_stubs_match(b, entry);
+        if (!stub) {
+            run_garbage(b, entry);
+            return;
+        }
+        if (b->verbose)
+            fprintf(stderr, "espsim: board %d RAM holds %s\n", b->index, stub);
         b->mode = SIM_STUB;
         b->deferred_err = 0;
         end_flash_session(b);
@@ -706,6 +733,19 @@ static void do_write_reg(sim_board_t *b, const uint8_t *d, size_t n)
     ok(b, OP_WRITE_REG, n);
 }
 
+/* What a READ_REG finds: uploaded RAM, then the register file, then the
+ * mask ROM (a fixed non-zero pattern per address; never 0), else 0. */
+static uint32_t read_word(sim_board_t *b, uint32_t addr)
+{
+    uint32_t v;
+    if (sim_ram_read32(b, addr, &v))
+        return v;
+    v = sim_reg_read(b, addr);
+    if (v == 0 && sim_chip_in_rom(b->chip_id, addr))
+        v = ((addr * 0x9E3779B1u) ^ 0xA5C35A3Cu) | 0x00010000u;
+    return v;
+}
+
 static void do_read_reg(sim_board_t *b, const uint8_t *d, size_t n)
 {
     uint32_t addr;
@@ -722,7 +762,7 @@ static void do_read_reg(sim_board_t *b, const uint8_t *d, size_t n)
         return;
     }
     trace(b, OP_READ_REG, n, 0);
-    reply(b, OP_READ_REG, sim_reg_read(b, addr), NULL, 0, 0);
+    reply(b, OP_READ_REG, read_word(b, addr), NULL, 0, 0);
 }
 
 /* Secure Download Mode: S2 and later ROMs only (those with security info). */

@@ -69,6 +69,8 @@ typedef struct {
     int tcp_base;              /* -1: no TCP */
     bool no_pty, pace, verbose;
     bool control;              /* --control: commands on stdin */
+    const char *stub_dir;      /* --stub-dir DIR */
+    bool accept_any_stub;      /* --accept-any-stub */
     uint32_t seed, jedec;
     long flash_size;
     int revs[SIM_CHIP_COUNT];  /* -1: the chip's default revision */
@@ -139,6 +141,12 @@ static void usage(FILE *f)
 "                       enabling the RTC WDT while unlocked resets it 50 ms\n"
 "                       later, into the app or, with RTC_CNTL_OPTION1's\n"
 "                       force-download bit set, into the download mode.\n"
+"  --stub-dir DIR       the esptool-js stub JSON files (either naming\n"
+"                       scheme; default $ESPFAB_STUB_DIR, else the build's\n"
+"                       esptool-js package): MEM_END starts the stub persona\n"
+"                       only when RAM holds one of them exactly (text, data,\n"
+"                       entry); anything else runs as garbage (silent)\n"
+"  --accept-any-stub    any MEM_END with an entry point starts the stub\n"
 "  --verbose            command trace per board on stderr\n"
 "  --control            read commands on stdin, one per line: 'unplug N'\n"
 "                       (the board vanishes: pty removed, TCP closed and\n"
@@ -712,7 +720,7 @@ static bool takes_value(const char *a)
 {
     static const char *const with_value[] = {
         "--boards", "--tcp-base", "--dump-dir", "--links-dir", "--seed",
-        "--flash-size", "--jedec", "--rev", "--fault", "--usb"};
+        "--flash-size", "--jedec", "--rev", "--fault", "--usb", "--stub-dir"};
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(a, with_value[i]))
             return true;
@@ -803,6 +811,10 @@ static int parse_option(sim_opts_t *o, const char *a, const char *v)
         return opt_fault(o, v);
     } else if (!strcmp(a, "--usb")) {
         return opt_usb(o, v);
+    } else if (!strcmp(a, "--stub-dir")) {
+        o->stub_dir = v;
+    } else if (!strcmp(a, "--accept-any-stub")) {
+        o->accept_any_stub = true;
     } else if (!strcmp(a, "--control")) {
         o->control = true;
     } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
@@ -963,6 +975,35 @@ static int setup_boards(void)
     if (opt.dump_dir)
         mkdir(opt.dump_dir, 0755);
     return GO_ON;
+}
+
+#ifndef ESPSIM_DEFAULT_STUB_DIR
+#define ESPSIM_DEFAULT_STUB_DIR \
+    "tools/npm/node_modules/esptool-js/lib/targets/stub_flasher"
+#endif
+
+/* The known stubs, from the directory the station would use: --stub-dir,
+ * else $ESPFAB_STUB_DIR, else the build's esptool-js package. */
+static void load_stubs(void)
+{
+    const char *env = getenv("ESPFAB_STUB_DIR");
+    const char *dir = opt.stub_dir ? opt.stub_dir
+                      : env && *env ? env : ESPSIM_DEFAULT_STUB_DIR;
+    const char *src = opt.stub_dir ? "--stub-dir"
+                      : env && *env ? "$ESPFAB_STUB_DIR" : "built-in default";
+    char msg[160];
+    int n = sim_stubs_load(dir, msg, sizeof msg);
+    sim_stubs_accept_any(opt.accept_any_stub);
+    if (opt.accept_any_stub)
+        fprintf(stderr, "espsim: --accept-any-stub: any MEM_END with an entry "
+                "point starts the stub persona\n");
+    else if (n <= 0)
+        fprintf(stderr, "espsim: no flasher stub could be read from %s (%s: "
+                "%s): every uploaded stub runs as garbage (silent); run "
+                "tools/setup.sh, give --stub-dir DIR, or --accept-any-stub\n",
+                dir, src, msg);
+    else if (opt.verbose)
+        fprintf(stderr, "espsim: %s from %s (%s)\n", msg, dir, src);
 }
 
 /* The signals stay blocked except inside ppoll(), which waits with *empty. */
@@ -1172,6 +1213,7 @@ int main(int argc, char **argv)
     if ((rc = parse_options(argc, argv, &opt)) != GO_ON ||
         (rc = setup_boards()) != GO_ON)
         return rc;
+    load_stubs();
     setup_signals(&empty);
     if ((rc = open_links()) != GO_ON)
         return rc;
