@@ -26,6 +26,7 @@ static const subcommand commands[] = {
     {"errors", espfab_cli_errors, "list every error code with its cause and fix"},
     {"image-info", espfab_cli_image_info, "describe a firmware file: chip, header, segments, app, SHA-256"},
     {"merge", espfab_cli_merge, "merge files into one flash image (esptool merge_bin)"},
+    {"nvs", espfab_cli_nvs, "NVS partitions: generate from ESP-IDF's CSV, dump a partition"},
 };
 
 static void usage(FILE *out)

@@ -20,6 +20,7 @@ int espfab_cli_errors(int argc, char **argv);  /* src/cli/cmd_errors.c */
 int espfab_cli_version(int argc, char **argv); /* src/cli/cmd_version.c (`espfab --version`) */
 int espfab_cli_image_info(int argc, char **argv); /* src/cli/cmd_image_info.c */
 int espfab_cli_merge(int argc, char **argv);   /* src/cli/cmd_merge.c */
+int espfab_cli_nvs(int argc, char **argv);     /* src/cli/cmd_nvs.c */
 int espfab_cli_read_flash(int argc, char **argv); /* src/cli/cmd_bench.c */
 int espfab_cli_erase(int argc, char **argv);      /* src/cli/cmd_bench.c */
 int espfab_cli_verify(int argc, char **argv);     /* src/cli/cmd_bench.c */
