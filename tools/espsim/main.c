@@ -45,6 +45,7 @@ typedef struct {
     double in_ready_at;    /* paced: buffered input counts from then on */
     double next_chatter;
     bool gone;
+    bool keep;             /* --persist B:keep: a reconnect is no reset */
 } io_t;
 
 #define MAX_OPT_ARGS 64 /* --fault / --usb options kept */
@@ -60,6 +61,11 @@ typedef struct {
     sim_usb_t usb;
     double wdt_s;
 } usb_arg_t;
+
+typedef struct {
+    int board;        /* -1 = all */
+    bool keep;        /* keep, else power-on */
+} persist_arg_t;
 
 /* The command line, parsed once by parse_options(); read-only afterwards
  * except control, which drops to false when stdin closes. */
@@ -78,6 +84,8 @@ typedef struct {
     int nfaults;
     usb_arg_t usbs[MAX_OPT_ARGS];
     int nusb;
+    persist_arg_t persists[MAX_OPT_ARGS];
+    int npersist;
 } sim_opts_t;
 
 /* parse_options() and the set-up steps: carry on, else an exit status */
@@ -141,6 +149,14 @@ static void usage(FILE *f)
 "                       enabling the RTC WDT while unlocked resets it 50 ms\n"
 "                       later, into the app or, with RTC_CNTL_OPTION1's\n"
 "                       force-download bit set, into the download mode.\n"
+"  --persist B:power-on|keep\n"
+"                       what a host connecting to board B (or '*') finds;\n"
+"                       repeatable, the last one for a board wins.\n"
+"                       power-on (default): every TCP connection and every\n"
+"                       pty open is a power-on reset.  keep: a reconnect\n"
+"                       finds the chip as it was left (mode, stub, baud,\n"
+"                       RAM, flash); only the first connection, or one\n"
+"                       after 'unplug'/'replug', powers it on\n"
 "  --stub-dir DIR       the esptool-js stub JSON files (either naming\n"
 "                       scheme; default $ESPFAB_STUB_DIR, else the build's\n"
 "                       esptool-js package): MEM_END starts the stub persona\n"
@@ -164,7 +180,8 @@ static void usage(FILE *f)
 "Output: one line per board\n"
 "  board N chip=NAME mac=xx:xx:xx:xx:xx:xx pty=PATH|- tcp=127.0.0.1:PORT|-\n"
 "then 'espsim ready'.  A host opening the pty or connecting to the TCP port\n"
-"is a power-on reset: boot banner, ROM download mode, 115200 baud.\n",
+"is a power-on reset (unless --persist B:keep and the board is powered):\n"
+"boot banner, ROM download mode, 115200 baud.\n",
         f);
 }
 
@@ -264,6 +281,48 @@ static void link_reset(io_t *io, int link, double now)
                 link == LINK_PTY ? "pty" : "tcp");
 }
 
+/* A host connected (TCP) or opened the pty: a power-on reset, except with
+ * --persist keep on a powered board, which carries on as it was left (a
+ * frame half-received from the previous host is discarded). */
+static void link_connect(io_t *io, int link, double now)
+{
+    if (!io->keep || io->b.mode == SIM_IDLE) {
+        link_reset(io, link, now);
+        return;
+    }
+    io->link = link;
+    io->in_off = io->in_len = 0;
+    io->b.now = now;
+    io->rx_next = io->tx_next = now;
+    io->rx_idle = io->tx_idle = true;
+    memset(&io->b.slip, 0, sizeof io->b.slip);
+    io->next_chatter = now + 0.2;
+    if (io->b.verbose)
+        fprintf(stderr, "espsim: board %d %s host reconnected: kept (mode=%s "
+                "baud=%u)\n", io->b.index, link == LINK_PTY ? "pty" : "tcp",
+                sim_mode_name(io->b.mode), (unsigned)io->b.baud);
+}
+
+/* --persist keep: the host left, the chip runs on.  What it was sending is
+ * lost on the line, but what those bytes were to do once sent still
+ * happens (a baud switch; the ROM's FLASH_END(0) reboot). */
+static void link_leave_running(io_t *io, double now)
+{
+    bool reboot = false;
+    sim_chunk_t *c;
+    while ((c = sim_out_peek(&io->b))) {
+        if (c->baud_after)
+            io->b.baud = c->baud_after;
+        reboot = reboot || c->reset_after;
+        sim_out_pop(&io->b);
+    }
+    if (reboot) {
+        io->b.now = now;
+        sim_board_reset(&io->b);
+        sim_out_clear(&io->b); /* its banner goes nowhere */
+    }
+}
+
 static void link_drop(io_t *io, int link)
 {
     if (link == LINK_TCP && io->cfd >= 0) {
@@ -274,7 +333,10 @@ static void link_drop(io_t *io, int link)
         io->pty_host = false;
     if (io->link == link) {
         io->link = LINK_NONE;
-        sim_board_detach(&io->b);
+        if (io->keep)
+            link_leave_running(io, sim_now());
+        else
+            sim_board_detach(&io->b);
         io->in_off = io->in_len = 0;
     }
 }
@@ -518,7 +580,7 @@ static void check_pty_host(io_t *io, double now)
     if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)) {
         io->pty_host = true;
         if (io->link != LINK_TCP)
-            link_reset(io, LINK_PTY, now);
+            link_connect(io, LINK_PTY, now);
     }
 }
 
@@ -661,10 +723,11 @@ static void control_line(char *line)
     } else if (!strcmp(cmd, "state") && n >= 0 && n < nios) {
         const sim_board_t *b = &ios[n].b;
         printf("state %d chip=%s mode=%s baud=%u usb=%s wdt-resets=%d "
-               "last-reset=%s\n", n, b->chip->name,
+               "last-reset=%s persist=%s\n", n, b->chip->name,
                ios[n].gone ? "unplugged" : sim_mode_name(b->mode),
                (unsigned)b->baud, usb_name(b->usb), b->wdt_resets,
-               b->last_reset ? b->last_reset : "none");
+               b->last_reset ? b->last_reset : "none",
+               ios[n].keep ? "keep" : "power-on");
     } else if (!strcmp(cmd, "replug") && n >= 0 && n < nios) {
         if (replug(&ios[n]) < 0) {
             printf("error replug %d failed\n", n);
@@ -720,7 +783,8 @@ static bool takes_value(const char *a)
 {
     static const char *const with_value[] = {
         "--boards", "--tcp-base", "--dump-dir", "--links-dir", "--seed",
-        "--flash-size", "--jedec", "--rev", "--fault", "--usb", "--stub-dir"};
+        "--flash-size", "--jedec", "--rev", "--fault", "--usb", "--stub-dir",
+        "--persist"};
     for (size_t i = 0; i < sizeof with_value / sizeof with_value[0]; i++)
         if (!strcmp(a, with_value[i]))
             return true;
@@ -763,6 +827,36 @@ static int opt_fault(sim_opts_t *o, const char *v)
     o->faults[o->nfaults].spec = colon + 1;
     o->nfaults++;
     return GO_ON;
+}
+
+/* --persist B:power-on|keep, B = board number or '*' */
+static int opt_persist(sim_opts_t *o, const char *v)
+{
+    const char *colon = strchr(v, ':');
+    persist_arg_t *p = &o->persists[o->npersist];
+    char *end;
+    if (o->npersist == MAX_OPT_ARGS || !colon)
+        goto bad;
+    if (v[0] == '*' && colon == v + 1) {
+        p->board = -1;
+    } else {
+        long k = strtol(v, &end, 10);
+        if (end != colon || end == v || k < 0 || k >= MAX_BOARDS)
+            goto bad;
+        p->board = (int)k;
+    }
+    if (!strcmp(colon + 1, "keep"))
+        p->keep = true;
+    else if (!strcmp(colon + 1, "power-on"))
+        p->keep = false;
+    else
+        goto bad;
+    o->npersist++;
+    return GO_ON;
+bad:
+    fprintf(stderr, "espsim: bad --persist %s (want B:power-on or B:keep, "
+                    "B = board number or '*')\n", v);
+    return 2;
 }
 
 static int opt_usb(sim_opts_t *o, const char *v)
@@ -811,6 +905,8 @@ static int parse_option(sim_opts_t *o, const char *a, const char *v)
         return opt_fault(o, v);
     } else if (!strcmp(a, "--usb")) {
         return opt_usb(o, v);
+    } else if (!strcmp(a, "--persist")) {
+        return opt_persist(o, v);
     } else if (!strcmp(a, "--stub-dir")) {
         o->stub_dir = v;
     } else if (!strcmp(a, "--accept-any-stub")) {
@@ -960,6 +1056,21 @@ static int apply_usb(void)
     return GO_ON;
 }
 
+static int apply_persist(void)
+{
+    for (int k = 0; k < opt.npersist; k++) {
+        const persist_arg_t *pa = &opt.persists[k];
+        if (pa->board >= nios) {
+            fprintf(stderr, "espsim: --persist: no board %d\n", pa->board);
+            return 2;
+        }
+        for (int i = 0; i < nios; i++)
+            if (pa->board == -1 || pa->board == i)
+                ios[i].keep = pa->keep;
+    }
+    return GO_ON;
+}
+
 /* The boards of the command line, their faults and USB ports. */
 static int setup_boards(void)
 {
@@ -968,7 +1079,8 @@ static int setup_boards(void)
     if (!ios)
         return 1;
     if ((rc = create_boards(opt.boards)) != GO_ON ||
-        (rc = apply_faults()) != GO_ON || (rc = apply_usb()) != GO_ON)
+        (rc = apply_faults()) != GO_ON || (rc = apply_usb()) != GO_ON ||
+        (rc = apply_persist()) != GO_ON)
         return rc;
     if (opt.links_dir)
         mkdir(opt.links_dir, 0755);
@@ -1124,9 +1236,9 @@ static void accept_host(io_t *io, double now)
         int one = 1;
         setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (io->cfd >= 0)
-            close(io->cfd);
+            link_drop(io, LINK_TCP); /* the previous host is cut off */
         io->cfd = c;
-        link_reset(io, LINK_TCP, now);
+        link_connect(io, LINK_TCP, now);
     }
 }
 
