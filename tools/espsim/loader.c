@@ -1046,7 +1046,8 @@ static void do_read_slow(sim_board_t *b, const uint8_t *d, size_t n)
         fail(b, OP_READ_FLASH_SLOW, n, ROM_READ_LEN);
         return;
     }
-    memset(buf, 0xFF, sizeof buf);
+    /* the ROM always answers 64 bytes; past len they are zeros */
+    memset(buf, 0, sizeof buf);
     if ((uint64_t)addr + len > b->flash_size) {
         fail(b, OP_READ_FLASH_SLOW, n, ROM_READ_ERR);
         return;
