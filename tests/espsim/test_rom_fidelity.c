@@ -95,8 +95,53 @@ static void test_read_flash_slow(void)
     }
 }
 
+/* READ_REG through the loader (what a host sees); -1 if no reply. */
+static int64_t read_reg(sim_board_t *b, uint32_t addr)
+{
+    uint8_t d[4], f[64];
+    put32(d, addr);
+    send(b, 0x0A, d, 4);
+    if (take_frame(b, f, sizeof f) < 8 || f[1] != 0x0A)
+        return -1;
+    return le32(f + 4);
+}
+
+static void test_esp8266_chip_id(void)
+{
+    for (uint32_t seed = 0; seed < 2; seed++) {
+        sim_board_t b;
+        CHECK_EQ(sim_board_init(&b, 0, SIM_ESP8266, -1, seed, 1u << 20, 0x1440EF), 0);
+        b.now = 1.0;
+        sim_board_reset(&b);
+        sim_out_clear(&b);
+        int64_t m0 = read_reg(&b, 0x3FF00050u), m1 = read_reg(&b, 0x3FF00054u);
+        int64_t m3 = read_reg(&b, 0x3FF0005Cu);
+        CHECK(m0 >= 0 && m1 >= 0 && m3 >= 0);
+        /* esptool ESP8266ROM.chip_id() */
+        uint32_t id = (uint32_t)m0 >> 24 | ((uint32_t)m1 & 0xFFFFFFu) << 8;
+        CHECK(id != 0);
+        /* esptool ESP8266ROM.read_mac(): the OUI from m3 when non-zero */
+        uint8_t mac[6];
+        CHECK(m3 != 0);
+        mac[0] = (uint8_t)(m3 >> 16);
+        mac[1] = (uint8_t)(m3 >> 8);
+        mac[2] = (uint8_t)m3;
+        mac[3] = (uint8_t)(m1 >> 8);
+        mac[4] = (uint8_t)m1;
+        mac[5] = (uint8_t)(m0 >> 24);
+        CHECK_MEM(mac, b.mac, 6);
+        CHECK_EQ(mac[0], 0x18);
+        CHECK_EQ(mac[1], 0xFE);
+        CHECK_EQ(mac[2], 0x34);
+        CHECK_EQ(mac[3], seed);
+        CHECK_EQ(id & 0xFFFFFFu, (uint32_t)mac[3] << 16 | mac[4] << 8 | mac[5]);
+        sim_board_free(&b);
+    }
+}
+
 int main(void)
 {
     RUN(test_read_flash_slow);
+    RUN(test_esp8266_chip_id);
     return check_summary();
 }

@@ -70,6 +70,10 @@ static void seed_rev_s3c3(sim_board_t *b, uint32_t b1, int major, int minor)
     or_reg(b, b1 + 12, (uint32_t)(minor & 7) << 18);
 }
 
+/* ESP8266: the chip id's top byte (OTP m1[23:16]); any non-zero value
+ * other than 1 (with m3 = 0 it would select the OUI AC:D0:74). */
+#define ESP8266_ID_HIGH 0x02u
+
 void sim_regs_seed(sim_board_t *b, uint32_t seed)
 {
     const sim_chip_t *c = b->chip;
@@ -82,12 +86,17 @@ void sim_regs_seed(sim_board_t *b, uint32_t seed)
 
     switch (b->chip_id) {
     case SIM_ESP8266: {
-        /* OTP words 0x3FF00050 (m0), ..54 (m1), ..5C (m3 = 0).  With m3 = 0
-         * and m1[23:16] = 0 the OUI decodes as 18:FE:34 (protocol 4.4). */
+        /* OTP words 0x3FF00050 (m0), ..54 (m1), ..5C (m3).  m3 holds the
+         * OUI (non-zero m3 wins over m1[23:16], protocol 4.4), which
+         * leaves m1[23:16] to the chip id: esptool's ESP8266 chip_id() is
+         * m0[31:24] | m1[23:0] << 8, so it is never 0, even for the MAC
+         * xx:xx:xx:00:00:00 of board 0 with seed 0. */
         const uint8_t *m = b->mac;
         sim_reg_set(b, 0x3FF00050u, (uint32_t)m[5] << 24);
-        sim_reg_set(b, 0x3FF00054u, (uint32_t)m[3] << 8 | m[4]);
-        sim_reg_set(b, 0x3FF0005Cu, 0);
+        sim_reg_set(b, 0x3FF00054u, (uint32_t)ESP8266_ID_HIGH << 16 |
+                                        (uint32_t)m[3] << 8 | m[4]);
+        sim_reg_set(b, 0x3FF0005Cu, (uint32_t)m[0] << 16 |
+                                        (uint32_t)m[1] << 8 | m[2]);
         break;
     }
     case SIM_ESP32: {
