@@ -153,7 +153,14 @@ typedef struct espfab_report_loader {
 
 typedef struct espfab_report_stats {
     int64_t attempts, passed, failed, interrupted, running, no_mac;
-    int64_t boards_passed, boards_first_pass; /* boards: nboards below */
+    /* Set before the first add: boards are counted and listed from the
+     * database (espfab_report_write() does that with the store's board
+     * queries, so that a million boards do not sit in memory); add() then
+     * keeps no board, and the caller sets board_count, boards_passed and
+     * boards_first_pass before finish(). */
+    bool boards_elsewhere;
+    int64_t board_count;           /* distinct boards (after finish: nboards unless elsewhere) */
+    int64_t boards_passed, boards_first_pass;
     int64_t first_ms, last_ms;     /* earliest start, latest end (or start); 0 if none */
     /* after finish: */
     double yield, first_pass_yield; /* identified boards only: 0..1; -1 when there are none */
