@@ -80,6 +80,26 @@ for fmt in csv json html; do
     run "espfab-$fmt" "$W/report.$fmt" "$ESPFAB" report --db "$DB" --format "$fmt" -o "$W/report.$fmt"
 done
 
+# The 1M page in a browser: headless Chromium's screenshot of it, timed.
+browser=""
+for b in chromium chromium-browser; do
+    command -v "$b" >/dev/null 2>&1 && { browser=$b; break; }
+done
+render=""
+if [ -n "$browser" ]; then
+    t0=$(date +%s%N)
+    if timeout 300 "$browser" --headless --no-sandbox --disable-gpu --disable-background-networking \
+        --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
+        --user-data-dir="$W/chromium-profile" --screenshot="$W/report.png" --window-size=1200,1800 \
+        "file://$W/report.html" >"$W/chromium.log" 2>&1 && [ -s "$W/report.png" ]; then
+        render=$(awk -v ns=$(( $(date +%s%N) - t0 )) 'BEGIN { printf "%.2f s", ns / 1e9 }')
+    else
+        render="FAILED (see $W/chromium.log with --keep)"
+    fi
+else
+    render="not measured: chromium is not installed (tools/setup.sh)"
+fi
+
 # benchrun lines: tag status start_ms end_ms wall_ms user_s sys_s maxrss_kib
 awk -v sizes="$W/sizes.txt" '
     BEGIN { while ((getline l < sizes) > 0) { split(l, f, " "); sub(/^tag=/, "", f[1]); size[f[1]] = f[2] } }
@@ -93,7 +113,7 @@ awk -v sizes="$W/sizes.txt" '
         for (i = 1; i <= n; i++) {
             t = order[i]
             printf "%-13s %9.2f %10.1f %11.1f %9.2f\n", t, wall[t] / 1000, rss[t] / 1024,
-                   size[t] / 1048576, base > 0 ? wall[t] / base : 0
+                   size[t] / 1048576, (base > 0 ? wall[t] / base : 0)
         }
         printf "\ntargets: peak RSS <= 64 MiB for every format; csv and json <= 1.2 x sqlite3-csv\n"
         for (i = 1; i <= n; i++) {
@@ -106,3 +126,4 @@ awk -v sizes="$W/sizes.txt" '
             printf "%-13s memory %.1f MiB: %s%s\n", t, rss[t] / 1024, m, s
         }
     }' "$R"
+echo "espfab-html   page opened and rendered by headless $browser in: $render"

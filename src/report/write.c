@@ -17,7 +17,6 @@
  * readable at a million attempts.
  */
 #include "espfab/report.h"
-#include "espfab/vec.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -29,7 +28,7 @@
 /* ---- CSV ---- */
 
 typedef struct csv_ctx {
-    FILE *tmp;           /* the output */
+    FILE *out;
     bool first_field;
     int64_t nrows;
     int max_regions;     /* region columns in the header */
@@ -61,13 +60,13 @@ static int csv_value_cb(const report_field_t *fld, void *data)
 {
     csv_ctx_t *c = data;
     errno = 0;
-    int rc = csv_sep(c, c->tmp);
+    int rc = csv_sep(c, c->out);
     if (!rc) {
         switch (fld->kind) {
-        case REPORT_STR: rc = espfab_report_csv_field(c->tmp, fld->s); break;
+        case REPORT_STR: rc = espfab_report_csv_field(c->out, fld->s); break;
         case REPORT_INT:
         case REPORT_BOOL:
-            rc = fprintf(c->tmp, "%lld", (long long)fld->i) < 0 ? ESPFAB_E_IO : 0;
+            rc = fprintf(c->out, "%lld", (long long)fld->i) < 0 ? ESPFAB_E_IO : 0;
             break;
         case REPORT_NULL: break;
         }
@@ -101,9 +100,9 @@ static int csv_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
         return rc;
     errno = 0;
     for (int k = (c->max_regions - n) * espfab__report_region_field_count(); k > 0; k--)
-        if (putc(',', c->tmp) == EOF)
+        if (putc(',', c->out) == EOF)
             return io_err(ESPFAB_E_IO, &c->sys_errno);
-    if (fputs("\r\n", c->tmp) == EOF)
+    if (fputs("\r\n", c->out) == EOF)
         return io_err(ESPFAB_E_IO, &c->sys_errno);
     c->nrows++;
     return 0;
@@ -227,7 +226,7 @@ static int write_csv(espfab_store_t *s, const espfab_report_opts_t *o, FILE *out
                      int64_t *rows, espfab_fault_t *f)
 {
     csv_ctx_t c = {0};
-    c.tmp = out;
+    c.out = out;
     int rc = espfab_store_max_regions(s, &o->filter, &c.max_regions, f);
     if (!rc) {
         errno = 0;

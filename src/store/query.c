@@ -248,8 +248,12 @@ int espfab_store_read_begin(espfab_store_t *s, espfab_fault_t *f)
 {
     if (!s)
         return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_read_begin");
+    /* Inside the caller's own transaction: that one is the snapshot. */
+    if (!sqlite3_get_autocommit(s->db))
+        return 0;
     /* BEGIN is deferred: the snapshot is taken by the first read below it. */
     int rc = store_exec(s, "BEGIN", ESPFAB_E_STORE_OPEN, "begin read", f);
+    s->read_snapshot = rc == 0;
     if (!rc)
         rc = store_exec(s, "SELECT count(*) FROM sqlite_master", ESPFAB_E_STORE_OPEN,
                         "begin read", f);
@@ -260,8 +264,10 @@ int espfab_store_read_begin(espfab_store_t *s, espfab_fault_t *f)
 
 void espfab_store_read_end(espfab_store_t *s)
 {
-    if (s && !sqlite3_get_autocommit(s->db))
+    if (s && s->read_snapshot && !sqlite3_get_autocommit(s->db))
         sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (s)
+        s->read_snapshot = false;
 }
 
 /* Runs a one-row aggregate and copies up to n integer columns (NULL = 0). */

@@ -31,6 +31,7 @@ struct espfab_store {
     bool build;            /* schema 3's espfab_version / stub columns exist */
     bool immutable;        /* opened with immutable=1 (read-only storage) */
     int lock_fd;           /* the owner lock file, -1 until a run begins */
+    bool read_snapshot;    /* espfab_store_read_begin() opened a read transaction */
 };
 
 /* ---- the attempts table's columns (store.c writes them, query.c reads them) ---- */
