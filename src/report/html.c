@@ -9,7 +9,7 @@
  * and data-value="<exact number>"; Pareto bars are <rect class="bar"
  * data-cause=... data-count=...>; throughput bars carry class pass / fail /
  * interrupted and data-count; board rows are <tr class="board <outcome>">
- * inside <table id="boards">.
+ * in chunks of tables of class "boards" (the first one has id="boards").
  */
 #include "espfab/report.h"
 
@@ -75,10 +75,12 @@ static const char CSS[] =
     ".card .l{color:#555;font-size:12px}\n"
     "svg{display:block;max-width:100%;height:auto}svg text{font-family:'DejaVu Sans',Arial,"
     "sans-serif;font-size:11px;fill:#1d2433}\n"
-    "table#boards{border-collapse:collapse;width:100%;font-size:11px}"
-    "#boards th,#boards td{border:1px solid #c8ced8;padding:3px 5px;vertical-align:top;"
-    "text-align:left}#boards th{background:#e9edf3}#boards code{font-size:10px;"
-    "word-break:break-all}#boards td.nw,#boards td.nw code{white-space:nowrap;word-break:normal}\n"
+    "table.boards{border-collapse:collapse;width:100%;font-size:11px;table-layout:fixed}"
+    ".boards th,.boards td{border:1px solid #c8ced8;padding:3px 5px;vertical-align:top;"
+    "text-align:left;overflow-wrap:anywhere}.boards th{background:#e9edf3}.boards code{font-size:10px;"
+    "word-break:break-all}.boards td.nw,.boards td.nw code{word-break:normal}\n"
+    "div.chunk{content-visibility:auto;contain-intrinsic-size:auto 9000px}\n"
+
     "table.summary td.cum{padding-left:14px;font-weight:normal}\n"
     "h3{font-size:14px;margin:14px 0 4px}table.tally{border-collapse:collapse;font-size:12px}"
     "table.tally th,table.tally td{border:1px solid #c8ced8;padding:2px 8px;text-align:right;"
@@ -91,7 +93,8 @@ static const char CSS[] =
     ".legend span{display:inline-block;margin-right:16px}.sw{display:inline-block;width:11px;"
     "height:11px;margin-right:4px;vertical-align:-1px}\n"
     "@media print{body{margin:0;font-size:11px}h2{break-after:avoid}section.chart{"
-    "break-inside:avoid}#boards thead{display:table-header-group}#boards tr{break-inside:avoid}"
+    "break-inside:avoid}.boards thead{display:table-header-group}.boards tr{break-inside:avoid}"
+    "div.chunk{content-visibility:visible}"
     "a{color:inherit;text-decoration:none}}\n"
     "@page{size:A4;margin:12mm}\n";
 
@@ -388,6 +391,17 @@ static void throughput(w_t *w, const espfab_report_stats_t *st)
           "</section>\n");
 }
 
+/* Board rows come in chunks of CHUNK_ROWS, each its own fixed-layout table
+ * (the same column widths) in a div with content-visibility:auto, so that
+ * a browser lays out only the chunks on screen: thousands of rows open in
+ * seconds. */
+#define CHUNK_ROWS 250
+#define COLS                                                                               \
+    "<colgroup><col style=\"width:3%\"><col style=\"width:9%\"><col style=\"width:6%\">"     \
+    "<col style=\"width:3%\"><col style=\"width:6%\"><col style=\"width:25%\">"               \
+    "<col style=\"width:14%\"><col style=\"width:5%\"><col style=\"width:14%\">"              \
+    "<col style=\"width:4%\"><col style=\"width:6%\"><col style=\"width:5%\"></colgroup>"
+
 typedef struct row_ctx {
     w_t *w;
     size_t n; /* rows written */
@@ -398,6 +412,9 @@ static int board_row(const espfab_report_board_t *b, void *data)
 {
     row_ctx_t *c = data;
     w_t *w = c->w;
+    if (c->n && c->n % CHUNK_ROWS == 0)
+        pf(w, "</tbody></table></div>\n<div class=\"chunk\"><table class=\"boards\">%s<tbody>\n",
+           COLS);
     c->n++;
     const char *oc = espfab_outcome_name(b->outcome);
     pf(w, "<tr class=\"board %s\" data-attempt=\"%" PRId64 "\"><td>%zu</td>"
@@ -463,17 +480,17 @@ static void boards(w_t *w, const report_page_src_t *src)
               "here; every attempt of every board is in the CSV or JSON export "
               "(<code>espfab report --format csv</code>).</p>\n", src->unlisted_passed,
            src->unlisted_passed);
-    pf(w, "<table id=\"boards\"><thead><tr><th>#</th><th>MAC</th><th>Chip</th><th>Rev</th>"
-          "<th>Flash</th><th>Images (offset, file, SHA-256)</th><th>Device MD5</th>"
-          "<th>Outcome</th><th>Reason</th><th>Attempts</th><th>Station / slot</th><th>Time (UTC)</th>"
-          "</tr></thead>\n<tbody>\n");
+    pf(w, "<div class=\"chunk\"><table id=\"boards\" class=\"boards\">%s<thead><tr><th>#</th>"
+          "<th>MAC</th><th>Chip</th><th>Rev</th><th>Flash</th><th>Images (offset, file, SHA-256)</th>"
+          "<th>Device MD5</th><th>Outcome</th><th>Reason</th><th>Attempts</th>"
+          "<th>Station / slot</th><th>Time (UTC)</th></tr></thead>\n<tbody>\n", COLS);
     row_ctx_t c = {w, 0};
     if (!w->err) {
         int rc = src->boards(src->data, board_row, &c);
         if (rc && !w->err)
             w->err = rc;
     }
-    pf(w, "</tbody></table></section>\n");
+    pf(w, "</tbody></table></div></section>\n");
 }
 
 /* The tallies of one grouping (a report_tally_fn). */
