@@ -77,7 +77,7 @@ static const char CSS[] =
     "sans-serif;font-size:11px;fill:#1d2433}\n"
     "table.boards{border-collapse:collapse;width:100%;font-size:11px;table-layout:fixed}"
     ".boards th,.boards td{border:1px solid #c8ced8;padding:3px 5px;vertical-align:top;"
-    "text-align:left;overflow-wrap:anywhere}.boards th{background:#e9edf3}.boards code{font-size:10px;"
+    "text-align:left;overflow-wrap:break-word}.boards th{background:#e9edf3}.boards code{font-size:10px;"
     "word-break:break-all}.boards td.nw,.boards td.nw code{word-break:normal}\n"
     "div.chunk{content-visibility:auto;contain-intrinsic-size:auto 9000px}\n"
 
@@ -397,10 +397,10 @@ static void throughput(w_t *w, const espfab_report_stats_t *st)
  * seconds. */
 #define CHUNK_ROWS 250
 #define COLS                                                                               \
-    "<colgroup><col style=\"width:3%\"><col style=\"width:9%\"><col style=\"width:6%\">"     \
-    "<col style=\"width:3%\"><col style=\"width:6%\"><col style=\"width:25%\">"               \
-    "<col style=\"width:14%\"><col style=\"width:5%\"><col style=\"width:14%\">"              \
-    "<col style=\"width:4%\"><col style=\"width:6%\"><col style=\"width:5%\"></colgroup>"
+    "<colgroup><col style=\"width:3%\"><col style=\"width:10%\"><col style=\"width:6%\">"    \
+    "<col style=\"width:4%\"><col style=\"width:6%\"><col style=\"width:21%\">"               \
+    "<col style=\"width:13%\"><col style=\"width:6%\"><col style=\"width:10%\">"              \
+    "<col style=\"width:7%\"><col style=\"width:6%\"><col style=\"width:8%\"></colgroup>"
 
 typedef struct row_ctx {
     w_t *w;
