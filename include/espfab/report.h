@@ -2,7 +2,15 @@
  * report.h - audit report export (`espfab report`): the attempts of the
  * traceability database (store.h), filtered, written as CSV, JSON or one
  * self-contained HTML page (summary, failure Pareto, throughput per hour,
- * per-board table).
+ * yield per lot / station / line / day, board table).
+ *
+ * Scale: espfab_report_write() streams every format in bounded memory (a
+ * few MiB at a million attempts): CSV and JSON row by row, the HTML page
+ * from one pass with bounded state plus the store's aggregate queries (board
+ * counts, board table, tallies), all in one read snapshot.  The board table
+ * lists every board up to 2000 boards; above that, the boards that never
+ * passed in full and the others as a count (id="boards-unlisted"), the full
+ * list being the CSV/JSON export.
  *
  * Ownership: the caller owns the store handle, the output FILE and every
  * struct passed in; espfab_report_stats_t owns the memory it allocates until
@@ -153,7 +161,14 @@ typedef struct espfab_report_loader {
 
 typedef struct espfab_report_stats {
     int64_t attempts, passed, failed, interrupted, running, no_mac;
-    int64_t boards_passed, boards_first_pass; /* boards: nboards below */
+    /* Set before the first add: boards are counted and listed from the
+     * database (espfab_report_write() does that with the store's board
+     * queries, so that a million boards do not sit in memory); add() then
+     * keeps no board, and the caller sets board_count, boards_passed and
+     * boards_first_pass before finish(). */
+    bool boards_elsewhere;
+    int64_t board_count;           /* distinct boards (after finish: nboards unless elsewhere) */
+    int64_t boards_passed, boards_first_pass;
     int64_t first_ms, last_ms;     /* earliest start, latest end (or start); 0 if none */
     /* after finish: */
     double yield, first_pass_yield; /* identified boards only: 0..1; -1 when there are none */
@@ -230,7 +245,8 @@ int espfab_report_file_open(espfab_report_file_t *rf, const char *db, const char
                             espfab_fault_t *f);
 int espfab_report_file_commit(espfab_report_file_t *rf, int rc, espfab_fault_t *f);
 
-/* The HTML page for already computed statistics (used by espfab_report_write).
+/* The HTML page for already computed statistics, every board of st listed,
+ * no yield tables (espfab_report_write() draws those from the store).
  * 0, or ESPFAB_E_IO with errno set to the failed write's (0 if it gave none). */
 int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts_t *o, FILE *out);
 

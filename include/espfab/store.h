@@ -119,6 +119,66 @@ typedef int (*espfab_store_attempt_cb)(const espfab_attempt_t *a, int64_t run_id
 int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
                        espfab_store_attempt_cb cb, void *data, espfab_fault_t *f);
 
+/* ---- the report's read-only queries (query.c) ----
+ *
+ * They aggregate inside SQLite (GROUP BY, window functions), so the caller
+ * holds no table the size of the database: SQLite sorts within its page
+ * cache and spills to temporary files.  Filters as espfab_store_query()
+ * (limit and newest_first are ignored).  Callbacks run on the calling
+ * thread inside the call; strings are valid during the call only; non-zero
+ * from a callback stops the query and is returned. */
+
+/* One read snapshot for several queries: every query up to
+ * espfab_store_read_end() sees the database as it was at begin (a read
+ * transaction; in WAL mode a station keeps writing meanwhile). */
+int espfab_store_read_begin(espfab_store_t *s, espfab_fault_t *f);
+void espfab_store_read_end(espfab_store_t *s);
+
+/* The largest region count of a matched attempt (0 when none), at most
+ * ESPFAB_MAX_REGIONS. */
+int espfab_store_max_regions(espfab_store_t *s, const espfab_store_filter_t *flt, int *n,
+                             espfab_fault_t *f);
+
+/* A board: the matched attempts with one non-empty MAC. */
+typedef struct espfab_store_board {
+    const char *mac;
+    int64_t attempts;
+    bool ever_passed;   /* one of them passed */
+    bool first_passed;  /* the first one (earliest start, then lowest id) passed */
+} espfab_store_board_t;
+
+/* Number of boards, of boards that passed, of boards whose first attempt passed. */
+int espfab_store_board_counts(espfab_store_t *s, const espfab_store_filter_t *flt,
+                              int64_t *boards, int64_t *passed, int64_t *first_pass,
+                              espfab_fault_t *f);
+/* Once per board (only those that never passed when never_passed_only) with
+ * its deciding attempt (its latest passed attempt by (start, id), else its
+ * latest attempt), regions filled; in the deciding attempts' (start, id)
+ * order. */
+typedef int (*espfab_store_board_cb)(const espfab_store_board_t *b, const espfab_attempt_t *a,
+                                     void *data);
+int espfab_store_query_boards(espfab_store_t *s, const espfab_store_filter_t *flt,
+                              bool never_passed_only, espfab_store_board_cb cb, void *data,
+                              espfab_fault_t *f);
+
+/* Tallies per lot, station, line or UTC day of the start ("YYYY-MM-DD"),
+ * in key order. */
+typedef enum espfab_store_group {
+    ESPFAB_STORE_BY_LOT = 0,
+    ESPFAB_STORE_BY_STATION,
+    ESPFAB_STORE_BY_LINE,
+    ESPFAB_STORE_BY_DAY
+} espfab_store_group_t;
+typedef struct espfab_store_tally {
+    const char *key;
+    int64_t attempts, passed, failed, interrupted;
+    int64_t boards, boards_passed; /* distinct non-empty MACs; of those, with a passed attempt */
+} espfab_store_tally_t;
+typedef int (*espfab_store_tally_cb)(const espfab_store_tally_t *t, void *data);
+int espfab_store_query_tally(espfab_store_t *s, const espfab_store_filter_t *flt,
+                             espfab_store_group_t by, espfab_store_tally_cb cb, void *data,
+                             espfab_fault_t *f);
+
 /* Health of a database (`espfab db check`). */
 typedef struct espfab_store_health {
     bool integrity_ok;

@@ -41,7 +41,8 @@ static void put(espfab_json_t *w, const char *p, size_t n)
     if (w->err || n == 0)
         return;
     if (w->out) {
-        if (fwrite(p, 1, n, w->out) != n)
+        /* One writer per FILE (json.h): no stdio lock per string. */
+        if (fwrite_unlocked(p, 1, n, w->out) != n)
             w->err = ESPFAB_E_IO;
     } else if (espfab_buf_append(w->buf, p, n)) {
         w->err = ESPFAB_E_NOMEM;

@@ -15,7 +15,9 @@ static const char USAGE[] =
     "  --db FILE       traceability database (default ./espfab.db), opened read-only\n"
     "  --format F      csv: one row per attempt, regions flattened into region<N>_* columns\n"
     "                  json: an array of attempt objects with a \"regions\" array\n"
-    "                  html: self-contained page (summary, failure Pareto, throughput, boards)\n"
+    "                  html: self-contained page (summary, failure Pareto, throughput, yield\n"
+    "                  per lot/station/line/day, boards; above 2000 boards only those that\n"
+    "                  never passed are listed, the others counted)\n"
     "  -o FILE         write to FILE (replaced only when the export succeeded); default stdout\n"
     "  --from/--to     UTC; YYYY-MM-DD or ISO-8601 (2026-11-23T14:00:00Z, +01:00 offsets);\n"
     "                  a --to date includes that whole day, a --to time is exclusive\n";

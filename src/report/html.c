@@ -9,7 +9,7 @@
  * and data-value="<exact number>"; Pareto bars are <rect class="bar"
  * data-cause=... data-count=...>; throughput bars carry class pass / fail /
  * interrupted and data-count; board rows are <tr class="board <outcome>">
- * inside <table id="boards">.
+ * in chunks of tables of class "boards" (the first one has id="boards").
  */
 #include "espfab/report.h"
 
@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "report/fields.h"
+#include "report/page.h"
 
 /* The first write error and the errno of the call that failed (read there,
  * not later: calls after it may change errno). */
@@ -74,11 +75,17 @@ static const char CSS[] =
     ".card .l{color:#555;font-size:12px}\n"
     "svg{display:block;max-width:100%;height:auto}svg text{font-family:'DejaVu Sans',Arial,"
     "sans-serif;font-size:11px;fill:#1d2433}\n"
-    "table#boards{border-collapse:collapse;width:100%;font-size:11px}"
-    "#boards th,#boards td{border:1px solid #c8ced8;padding:3px 5px;vertical-align:top;"
-    "text-align:left}#boards th{background:#e9edf3}#boards code{font-size:10px;"
-    "word-break:break-all}#boards td.nw,#boards td.nw code{white-space:nowrap;word-break:normal}\n"
+    "table.boards{border-collapse:collapse;width:100%;font-size:11px;table-layout:fixed}"
+    ".boards th,.boards td{border:1px solid #c8ced8;padding:3px 5px;vertical-align:top;"
+    "text-align:left;overflow-wrap:break-word}.boards th{background:#e9edf3}.boards code{font-size:10px;"
+    "word-break:break-all}.boards td.nw,.boards td.nw code{word-break:normal}\n"
+    "div.chunk{content-visibility:auto;contain-intrinsic-size:auto 9000px}\n"
+
     "table.summary td.cum{padding-left:14px;font-weight:normal}\n"
+    "h3{font-size:14px;margin:14px 0 4px}table.tally{border-collapse:collapse;font-size:12px}"
+    "table.tally th,table.tally td{border:1px solid #c8ced8;padding:2px 8px;text-align:right;"
+    "font-variant-numeric:tabular-nums}table.tally th:first-child{text-align:left}"
+    "table.tally thead th{background:#e9edf3}\n"
     "tr.pass td.outcome{color:#17692d;font-weight:bold}tr.fail td.outcome{color:#b3261e;"
     "font-weight:bold}tr.interrupted td.outcome{color:#a15c00;font-weight:bold}"
     "tr.running td.outcome{color:#555}\n"
@@ -86,7 +93,8 @@ static const char CSS[] =
     ".legend span{display:inline-block;margin-right:16px}.sw{display:inline-block;width:11px;"
     "height:11px;margin-right:4px;vertical-align:-1px}\n"
     "@media print{body{margin:0;font-size:11px}h2{break-after:avoid}section.chart{"
-    "break-inside:avoid}#boards thead{display:table-header-group}#boards tr{break-inside:avoid}"
+    "break-inside:avoid}.boards thead{display:table-header-group}.boards tr{break-inside:avoid}"
+    "div.chunk{content-visibility:visible}"
     "a{color:inherit;text-decoration:none}}\n"
     "@page{size:A4;margin:12mm}\n";
 
@@ -146,7 +154,7 @@ static void summary(w_t *w, const espfab_report_stats_t *st)
 
     pf(w, "<table class=\"summary\">\n");
     srow_int(w, "attempts", "Attempts", st->attempts);
-    srow_int(w, "boards", "Distinct boards (by MAC)", (int64_t)st->nboards);
+    srow_int(w, "boards", "Distinct boards (by MAC)", st->board_count);
     srow_int(w, "passed", "Passed attempts", st->passed);
     srow_int(w, "failed", "Failed attempts", st->failed);
     srow_int(w, "interrupted", "Interrupted attempts", st->interrupted);
@@ -383,69 +391,148 @@ static void throughput(w_t *w, const espfab_report_stats_t *st)
           "</section>\n");
 }
 
-static void boards(w_t *w, const espfab_report_stats_t *st)
+/* Board rows come in chunks of CHUNK_ROWS, each its own fixed-layout table
+ * (the same column widths) in a div with content-visibility:auto, so that
+ * a browser lays out only the chunks on screen: thousands of rows open in
+ * seconds. */
+#define CHUNK_ROWS 250
+#define COLS                                                                               \
+    "<colgroup><col style=\"width:3%\"><col style=\"width:10%\"><col style=\"width:6%\">"    \
+    "<col style=\"width:4%\"><col style=\"width:6%\"><col style=\"width:21%\">"               \
+    "<col style=\"width:13%\"><col style=\"width:6%\"><col style=\"width:10%\">"              \
+    "<col style=\"width:7%\"><col style=\"width:6%\"><col style=\"width:8%\"></colgroup>"
+
+typedef struct row_ctx {
+    w_t *w;
+    size_t n; /* rows written */
+} row_ctx_t;
+
+/* One board row (a report_row_fn). */
+static int board_row(const espfab_report_board_t *b, void *data)
+{
+    row_ctx_t *c = data;
+    w_t *w = c->w;
+    if (c->n && c->n % CHUNK_ROWS == 0)
+        pf(w, "</tbody></table></div>\n<div class=\"chunk\"><table class=\"boards\">%s<tbody>\n",
+           COLS);
+    c->n++;
+    const char *oc = espfab_outcome_name(b->outcome);
+    pf(w, "<tr class=\"board %s\" data-attempt=\"%" PRId64 "\"><td>%zu</td>"
+          "<td class=\"nw\"><code>", oc, b->attempt_id, c->n);
+    esc(w, b->mac);
+    pf(w, "</code></td><td class=\"nw\">");
+    esc(w, b->chip);
+    pf(w, "</td><td>");
+    if (b->rev_full >= 0)
+        pf(w, "v%d.%d", b->rev_full / 100, b->rev_full % 100);
+    pf(w, "</td><td class=\"nw\">");
+    if (b->flash_jedec)
+        pf(w, "<code>0x%06" PRIX32 "</code><br>", b->flash_jedec);
+    if (b->flash_size) {
+        if (b->flash_size >= 1024u * 1024u && b->flash_size % (1024u * 1024u) == 0)
+            pf(w, " %" PRIu32 " MB", b->flash_size / (1024u * 1024u));
+        else
+            pf(w, " %" PRIu32 " KB", b->flash_size / 1024u);
+    }
+    pf(w, "</td><td>");
+    for (int r = 0; r < b->nregions; r++) {
+        pf(w, "%s<code>0x%05" PRIX32 "</code> ", r ? "<br>" : "", b->regions[r].offset);
+        esc(w, b->regions[r].file);
+        pf(w, " <code>");
+        esc(w, b->regions[r].sha256);
+        pf(w, "</code>");
+    }
+    pf(w, "</td><td>");
+    for (int r = 0; r < b->nregions; r++) {
+        const espfab_report_board_region_t *g = &b->regions[r];
+        pf(w, "%s", r ? "<br>" : "");
+        if (!g->md5_device[0]) {
+            pf(w, "<span class=\"none\">not read</span>");
+            continue;
+        }
+        pf(w, "<code class=\"%s\">", g->verified ? "ok" : "bad");
+        esc(w, g->md5_device);
+        pf(w, "</code> %s", g->verified ? "&#10003;" : "&#10007; mismatch");
+    }
+    pf(w, "</td><td class=\"outcome\">%s</td><td>", oc);
+    esc(w, b->reason);
+    pf(w, "</td><td>%d%s</td><td>", b->attempts,
+       b->ever_passed && !b->first_passed ? " (retried)" : "");
+    esc(w, b->station);
+    pf(w, " / ");
+    esc(w, b->slot);
+    char t[32];
+    iso(b->start_ms, t);
+    if (strlen(t) > 11)
+        pf(w, "</td><td class=\"nw\">%.10s<br>%.8s</td></tr>\n", t, t + 11);
+    else
+        pf(w, "</td><td class=\"nw\">%s</td></tr>\n", t);
+    return w->err;
+}
+
+static void boards(w_t *w, const report_page_src_t *src)
 {
     pf(w, "<section id=\"boards-section\"><h2>Boards</h2>\n<p>One row per board (MAC): its latest "
           "passed attempt, or its latest attempt if it never passed.</p>\n");
-    pf(w, "<table id=\"boards\"><thead><tr><th>#</th><th>MAC</th><th>Chip</th><th>Rev</th>"
-          "<th>Flash</th><th>Images (offset, file, SHA-256)</th><th>Device MD5</th>"
-          "<th>Outcome</th><th>Reason</th><th>Attempts</th><th>Station / slot</th><th>Time (UTC)</th>"
-          "</tr></thead>\n<tbody>\n");
-    for (size_t i = 0; i < st->nboards; i++) {
-        const espfab_report_board_t *b = &st->boards[i];
-        const char *oc = espfab_outcome_name(b->outcome);
-        pf(w, "<tr class=\"board %s\" data-attempt=\"%" PRId64 "\"><td>%zu</td>"
-              "<td class=\"nw\"><code>", oc, b->attempt_id, i + 1);
-        esc(w, b->mac);
-        pf(w, "</code></td><td class=\"nw\">");
-        esc(w, b->chip);
-        pf(w, "</td><td>");
-        if (b->rev_full >= 0)
-            pf(w, "v%d.%d", b->rev_full / 100, b->rev_full % 100);
-        pf(w, "</td><td class=\"nw\">");
-        if (b->flash_jedec)
-            pf(w, "<code>0x%06" PRIX32 "</code><br>", b->flash_jedec);
-        if (b->flash_size) {
-            if (b->flash_size >= 1024u * 1024u && b->flash_size % (1024u * 1024u) == 0)
-                pf(w, " %" PRIu32 " MB", b->flash_size / (1024u * 1024u));
-            else
-                pf(w, " %" PRIu32 " KB", b->flash_size / 1024u);
-        }
-        pf(w, "</td><td>");
-        for (int r = 0; r < b->nregions; r++) {
-            pf(w, "%s<code>0x%05" PRIX32 "</code> ", r ? "<br>" : "", b->regions[r].offset);
-            esc(w, b->regions[r].file);
-            pf(w, " <code>");
-            esc(w, b->regions[r].sha256);
-            pf(w, "</code>");
-        }
-        pf(w, "</td><td>");
-        for (int r = 0; r < b->nregions; r++) {
-            const espfab_report_board_region_t *g = &b->regions[r];
-            pf(w, "%s", r ? "<br>" : "");
-            if (!g->md5_device[0]) {
-                pf(w, "<span class=\"none\">not read</span>");
-                continue;
-            }
-            pf(w, "<code class=\"%s\">", g->verified ? "ok" : "bad");
-            esc(w, g->md5_device);
-            pf(w, "</code> %s", g->verified ? "&#10003;" : "&#10007; mismatch");
-        }
-        pf(w, "</td><td class=\"outcome\">%s</td><td>", oc);
-        esc(w, b->reason);
-        pf(w, "</td><td>%d%s</td><td>", b->attempts,
-           b->ever_passed && !b->first_passed ? " (retried)" : "");
-        esc(w, b->station);
-        pf(w, " / ");
-        esc(w, b->slot);
-        char t[32];
-        iso(b->start_ms, t);
-        if (strlen(t) > 11)
-            pf(w, "</td><td class=\"nw\">%.10s<br>%.8s</td></tr>\n", t, t + 11);
-        else
-            pf(w, "</td><td class=\"nw\">%s</td></tr>\n", t);
+    if (src->unlisted_passed)
+        pf(w, "<p id=\"boards-unlisted\" data-value=\"%" PRId64 "\">Listed: the boards that never "
+              "passed, in full. The %" PRId64 " boards that passed are counted above and not listed "
+              "here; every attempt of every board is in the CSV or JSON export "
+              "(<code>espfab report --format csv</code>).</p>\n", src->unlisted_passed,
+           src->unlisted_passed);
+    pf(w, "<div class=\"chunk\"><table id=\"boards\" class=\"boards\">%s<thead><tr><th>#</th>"
+          "<th>MAC</th><th>Chip</th><th>Rev</th><th>Flash</th><th>Images (offset, file, SHA-256)</th>"
+          "<th>Device MD5</th><th>Outcome</th><th>Reason</th><th>Attempts</th>"
+          "<th>Station / slot</th><th>Time (UTC)</th></tr></thead>\n<tbody>\n", COLS);
+    row_ctx_t c = {w, 0};
+    if (!w->err) {
+        int rc = src->boards(src->data, board_row, &c);
+        if (rc && !w->err)
+            w->err = rc;
     }
-    pf(w, "</tbody></table></section>\n");
+    pf(w, "</tbody></table></div></section>\n");
+}
+
+/* The tallies of one grouping (a report_tally_fn). */
+static int tally_row(const espfab_store_tally_t *t, void *data)
+{
+    w_t *w = data;
+    char y[32];
+    pct(y, sizeof y, t->boards ? (double)t->boards_passed / (double)t->boards : -1);
+    pf(w, "<tr><th>");
+    esc(w, t->key[0] ? t->key : "(none)");
+    pf(w, "</th><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td>%" PRId64
+          "</td><td>%" PRId64 "</td><td>%" PRId64 "</td><td data-value=\"%.6f\">%s</td></tr>\n",
+       t->attempts, t->passed, t->failed, t->interrupted, t->boards, t->boards_passed,
+       t->boards ? (double)t->boards_passed / (double)t->boards : -1.0, y);
+    return w->err;
+}
+
+static void tallies(w_t *w, const report_page_src_t *src)
+{
+    static const struct { espfab_store_group_t by; const char *id, *title; } g[] = {
+        {ESPFAB_STORE_BY_LOT, "lot", "lot"},
+        {ESPFAB_STORE_BY_STATION, "station", "station"},
+        {ESPFAB_STORE_BY_LINE, "line", "line"},
+        {ESPFAB_STORE_BY_DAY, "day", "day (UTC)"},
+    };
+    if (!src->tallies)
+        return;
+    pf(w, "<section id=\"yield-section\"><h2>Yield per lot, station, line and day</h2>\n"
+          "<p>Yield: boards (distinct MACs) with a passed attempt / boards.</p>\n");
+    for (size_t i = 0; i < sizeof g / sizeof g[0] && !w->err; i++) {
+        pf(w, "<h3>Per %s</h3>\n<table class=\"tally\" id=\"by-%s\"><thead><tr><th>%s</th>"
+              "<th>Attempts</th><th>Passed</th><th>Failed</th><th>Interrupted</th><th>Boards</th>"
+              "<th>Boards passed</th><th>Yield</th></tr></thead>\n<tbody>\n", g[i].title,
+           g[i].id, g[i].title);
+        if (!w->err) {
+            int rc = src->tallies(src->data, g[i].by, tally_row, w);
+            if (rc && !w->err)
+                w->err = rc;
+        }
+        pf(w, "</tbody></table>\n");
+    }
+    pf(w, "</section>\n");
 }
 
 /* One line: which espfab and which stub (SHA-256 of its JSON) wrote the attempts. */
@@ -477,7 +564,26 @@ static void loaders(w_t *w, const espfab_report_stats_t *st)
     pf(w, "</p>\n");
 }
 
+/* The boards of st itself, in its order. */
+static int own_boards(void *data, report_row_fn row, void *ctx)
+{
+    const espfab_report_stats_t *st = data;
+    for (size_t i = 0; i < st->nboards; i++) {
+        int rc = row(&st->boards[i], ctx);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts_t *o, FILE *out)
+{
+    report_page_src_t src = {own_boards, NULL, (void *)st, 0};
+    return espfab__report_html_page(st, o, out, &src);
+}
+
+int espfab__report_html_page(const espfab_report_stats_t *st, const espfab_report_opts_t *o,
+                             FILE *out, const report_page_src_t *src)
 {
     w_t w = {out, 0, 0};
     char now[32];
@@ -500,9 +606,10 @@ int espfab_report_html(const espfab_report_stats_t *st, const espfab_report_opts
     loaders(&w, st);
     pareto(&w, st);
     throughput(&w, st);
-    boards(&w, st);
+    tallies(&w, src);
+    boards(&w, src);
     pf(&w, "</body></html>\n");
-    if (w.err)
+    if (w.err == ESPFAB_E_IO)
         errno = w.sys_errno;
     return w.err;
 }

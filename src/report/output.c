@@ -113,6 +113,9 @@ int espfab_report_file_open(espfab_report_file_t *rf, const char *db, const char
         return rc;
     }
     (void)fchmod(fd, 0644); /* mkstemp's 0600 otherwise; not fatal */
+    /* A report can be gigabytes: 1 MiB writes instead of 4 KiB ones (stdio
+     * allocates the buffer and frees it at fclose; without it, the default). */
+    (void)setvbuf(rf->out, NULL, _IOFBF, 1u << 20);
     rf->db = db;
     rf->path = path;
     return 0;

@@ -7,21 +7,35 @@
 #include "espfab/report.h"
 #include "espfab/vec.h"
 
+#include "report/page.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct ev {
-    int64_t t_ms;
-    espfab_outcome_t outcome;
-} ev_t;
+/* Completed attempts per UTC hour (the throughput chart is built from these
+ * at finish): one entry per distinct hour, not per attempt. */
+typedef struct hour {
+    int64_t hour;        /* floor(t / 1 h) */
+    int64_t n[3];        /* passed, failed, interrupted */
+    bool used;
+} hour_t;
+
+#define HOUR_MS 3600000ll
+
+/* Floor division for possibly negative times. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
 
 typedef struct priv {
     size_t *index;       /* open addressing: board number + 1, 0 = empty */
     size_t index_cap;    /* power of two */
     size_t boards_cap;
-    ev_t *evs;           /* one per completed attempt, for the buckets */
-    size_t nevs, evs_cap;
+    hour_t *hours;       /* open addressing by hour */
+    size_t nhours, hours_cap; /* hours_cap: power of two */
     size_t causes_cap;
 } priv_t;
 
@@ -52,7 +66,7 @@ void espfab_report_stats_free(espfab_report_stats_t *st)
     priv_t *p = st->priv;
     if (p) {
         free(p->index);
-        free(p->evs);
+        free(p->hours);
         free(p);
     }
     espfab_report_stats_init(st);
@@ -207,6 +221,18 @@ static int board_set_row(espfab_report_board_t *b, const espfab_attempt_t *a)
     return 0;
 }
 
+int espfab__report_board_fill(espfab_report_board_t *b, const espfab_attempt_t *a)
+{
+    snprintf(b->mac, sizeof b->mac, "%s", a->mac);
+    return board_set_row(b, a);
+}
+
+void espfab__report_board_clear(espfab_report_board_t *b)
+{
+    board_free(b);
+    memset(b, 0, sizeof *b);
+}
+
 /* Counts a's (espfab version, stub) pair. */
 static void count_loader(espfab_report_stats_t *st, const espfab_attempt_t *a)
 {
@@ -225,6 +251,40 @@ static void count_loader(espfab_report_stats_t *st, const espfab_attempt_t *a)
     snprintf(l->espfab_version, sizeof l->espfab_version, "%s", a->espfab_version);
     snprintf(l->stub_sha256, sizeof l->stub_sha256, "%s", a->stub_sha256);
     l->attempts = 1;
+}
+
+static size_t hour_slot(const hour_t *tab, size_t cap, int64_t h)
+{
+    size_t k = (size_t)(((uint64_t)h * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+    while (tab[k].used && tab[k].hour != h)
+        k = (k + 1) & (cap - 1);
+    return k;
+}
+
+/* Counts a completed attempt that ended (or started) at t_ms in its hour. */
+static int count_hour(priv_t *p, int64_t t_ms, espfab_outcome_t outcome)
+{
+    if ((p->nhours + 1) * 10 > p->hours_cap * 7) {
+        size_t cap = p->hours_cap ? p->hours_cap * 2 : 64;
+        hour_t *tab = calloc(cap, sizeof *tab);
+        if (!tab)
+            return ESPFAB_E_NOMEM;
+        for (size_t i = 0; i < p->hours_cap; i++)
+            if (p->hours[i].used)
+                tab[hour_slot(tab, cap, p->hours[i].hour)] = p->hours[i];
+        free(p->hours);
+        p->hours = tab;
+        p->hours_cap = cap;
+    }
+    int64_t h = floor_div(t_ms, HOUR_MS);
+    hour_t *e = &p->hours[hour_slot(p->hours, p->hours_cap, h)];
+    if (!e->used) {
+        e->used = true;
+        e->hour = h;
+        p->nhours++;
+    }
+    e->n[outcome == ESPFAB_OUTCOME_PASS ? 0 : outcome == ESPFAB_OUTCOME_FAIL ? 1 : 2]++;
+    return 0;
 }
 
 int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a)
@@ -257,13 +317,9 @@ int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a
         if (add_cause(st, p, a->fault.code))
             return ESPFAB_E_NOMEM;
     }
-    if (a->outcome != ESPFAB_OUTCOME_RUNNING) {
-        if (ESPFAB_VEC_RESERVE(p->evs, p->evs_cap, p->nevs + 1))
-            return ESPFAB_E_NOMEM;
-        p->evs[p->nevs].t_ms = a->end_ms ? a->end_ms : a->start_ms;
-        p->evs[p->nevs].outcome = a->outcome;
-        p->nevs++;
-    }
+    if (a->outcome != ESPFAB_OUTCOME_RUNNING &&
+        count_hour(p, a->end_ms ? a->end_ms : a->start_ms, a->outcome))
+        return ESPFAB_E_NOMEM;
 
     if (!a->mac[0]) {
         st->no_mac++;
@@ -275,6 +331,8 @@ int espfab_report_stats_add(espfab_report_stats_t *st, const espfab_attempt_t *a
         }
         return 0;
     }
+    if (st->boards_elsewhere)
+        return 0;
     espfab_report_board_t *b = board_get(st, p, a->mac);
     if (!b)
         return ESPFAB_E_NOMEM;
@@ -315,14 +373,6 @@ static int board_cmp(const void *x, const void *y)
     return c ? c : strcmp(a->mac, b->mac);
 }
 
-#define HOUR_MS 3600000ll
-
-/* Floor division for possibly negative times. */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 int64_t espfab_report_span_ms(int64_t from, int64_t to)
 {
@@ -344,12 +394,15 @@ static int64_t hours_ms(int64_t hours)
 int espfab_report_stats_finish(espfab_report_stats_t *st)
 {
     priv_t *p = st->priv;
-    int64_t nb = (int64_t)st->nboards;
-    st->boards_passed = st->boards_first_pass = 0;
-    for (size_t i = 0; i < st->nboards; i++) {
-        st->boards_passed += st->boards[i].ever_passed;
-        st->boards_first_pass += st->boards[i].first_passed;
+    if (!st->boards_elsewhere) {
+        st->board_count = (int64_t)st->nboards;
+        st->boards_passed = st->boards_first_pass = 0;
+        for (size_t i = 0; i < st->nboards; i++) {
+            st->boards_passed += st->boards[i].ever_passed;
+            st->boards_first_pass += st->boards[i].first_passed;
+        }
     }
+    int64_t nb = st->board_count;
     st->failures = st->failed + st->interrupted - st->already_passed;
     st->yield = nb ? (double)st->boards_passed / (double)nb : -1;
     st->first_pass_yield = nb ? (double)st->boards_first_pass / (double)nb : -1;
@@ -375,20 +428,23 @@ int espfab_report_stats_finish(espfab_report_stats_t *st)
     st->buckets = NULL;
     st->nbuckets = 0;
     st->bucket_ms = HOUR_MS;
-    if (!p || !p->nevs)
+    if (!p || !p->nhours)
         return 0;
-    int64_t lo = p->evs[0].t_ms, hi = lo;
-    for (size_t i = 1; i < p->nevs; i++) {
-        if (p->evs[i].t_ms < lo)
-            lo = p->evs[i].t_ms;
-        if (p->evs[i].t_ms > hi)
-            hi = p->evs[i].t_ms;
+    int64_t h0 = 0, h1 = 0;
+    bool any = false;
+    for (size_t i = 0; i < p->hours_cap; i++) {
+        if (!p->hours[i].used)
+            continue;
+        if (!any || p->hours[i].hour < h0)
+            h0 = p->hours[i].hour;
+        if (!any || p->hours[i].hour > h1)
+            h1 = p->hours[i].hour;
+        any = true;
     }
     /* At most 240 bars: widen the bucket for long spans; past the widest
      * width (crafted or corrupt times, centuries apart) whatever width fits
      * 240 bars.  Hours stay far from the int64 limits (|h| < 2^62). */
     static const int widths[] = {1, 2, 3, 4, 6, 8, 12, 24, 48, 72, 168, 336, 720, 2160, 8760};
-    int64_t h0 = floor_div(lo, HOUR_MS), h1 = floor_div(hi, HOUR_MS);
     int64_t w = (h1 - h0) / 239 + 1;
     for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
         if ((h1 - h0) / widths[i] + 1 <= 240) {
@@ -405,15 +461,16 @@ int espfab_report_stats_finish(espfab_report_stats_t *st)
     st->nbuckets = n;
     for (size_t i = 0; i < n; i++)
         st->buckets[i].start_ms = hours_ms(b0 + (int64_t)i * w);
-    for (size_t i = 0; i < p->nevs; i++) {
-        size_t k = (size_t)((floor_div(p->evs[i].t_ms, HOUR_MS) - b0) / w);
+    for (size_t i = 0; i < p->hours_cap; i++) {
+        const hour_t *e = &p->hours[i];
+        if (!e->used)
+            continue;
+        size_t k = (size_t)((e->hour - b0) / w);
         if (k >= n)
             k = n - 1;
-        switch (p->evs[i].outcome) {
-        case ESPFAB_OUTCOME_PASS: st->buckets[k].passed++; break;
-        case ESPFAB_OUTCOME_FAIL: st->buckets[k].failed++; break;
-        default: st->buckets[k].interrupted++; break;
-        }
+        st->buckets[k].passed += e->n[0];
+        st->buckets[k].failed += e->n[1];
+        st->buckets[k].interrupted += e->n[2];
     }
     return 0;
 }

@@ -3,35 +3,35 @@
  * streams the attempts out as CSV or JSON, or feeds them to the statistics
  * and renders the HTML page.
  *
+ * Everything streams in bounded memory, whatever the size of the database.
  * CSV regions are flattened into each row up to the largest region count
- * among the exported rows, which is only known at the end: rows go to an
- * unnamed temporary file first (one pass over the database, so a station
- * writing at the same time cannot make the header and the rows disagree),
- * then the header is written and the rows are copied, each padded with
- * empty region fields.
+ * among the exported rows: the store counts it first, and the rows follow
+ * in the same read snapshot (so a station writing at the same time cannot
+ * make the header and the rows disagree), each padded with empty region
+ * fields.  The HTML page takes its summary, Pareto and throughput from one
+ * pass over the attempts (bounded state: causes, hours, loaders), and its
+ * board counts, board table and per lot / station / line / day tallies from
+ * the store's aggregate queries, again in one snapshot.  Up to
+ * REPORT_LIST_ALL boards are all listed; above that the table lists the
+ * boards that never passed and counts the others, so the page stays
+ * readable at a million attempts.
  */
 #include "espfab/report.h"
-#include "espfab/vec.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/fields.h"
+#include "report/page.h"
 
 /* ---- CSV ---- */
 
-typedef struct csv_row_end {
-    long end;       /* offset in the temporary file after the row */
-    int nregions;
-} csv_row_end_t;
-
 typedef struct csv_ctx {
-    FILE *tmp;
+    FILE *out;
     bool first_field;
-    csv_row_end_t *rows;
-    size_t nrows, cap;
-    int max_regions;
+    int64_t nrows;
+    int max_regions;     /* region columns in the header */
     const char *prefix;  /* header mode: region prefix, NULL for attempt fields */
     FILE *hdr;           /* header mode: output */
     int sys_errno;       /* errno of the write that failed */
@@ -60,13 +60,13 @@ static int csv_value_cb(const report_field_t *fld, void *data)
 {
     csv_ctx_t *c = data;
     errno = 0;
-    int rc = csv_sep(c, c->tmp);
+    int rc = csv_sep(c, c->out);
     if (!rc) {
         switch (fld->kind) {
-        case REPORT_STR: rc = espfab_report_csv_field(c->tmp, fld->s); break;
+        case REPORT_STR: rc = espfab_report_csv_field(c->out, fld->s); break;
         case REPORT_INT:
         case REPORT_BOOL:
-            rc = fprintf(c->tmp, "%lld", (long long)fld->i) < 0 ? ESPFAB_E_IO : 0;
+            rc = fprintf(c->out, "%lld", (long long)fld->i) < 0 ? ESPFAB_E_IO : 0;
             break;
         case REPORT_NULL: break;
         }
@@ -91,35 +91,25 @@ static int csv_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
     c->first_field = true;
     int rc = espfab__report_attempt_fields(a, run_id, csv_value_cb, c);
     int n = a->nregions > ESPFAB_MAX_REGIONS ? ESPFAB_MAX_REGIONS : a->nregions;
+    /* The snapshot's largest count; more would be a store bug. */
+    if (n > c->max_regions)
+        n = c->max_regions;
     for (int i = 0; !rc && i < n; i++)
         rc = espfab__report_region_fields(&a->regions[i], csv_value_cb, c);
     if (rc)
         return rc;
-    if (ESPFAB_VEC_RESERVE(c->rows, c->cap, c->nrows + 1))
-        return ESPFAB_E_NOMEM;
     errno = 0;
-    long end = ftell(c->tmp);
-    if (end < 0)
+    for (int k = (c->max_regions - n) * espfab__report_region_field_count(); k > 0; k--)
+        if (putc(',', c->out) == EOF)
+            return io_err(ESPFAB_E_IO, &c->sys_errno);
+    if (fputs("\r\n", c->out) == EOF)
         return io_err(ESPFAB_E_IO, &c->sys_errno);
-    c->rows[c->nrows].end = end;
-    c->rows[c->nrows].nregions = n;
     c->nrows++;
-    if (n > c->max_regions)
-        c->max_regions = n;
     return 0;
 }
 
-static int csv_finish_rows(csv_ctx_t *c, FILE *out);
-
-static int csv_finish(csv_ctx_t *c, FILE *out)
-{
-    errno = 0;
-    return io_err(csv_finish_rows(c, out), &c->sys_errno);
-}
-
-/* Header, then the rows from the temporary file (errno kept by the caller;
- * a short temporary file is an I/O error without one). */
-static int csv_finish_rows(csv_ctx_t *c, FILE *out)
+/* The header row: attempt fields, then region1_offset ... regionN_verified. */
+static int csv_header(csv_ctx_t *c, FILE *out)
 {
     /* Header: attempt fields, then region1_offset ... regionN_verified. */
     espfab_attempt_t *dummy = calloc(1, sizeof *dummy);
@@ -139,35 +129,7 @@ static int csv_finish_rows(csv_ctx_t *c, FILE *out)
     free(dummy);
     if (!rc && fputs("\r\n", out) == EOF)
         rc = ESPFAB_E_IO;
-    if (rc)
-        return rc;
-    if (fflush(c->tmp) != 0 || fseek(c->tmp, 0, SEEK_SET) != 0)
-        return ESPFAB_E_IO;
-    int per = espfab__report_region_field_count();
-    long pos = 0;
-    char buf[8192];
-    for (size_t r = 0; r < c->nrows; r++) {
-        long left = c->rows[r].end - pos;
-        while (left > 0) {
-            size_t want = left > (long)sizeof buf ? sizeof buf : (size_t)left;
-            size_t got = fread(buf, 1, want, c->tmp);
-            if (got == 0) {
-                if (!ferror(c->tmp))
-                    errno = 0; /* ended early: no system error to name */
-                return ESPFAB_E_IO;
-            }
-            if (fwrite(buf, 1, got, out) != got)
-                return ESPFAB_E_IO;
-            left -= (long)got;
-        }
-        pos = c->rows[r].end;
-        for (int k = (c->max_regions - c->rows[r].nregions) * per; k > 0; k--)
-            if (fputc(',', out) == EOF)
-                return ESPFAB_E_IO;
-        if (fputs("\r\n", out) == EOF)
-            return ESPFAB_E_IO;
-    }
-    return 0;
+    return rc;
 }
 
 /* ---- JSON ---- */
@@ -196,15 +158,52 @@ static int json_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data
 
 /* ---- HTML ---- */
 
-typedef struct html_ctx {
-    espfab_report_stats_t *st;
-} html_ctx_t;
+/* Above this many boards the table lists only those that never passed. */
+#define REPORT_LIST_ALL 2000
 
 static int html_attempt_cb(const espfab_attempt_t *a, int64_t run_id, void *data)
 {
     (void)run_id;
-    html_ctx_t *c = data;
-    return espfab_report_stats_add(c->st, a);
+    return espfab_report_stats_add(data, a);
+}
+
+typedef struct html_src {
+    espfab_store_t *s;
+    const espfab_store_filter_t *flt;
+    bool never_passed_only;
+    espfab_fault_t *f;
+    report_row_fn row;
+    void *ctx;
+    espfab_report_board_t b;
+} html_src_t;
+
+static int html_board_cb(const espfab_store_board_t *sb, const espfab_attempt_t *a, void *data)
+{
+    html_src_t *h = data;
+    espfab__report_board_clear(&h->b);
+    int rc = espfab__report_board_fill(&h->b, a);
+    if (rc)
+        return rc;
+    h->b.attempts = sb->attempts > INT32_MAX ? INT32_MAX : (int)sb->attempts;
+    h->b.ever_passed = sb->ever_passed;
+    h->b.first_passed = sb->first_passed;
+    return h->row(&h->b, h->ctx);
+}
+
+static int html_boards(void *data, report_row_fn row, void *ctx)
+{
+    html_src_t *h = data;
+    h->row = row;
+    h->ctx = ctx;
+    int rc = espfab_store_query_boards(h->s, h->flt, h->never_passed_only, html_board_cb, h, h->f);
+    espfab__report_board_clear(&h->b);
+    return rc;
+}
+
+static int html_tallies(void *data, espfab_store_group_t by, report_tally_fn row, void *ctx)
+{
+    html_src_t *h = data;
+    return espfab_store_query_tally(h->s, h->flt, by, row, ctx, h->f);
 }
 
 /* ---- driver ---- */
@@ -223,70 +222,97 @@ static int own_fault(int rc, espfab_fault_t *f, const char *what, int sys_errno)
     return rc;
 }
 
+static int write_csv(espfab_store_t *s, const espfab_report_opts_t *o, FILE *out,
+                     int64_t *rows, espfab_fault_t *f)
+{
+    csv_ctx_t c = {0};
+    c.out = out;
+    int rc = espfab_store_max_regions(s, &o->filter, &c.max_regions, f);
+    if (!rc) {
+        errno = 0;
+        rc = own_fault(io_err(csv_header(&c, out), &c.sys_errno), f, "CSV", c.sys_errno);
+    }
+    if (!rc) {
+        rc = espfab_store_query(s, &o->filter, csv_attempt_cb, &c, f);
+        if (rc == ESPFAB_E_IO || rc == ESPFAB_E_NOMEM)
+            rc = own_fault(rc, f, "CSV", c.sys_errno);
+    }
+    *rows = c.nrows;
+    return rc;
+}
+
+static int write_json(espfab_store_t *s, const espfab_report_opts_t *o, FILE *out,
+                      int64_t *rows, espfab_fault_t *f)
+{
+    json_ctx_t c = {out, 0, 0};
+    errno = 0;
+    if (fputc('[', out) == EOF)
+        return own_fault(ESPFAB_E_IO, f, "JSON", errno);
+    int rc = espfab_store_query(s, &o->filter, json_attempt_cb, &c, f);
+    if (rc == ESPFAB_E_IO || rc == ESPFAB_E_NOMEM)
+        rc = own_fault(rc, f, "JSON", c.sys_errno);
+    errno = 0;
+    if (!rc && fputs(c.rows ? "\n]\n" : "]\n", out) == EOF)
+        rc = own_fault(ESPFAB_E_IO, f, "JSON", errno);
+    *rows = c.rows;
+    return rc;
+}
+
+static int write_html(espfab_store_t *s, const espfab_report_opts_t *o, FILE *out,
+                      int64_t *rows, espfab_fault_t *f)
+{
+    espfab_report_stats_t st;
+    espfab_report_stats_init(&st);
+    st.boards_elsewhere = true;
+    int rc = espfab_store_query(s, &o->filter, html_attempt_cb, &st, f);
+    if (rc == ESPFAB_E_NOMEM)
+        rc = own_fault(rc, f, "HTML", 0);
+    if (!rc)
+        rc = espfab_store_board_counts(s, &o->filter, &st.board_count, &st.boards_passed,
+                                       &st.boards_first_pass, f);
+    if (!rc)
+        rc = own_fault(espfab_report_stats_finish(&st), f, "HTML", 0);
+    if (!rc) {
+        html_src_t h = {0};
+        h.s = s;
+        h.flt = &o->filter;
+        h.f = f;
+        h.never_passed_only = st.board_count > REPORT_LIST_ALL;
+        report_page_src_t src = {html_boards, html_tallies, &h,
+                                 h.never_passed_only ? st.boards_passed : 0};
+        /* On a write error the page leaves the failed write's errno. */
+        rc = espfab__report_html_page(&st, o, out, &src);
+        if (rc == ESPFAB_E_IO || rc == ESPFAB_E_NOMEM)
+            rc = own_fault(rc, f, "HTML", rc == ESPFAB_E_IO ? errno : 0);
+    }
+    *rows = st.attempts;
+    espfab_report_stats_free(&st);
+    return rc;
+}
+
 int espfab_report_write(espfab_store_t *s, const espfab_report_opts_t *o, FILE *out,
                         int64_t *rows, espfab_fault_t *f)
 {
+    int64_t n = 0;
     if (rows)
         *rows = 0;
     if (!s || !o || !out)
         return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_report_write");
-    int rc;
-    switch (o->format) {
-    case ESPFAB_REPORT_CSV: {
-        csv_ctx_t c = {0};
-        c.tmp = tmpfile();
-        if (!c.tmp)
-            return espfab_fault_errno(f, ESPFAB_E_IO, errno,
-                                      "cannot create a temporary file for the CSV rows "
-                                      "(check TMPDIR)");
-        rc = espfab_store_query(s, &o->filter, csv_attempt_cb, &c, f);
-        if (rc == ESPFAB_E_IO || rc == ESPFAB_E_NOMEM)
-            rc = own_fault(rc, f, "CSV", c.sys_errno);
-        if (!rc)
-            rc = own_fault(csv_finish(&c, out), f, "CSV", c.sys_errno);
-        if (rows)
-            *rows = (int64_t)c.nrows;
-        fclose(c.tmp);
-        free(c.rows);
-        break;
-    }
-    case ESPFAB_REPORT_JSON: {
-        json_ctx_t c = {out, 0, 0};
-        errno = 0;
-        if (fputc('[', out) == EOF)
-            return own_fault(ESPFAB_E_IO, f, "JSON", errno);
-        rc = espfab_store_query(s, &o->filter, json_attempt_cb, &c, f);
-        if (rc == ESPFAB_E_IO || rc == ESPFAB_E_NOMEM)
-            rc = own_fault(rc, f, "JSON", c.sys_errno);
-        errno = 0;
-        if (!rc && fputs(c.rows ? "\n]\n" : "]\n", out) == EOF)
-            rc = own_fault(ESPFAB_E_IO, f, "JSON", errno);
-        if (rows)
-            *rows = c.rows;
-        break;
-    }
-    case ESPFAB_REPORT_HTML: {
-        espfab_report_stats_t st;
-        espfab_report_stats_init(&st);
-        html_ctx_t c = {&st};
-        rc = espfab_store_query(s, &o->filter, html_attempt_cb, &c, f);
-        if (rc == ESPFAB_E_NOMEM)
-            rc = own_fault(rc, f, "HTML", 0);
-        if (!rc)
-            rc = own_fault(espfab_report_stats_finish(&st), f, "HTML", 0);
-        if (!rc) {
-            /* On a write error espfab_report_html() leaves the failed write's errno. */
-            rc = espfab_report_html(&st, o, out);
-            rc = own_fault(rc, f, "HTML", rc ? errno : 0);
-        }
-        if (rows)
-            *rows = st.attempts;
-        espfab_report_stats_free(&st);
-        break;
-    }
-    default:
+    if (o->format != ESPFAB_REPORT_CSV && o->format != ESPFAB_REPORT_JSON &&
+        o->format != ESPFAB_REPORT_HTML)
         return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "report format %d", (int)o->format);
+    /* One snapshot for the several queries of a report. */
+    int rc = espfab_store_read_begin(s, f);
+    if (rc)
+        return rc;
+    switch (o->format) {
+    case ESPFAB_REPORT_CSV: rc = write_csv(s, o, out, &n, f); break;
+    case ESPFAB_REPORT_JSON: rc = write_json(s, o, out, &n, f); break;
+    default: rc = write_html(s, o, out, &n, f); break;
     }
+    espfab_store_read_end(s);
+    if (rows)
+        *rows = n;
     errno = 0;
     if (!rc && fflush(out) != 0)
         rc = own_fault(ESPFAB_E_IO, f, "report", errno);

@@ -18,26 +18,7 @@
 #include "store/store_int.h"
 
 
-/* Every column of attempts except id and run_id, in statement order.  The
- * phase columns follow espfab_phase_t. */
-#define ATTEMPT_COLS(X)                                                            \
-    X(station) X(line) X(slot) X(port) X(operator) X(lot) X(profile_name)          \
-    X(profile_sha256) X(chip) X(rev_full) X(mac) X(chip_id) X(has_secinfo)         \
-    X(secinfo_flags) X(flash_jedec) X(flash_size) X(xtal_mhz) X(loader) X(baud)    \
-    X(started_at) X(start_ms) X(ended_at) X(end_ms)                                \
-    X(ms_connect) X(ms_identify) X(ms_stub) X(ms_baud) X(ms_erase) X(ms_write)     \
-    X(ms_verify) X(ms_reset) X(bytes_sent) X(bytes_received) X(outcome)            \
-    X(error_code) X(error_name) X(rom_status) X(rom_error) X(stub_error)           \
-    X(sys_errno) X(retries) X(detail) X(message)
-
-enum {
-#define X(c) C_##c,
-    ATTEMPT_COLS(X)
-#undef X
-    C_COUNT
-};
-
-static const char *const col_names[C_COUNT] = {
+const char *const store_col_names[C_COUNT] = {
 #define X(c) #c,
     ATTEMPT_COLS(X)
 #undef X
@@ -45,9 +26,6 @@ static const char *const col_names[C_COUNT] = {
 
 _Static_assert(C_ms_reset - C_ms_connect == ESPFAB_PHASE_COUNT - 1,
                "one ms_* column per espfab_phase_t");
-
-#define REGION_COLS "flash_offset, file, sha256, md5_expected, md5_device, size, wire_size, " \
-                    "compressed, written, verified"
 
 /* ---- small helpers ---- */
 
@@ -769,7 +747,7 @@ static char *build_insert_sql(void)
         return NULL;
     size_t n = (size_t)snprintf(sql, cap, "INSERT INTO attempts(");
     for (int i = 0; i < C_COUNT; i++)
-        n += (size_t)snprintf(sql + n, cap - n, "%s, ", col_names[i]);
+        n += (size_t)snprintf(sql + n, cap - n, "%s, ", store_col_names[i]);
     n += (size_t)snprintf(sql + n, cap - n, "run_id) VALUES (");
     for (int i = 0; i < C_COUNT; i++)
         n += (size_t)snprintf(sql + n, cap - n, "?%d, ", i + 1);
@@ -785,7 +763,7 @@ static char *build_update_sql(void)
         return NULL;
     size_t n = (size_t)snprintf(sql, cap, "UPDATE attempts SET ");
     for (int i = 0; i < C_COUNT; i++)
-        n += (size_t)snprintf(sql + n, cap - n, "%s%s=?%d", i ? ", " : "", col_names[i], i + 1);
+        n += (size_t)snprintf(sql + n, cap - n, "%s%s=?%d", i ? ", " : "", store_col_names[i], i + 1);
     snprintf(sql + n, cap - n, " WHERE id=?%d", C_COUNT + 1);
     return sql;
 }
@@ -938,182 +916,4 @@ void espfab_store_filter_init(espfab_store_filter_t *flt)
 {
     memset(flt, 0, sizeof *flt);
     flt->outcome = -1;
-}
-
-static espfab_outcome_t outcome_parse(const char *t)
-{
-    if (!t)
-        return ESPFAB_OUTCOME_RUNNING;
-    if (!strcmp(t, "pass"))
-        return ESPFAB_OUTCOME_PASS;
-    if (!strcmp(t, "fail"))
-        return ESPFAB_OUTCOME_FAIL;
-    if (!strcmp(t, "interrupted"))
-        return ESPFAB_OUTCOME_INTERRUPTED;
-    return ESPFAB_OUTCOME_RUNNING;
-}
-
-/* Column i of ATTEMPT_COLS in the SELECT (after id, run_id). */
-#define COL(c) (C_##c + 2)
-
-static void read_attempt(sqlite3_stmt *st, espfab_attempt_t *a, int64_t *run_id)
-{
-    espfab_attempt_init(a);
-    a->id = sqlite3_column_int64(st, 0);
-    *run_id = sqlite3_column_int64(st, 1);
-    store_copy_text(st, COL(station), a->station, sizeof a->station);
-    store_copy_text(st, COL(line), a->line, sizeof a->line);
-    store_copy_text(st, COL(slot), a->slot, sizeof a->slot);
-    store_copy_text(st, COL(port), a->port, sizeof a->port);
-    store_copy_text(st, COL(operator), a->operator_name, sizeof a->operator_name);
-    store_copy_text(st, COL(lot), a->lot, sizeof a->lot);
-    store_copy_text(st, COL(profile_name), a->profile_name, sizeof a->profile_name);
-    store_copy_text(st, COL(profile_sha256), a->profile_sha256, sizeof a->profile_sha256);
-    store_copy_text(st, COL(chip), a->chip, sizeof a->chip);
-    a->rev_full = sqlite3_column_type(st, COL(rev_full)) == SQLITE_NULL
-                      ? -1 : sqlite3_column_int(st, COL(rev_full));
-    store_copy_text(st, COL(mac), a->mac, sizeof a->mac);
-    store_copy_text(st, COL(chip_id), a->chip_id, sizeof a->chip_id);
-    a->has_secinfo = sqlite3_column_int(st, COL(has_secinfo)) != 0;
-    a->secinfo_flags = (uint32_t)sqlite3_column_int64(st, COL(secinfo_flags));
-    a->flash_jedec = (uint32_t)sqlite3_column_int64(st, COL(flash_jedec));
-    a->flash_size = (uint32_t)sqlite3_column_int64(st, COL(flash_size));
-    a->xtal_mhz = sqlite3_column_int(st, COL(xtal_mhz));
-    store_copy_text(st, COL(loader), a->loader, sizeof a->loader);
-    a->baud = (uint32_t)sqlite3_column_int64(st, COL(baud));
-    a->start_ms = sqlite3_column_int64(st, COL(start_ms));
-    a->end_ms = sqlite3_column_int64(st, COL(end_ms));
-    for (int p = 0; p < ESPFAB_PHASE_COUNT; p++)
-        a->phase_ms[p] = (uint32_t)sqlite3_column_int64(st, COL(ms_connect) + p);
-    a->bytes_sent = (uint64_t)sqlite3_column_int64(st, COL(bytes_sent));
-    a->bytes_received = (uint64_t)sqlite3_column_int64(st, COL(bytes_received));
-    a->outcome = outcome_parse((const char *)sqlite3_column_text(st, COL(outcome)));
-    a->fault.code = -sqlite3_column_int(st, COL(error_code));
-    a->fault.rom_status = sqlite3_column_type(st, COL(rom_status)) == SQLITE_NULL
-                              ? -1 : sqlite3_column_int(st, COL(rom_status));
-    a->fault.rom_error = sqlite3_column_type(st, COL(rom_error)) == SQLITE_NULL
-                             ? -1 : sqlite3_column_int(st, COL(rom_error));
-    a->fault.stub_error = sqlite3_column_int(st, COL(stub_error));
-    a->fault.sys_errno = sqlite3_column_int(st, COL(sys_errno));
-    a->fault.retries = sqlite3_column_int(st, COL(retries));
-    store_copy_text(st, COL(detail), a->fault.detail, sizeof a->fault.detail);
-    store_copy_text(st, COL(message), a->message, sizeof a->message);
-    store_copy_text(st, C_COUNT + 2, a->chain_sha256, sizeof a->chain_sha256);
-    store_copy_text(st, C_COUNT + 3, a->espfab_version, sizeof a->espfab_version);
-    store_copy_text(st, C_COUNT + 4, a->stub_sha256, sizeof a->stub_sha256);
-}
-
-static int read_regions(espfab_store_t *s, sqlite3_stmt *rs, espfab_attempt_t *a,
-                        espfab_fault_t *f)
-{
-    sqlite3_reset(rs);
-    sqlite3_bind_int64(rs, 1, a->id);
-    a->nregions = 0;
-    for (;;) {
-        int step = sqlite3_step(rs);
-        if (step == SQLITE_DONE)
-            return 0;
-        if (step != SQLITE_ROW)
-            return store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, "read attempt regions");
-        if (a->nregions >= ESPFAB_MAX_REGIONS)
-            continue;
-        espfab_region_result_t *r = &a->regions[a->nregions++];
-        r->offset = (uint32_t)sqlite3_column_int64(rs, 0);
-        store_copy_text(rs, 1, r->file, sizeof r->file);
-        store_copy_text(rs, 2, r->sha256, sizeof r->sha256);
-        store_copy_text(rs, 3, r->md5_expected, sizeof r->md5_expected);
-        store_copy_text(rs, 4, r->md5_device, sizeof r->md5_device);
-        r->size = (uint32_t)sqlite3_column_int64(rs, 5);
-        r->wire_size = (uint32_t)sqlite3_column_int64(rs, 6);
-        r->compressed = sqlite3_column_int(rs, 7) != 0;
-        r->written = sqlite3_column_int(rs, 8) != 0;
-        r->verified = sqlite3_column_int(rs, 9) != 0;
-    }
-}
-
-int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
-                       espfab_store_attempt_cb cb, void *data, espfab_fault_t *f)
-{
-    if (!s || !cb)
-        return espfab_fault_set(f, ESPFAB_E_INVALID_ARG, "espfab_store_query");
-    espfab_store_filter_t none;
-    if (!flt) {
-        espfab_store_filter_init(&none);
-        flt = &none;
-    }
-    char sql[4096];
-    size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT id, coalesce(run_id, 0)");
-    for (int i = 0; i < C_COUNT; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", col_names[i]);
-    n += (size_t)snprintf(sql + n, sizeof sql - n, s->chain ? ", (SELECT c.sha256 FROM "
-                          "attempt_chain c WHERE c.attempt_id = attempts.id ORDER BY c.seq DESC "
-                          "LIMIT 1)" : ", NULL");
-    n += (size_t)snprintf(sql + n, sizeof sql - n, s->build ? ", espfab_version, stub_sha256"
-                                                            : ", NULL, NULL");
-    n += (size_t)snprintf(sql + n, sizeof sql - n, " FROM attempts WHERE 1");
-    /* Each filter appends "AND col <op> ?k" and is bound below in the same order. */
-    struct { const char *col; const char *txt; int64_t num; const char *op; } w[16];
-    int nw = 0;
-#define WTXT(c, v) do { if ((v) && (v)[0]) { w[nw].col = c; w[nw].txt = v; w[nw].op = "="; nw++; } } while (0)
-#define WNUM(c, v, o) do { if (v) { w[nw].col = c; w[nw].txt = NULL; w[nw].num = v; w[nw].op = o; nw++; } } while (0)
-    WNUM("id", flt->id, "=");
-    WNUM("run_id", flt->run_id, "=");
-    WTXT("lot", flt->lot);
-    WTXT("profile_name", flt->profile_name);
-    WTXT("station", flt->station);
-    WTXT("slot", flt->slot);
-    WTXT("mac", flt->mac);
-    WTXT("chip", flt->chip);
-    WNUM("start_ms", flt->from_ms, ">=");
-    WNUM("start_ms", flt->to_ms, "<");
-#undef WTXT
-#undef WNUM
-    for (int i = 0; i < nw; i++)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND %s %s ?%d", w[i].col, w[i].op, i + 1);
-    if (flt->outcome >= 0)
-        n += (size_t)snprintf(sql + n, sizeof sql - n, " AND outcome = ?%d", nw + 1);
-    n += (size_t)snprintf(sql + n, sizeof sql - n, " ORDER BY id %s",
-                          flt->newest_first ? "DESC" : "ASC");
-    if (flt->limit > 0)
-        snprintf(sql + n, sizeof sql - n, " LIMIT %d", flt->limit);
-
-    sqlite3_stmt *st = NULL, *rs = NULL;
-    int rc = store_prepare(s, sql, &st, ESPFAB_E_STORE_OPEN, f);
-    if (!rc)
-        rc = store_prepare(s, "SELECT " REGION_COLS " FROM attempt_regions WHERE attempt_id=?1 "
-                        "ORDER BY idx", &rs, ESPFAB_E_STORE_OPEN, f);
-    if (rc) {
-        sqlite3_finalize(st);
-        return rc;
-    }
-    for (int i = 0; i < nw; i++) {
-        if (w[i].txt)
-            sqlite3_bind_text(st, i + 1, w[i].txt, -1, SQLITE_STATIC);
-        else
-            sqlite3_bind_int64(st, i + 1, w[i].num);
-    }
-    if (flt->outcome >= 0)
-        sqlite3_bind_text(st, nw + 1, espfab_outcome_name((espfab_outcome_t)flt->outcome), -1,
-                          SQLITE_STATIC);
-    espfab_attempt_t *a = malloc(sizeof *a);
-    if (!a)
-        rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: query", s->path);
-    while (!rc) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, "query attempts");
-            break;
-        }
-        int64_t run_id;
-        read_attempt(st, a, &run_id);
-        rc = read_regions(s, rs, a, f);
-        if (!rc)
-            rc = cb(a, run_id, data);
-    }
-    free(a);
-    sqlite3_finalize(st);
-    sqlite3_finalize(rs);
-    return rc;
 }

@@ -31,7 +31,34 @@ struct espfab_store {
     bool build;            /* schema 3's espfab_version / stub columns exist */
     bool immutable;        /* opened with immutable=1 (read-only storage) */
     int lock_fd;           /* the owner lock file, -1 until a run begins */
+    bool read_snapshot;    /* espfab_store_read_begin() opened a read transaction */
 };
+
+/* ---- the attempts table's columns (store.c writes them, query.c reads them) ---- */
+
+/* Every column of attempts except id and run_id, in statement order.  The
+ * phase columns follow espfab_phase_t. */
+#define ATTEMPT_COLS(X)                                                            \
+    X(station) X(line) X(slot) X(port) X(operator) X(lot) X(profile_name)          \
+    X(profile_sha256) X(chip) X(rev_full) X(mac) X(chip_id) X(has_secinfo)         \
+    X(secinfo_flags) X(flash_jedec) X(flash_size) X(xtal_mhz) X(loader) X(baud)    \
+    X(started_at) X(start_ms) X(ended_at) X(end_ms)                                \
+    X(ms_connect) X(ms_identify) X(ms_stub) X(ms_baud) X(ms_erase) X(ms_write)     \
+    X(ms_verify) X(ms_reset) X(bytes_sent) X(bytes_received) X(outcome)            \
+    X(error_code) X(error_name) X(rom_status) X(rom_error) X(stub_error)           \
+    X(sys_errno) X(retries) X(detail) X(message)
+
+enum {
+#define X(c) C_##c,
+    ATTEMPT_COLS(X)
+#undef X
+    C_COUNT
+};
+
+extern const char *const store_col_names[C_COUNT];
+
+#define REGION_COLS "flash_offset, file, sha256, md5_expected, md5_device, size, wire_size, " \
+                    "compressed, written, verified"
 
 /* ---- store.c helpers ---- */
 
