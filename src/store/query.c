@@ -188,6 +188,52 @@ static int prepare_regions(espfab_store_t *s, sqlite3_stmt **rs, espfab_fault_t 
                             "ORDER BY idx", rs, ESPFAB_E_STORE_OPEN, f);
 }
 
+/* A cursor over attempt rows (attempt_select's columns first) with their
+ * regions: opened on sql (n bytes of a cap-byte buffer, parameters in w). */
+typedef struct attempt_cursor {
+    sqlite3_stmt *st, *rs;
+    espfab_attempt_t *a;
+    int64_t run_id;
+    const char *what;
+} attempt_cursor_t;
+
+static int cursor_open(espfab_store_t *s, const char *sql, size_t n, size_t cap, const where_t *w,
+                       const char *what, attempt_cursor_t *c, espfab_fault_t *f)
+{
+    memset(c, 0, sizeof *c);
+    c->what = what;
+    int rc = prepare_sized(s, sql, n, cap, &c->st, f);
+    if (!rc)
+        rc = prepare_regions(s, &c->rs, f);
+    if (!rc) {
+        where_bind(c->st, w);
+        c->a = malloc(sizeof *c->a);
+        if (!c->a)
+            rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: %s", s->path, what);
+    }
+    return rc;
+}
+
+/* The next row into c->a (regions read): 1, 0 at the end, or an error. */
+static int cursor_next(espfab_store_t *s, attempt_cursor_t *c, espfab_fault_t *f)
+{
+    int step = sqlite3_step(c->st);
+    if (step == SQLITE_DONE)
+        return 0;
+    if (step != SQLITE_ROW)
+        return store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, c->what);
+    read_attempt(c->st, c->a, &c->run_id);
+    int rc = read_regions(s, c->rs, c->a, f);
+    return rc ? rc : 1;
+}
+
+static void cursor_close(attempt_cursor_t *c)
+{
+    free(c->a);
+    sqlite3_finalize(c->st);
+    sqlite3_finalize(c->rs);
+}
+
 int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
                        espfab_store_attempt_cb cb, void *data, espfab_fault_t *f)
 {
@@ -210,35 +256,11 @@ int espfab_store_query(espfab_store_t *s, const espfab_store_filter_t *flt,
     if (flt->limit > 0 && n < sizeof sql)
         n += (size_t)snprintf(sql + n, sizeof sql - n, " LIMIT %d", flt->limit);
 
-    sqlite3_stmt *st = NULL, *rs = NULL;
-    int rc = prepare_sized(s, sql, n, sizeof sql, &st, f);
-    if (!rc)
-        rc = prepare_regions(s, &rs, f);
-    if (rc) {
-        sqlite3_finalize(st);
-        return rc;
-    }
-    where_bind(st, &w);
-    espfab_attempt_t *a = malloc(sizeof *a);
-    if (!a)
-        rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: query", s->path);
-    while (!rc) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, "query attempts");
-            break;
-        }
-        int64_t run_id;
-        read_attempt(st, a, &run_id);
-        rc = read_regions(s, rs, a, f);
-        if (!rc)
-            rc = cb(a, run_id, data);
-    }
-    free(a);
-    sqlite3_finalize(st);
-    sqlite3_finalize(rs);
+    attempt_cursor_t c;
+    int rc = cursor_open(s, sql, n, sizeof sql, &w, "query attempts", &c, f);
+    while (!rc && (rc = cursor_next(s, &c, f)) == 1)
+        rc = cb(c.a, c.run_id, data);
+    cursor_close(&c);
     return rc;
 }
 
@@ -364,38 +386,15 @@ int espfab_store_query_boards(espfab_store_t *s, const espfab_store_filter_t *fl
         n += (size_t)snprintf(sql + n, sizeof sql - n, ", b.n, b.ever, b.fp FROM b JOIN attempts "
                               "a ON a.id = b.id%s ORDER BY a.start_ms, a.id",
                               never_passed_only ? " WHERE b.ever = 0" : "");
-    sqlite3_stmt *st = NULL, *rs = NULL;
-    int rc = prepare_sized(s, sql, n, sizeof sql, &st, f);
-    if (!rc)
-        rc = prepare_regions(s, &rs, f);
-    if (rc) {
-        sqlite3_finalize(st);
-        return rc;
+    attempt_cursor_t c;
+    int rc = cursor_open(s, sql, n, sizeof sql, &w, "query boards", &c, f);
+    while (!rc && (rc = cursor_next(s, &c, f)) == 1) {
+        espfab_store_board_t b = {c.a->mac, sqlite3_column_int64(c.st, C_COUNT + 5),
+                                  sqlite3_column_int(c.st, C_COUNT + 6) != 0,
+                                  sqlite3_column_int(c.st, C_COUNT + 7) != 0};
+        rc = cb(&b, c.a, data);
     }
-    where_bind(st, &w);
-    espfab_attempt_t *a = malloc(sizeof *a);
-    if (!a)
-        rc = espfab_fault_set(f, ESPFAB_E_NOMEM, "%s: query boards", s->path);
-    while (!rc) {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_DONE)
-            break;
-        if (step != SQLITE_ROW) {
-            rc = store_sql_fault(s, f, ESPFAB_E_STORE_OPEN, "query boards");
-            break;
-        }
-        int64_t run_id;
-        read_attempt(st, a, &run_id);
-        espfab_store_board_t b = {a->mac, sqlite3_column_int64(st, C_COUNT + 5),
-                                  sqlite3_column_int(st, C_COUNT + 6) != 0,
-                                  sqlite3_column_int(st, C_COUNT + 7) != 0};
-        rc = read_regions(s, rs, a, f);
-        if (!rc)
-            rc = cb(&b, a, data);
-    }
-    free(a);
-    sqlite3_finalize(st);
-    sqlite3_finalize(rs);
+    cursor_close(&c);
     return rc;
 }
 
