@@ -117,6 +117,9 @@ const espfab_slot_status_t *espfab_station_slot(const espfab_station_t *st, int 
 
 typedef struct espfab_station_totals {
     unsigned attempts, passed, failed, interrupted;
+    /* of the failed and interrupted: units that ended before their MAC was
+     * read (counted as units in the yield, shown apart) */
+    unsigned unidentified;
     unsigned in_flight;
     /* boards never flashed because their attempt could not be recorded (no
      * board without its record): counted apart, never silently dropped */

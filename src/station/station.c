@@ -295,6 +295,8 @@ static void board_done(slot *sl, const espfab_attempt_t *rec)
     case ESPFAB_OUTCOME_INTERRUPTED: st->totals.interrupted++; sl->status.failed++; break;
     default: st->totals.failed++; sl->status.failed++; break;
     }
+    if (sl->attempt.outcome != ESPFAB_OUTCOME_PASS && !sl->attempt.mac[0])
+        st->totals.unidentified++;
     if (st->totals.in_flight)
         st->totals.in_flight--;
     emit(st, ESPFAB_STATION_EV_BOARD_DONE, sl, &sl->attempt, sl->attempt.message);

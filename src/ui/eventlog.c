@@ -356,6 +356,7 @@ void espfab_eventlog_summary(espfab_eventlog_t *l, const espfab_station_totals_t
         kv_i(&ln, "passed", t->passed);
         kv_i(&ln, "failed", t->failed);
         kv_i(&ln, "interrupted", t->interrupted);
+        kv_i(&ln, "unidentified", t->unidentified);
         kv_i(&ln, "not_recorded", t->not_recorded);
         if (t->not_recorded)
             kv_s(&ln, "not_recorded_why", t->store_full ? "disk full" : "database write failed");
@@ -374,6 +375,10 @@ void espfab_eventlog_summary(espfab_eventlog_t *l, const espfab_station_totals_t
                      "boards/h; %.1f s%s%s",
                   t->attempts, t->passed, t->failed, t->interrupted, t->yield * 100.0,
                   t->boards_per_hour, secs, db ? "; records in " : "", db ? db : "");
+        if (t->unidentified)
+            text_line(l, "%u of the failed or interrupted board(s) ended before their MAC was read "
+                         "(unidentified units: counted in the yield, not traceable to a chip)",
+                      t->unidentified);
         if (t->not_recorded)
             text_line(l, "%u slot(s) NOT flashed: their attempt could not be recorded (%s)",
                       t->not_recorded,
