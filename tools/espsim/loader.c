@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "espsim.h"
+#include "flash.h"
 
 enum {
     OP_FLASH_BEGIN = 0x02, OP_FLASH_DATA = 0x03, OP_FLASH_END = 0x04,
@@ -38,8 +39,6 @@ enum {
 };
 
 #define ROM_VALUE 0x20120707u
-#define SECTOR 0x1000u
-#define BLOCK64 0x10000u
 
 double sim_now(void)
 {
@@ -149,155 +148,6 @@ void sim_out_clear(sim_board_t *b)
 {
     while (b->out_head)
         sim_out_pop(b);
-}
-
-/* ---- timing model ------------------------------------------------------ */
-
-/* Time at which a reply may leave, after an operation costing `cost` s.
- * Also moves busy_until so that later input waits for the operation. */
-static double spend(sim_board_t *b, double cost)
-{
-    double t = b->busy_until > b->now ? b->busy_until : b->now;
-    if (b->timing && cost > 0) {
-        if (b->faults.slow_flash > 0)
-            cost *= b->faults.slow_flash;
-        t += cost;
-        b->busy_until = t;
-    }
-    return t;
-}
-
-static double erase_cost(uint32_t n_block64, uint32_t n_sector)
-{
-    return n_block64 * 0.250 + n_sector * 0.045;
-}
-
-static double program_cost(uint32_t bytes)
-{
-    return (bytes + 255) / 256 * 0.0005;
-}
-
-/* Erases [start, end) (sector-aligned by the caller); returns the cost. */
-static double erase_range(sim_board_t *b, uint32_t start, uint32_t end)
-{
-    uint32_t nb = 0, ns = 0;
-    if (end > b->flash_size)
-        end = b->flash_size;
-    for (uint32_t a = start; a < end;) {
-        if (a % BLOCK64 == 0 && end - a >= BLOCK64) {
-            memset(b->flash + a, 0xFF, BLOCK64);
-            a += BLOCK64;
-            nb++;
-        } else {
-            uint32_t e = a + SECTOR > end ? end : a + SECTOR;
-            memset(b->flash + a, 0xFF, e - a);
-            a = e;
-            ns++;
-        }
-    }
-    return erase_cost(nb, ns);
-}
-
-/* ---- the stub's flash writer ---------------------------------------------
- *
- * The ROM erases the whole region at FLASH_BEGIN and then programs each
- * block while the host waits.  The stub (esp-flasher-stub v2, which
- * esptool-js 0.7.0 uploads; esptool's older stub behaves alike) works
- * differently, and the model follows its published source:
- *  - it erases lazily, from a frontier that starts at the region's first
- *    sector: a 64 KiB block erase when the frontier is block aligned and a
- *    whole block remains, a 4 KiB sector erase otherwise;
- *  - FLASH_BEGIN starts the first erase, and before each inflate step it
- *    starts the next one if the flash chip is idle; it never waits for
- *    these: the chip erases while the CPU inflates, and while it waits for
- *    the next command from the line;
- *  - inflated data collects in a 32 KiB buffer that is programmed when it is
- *    full or the stream ends; before programming, erases are started (the
- *    chip waited for between them) until the frontier passes the end of the
- *    chunk, then the chip must be idle;
- *  - plain FLASH_DATA is programmed block by block the same way, without the
- *    erase before inflate steps.
- * Two clocks: busy_until is the CPU (the next command waits for it), and
- * chip_free is the flash chip (the next erase or program, and any command
- * that reads the flash, waits for it). */
-
-static double flash_cost(const sim_board_t *b, double c)
-{
-    if (!b->timing)
-        return 0;
-    if (b->faults.slow_flash > 0)
-        c *= b->faults.slow_flash;
-    return c;
-}
-
-/* Starts the erase at the frontier at time t (the chip must be idle). */
-static void stub_erase_next(sim_board_t *b, double t)
-{
-    uint32_t a = b->fl_erased_end;
-    uint32_t step = (a % BLOCK64 == 0 && b->fl_erase_end - a >= BLOCK64) ? BLOCK64
-                                                                          : SECTOR;
-    double c = erase_range(b, a, a + step);
-    b->chip_free = t + flash_cost(b, c);
-    b->fl_erased_end = a + step;
-}
-
-/* Background erase: only when the chip is idle at CPU time t. */
-static void stub_erase_idle(sim_board_t *b, double t)
-{
-    if (b->fl_erased_end < b->fl_erase_end && b->chip_free <= t)
-        stub_erase_next(b, t);
-}
-
-/* Erases (waiting for the chip as needed) until the frontier passes `end`;
- * moves the CPU clock *t. */
-static void stub_erase_upto(sim_board_t *b, double *t, uint32_t end)
-{
-    while (b->fl_erased_end < b->fl_erase_end && b->fl_erased_end < end) {
-        if (*t < b->chip_free)
-            *t = b->chip_free;
-        stub_erase_next(b, *t);
-    }
-}
-
-/* A command that reads or erases the flash waits for the chip. */
-static void chip_sync(sim_board_t *b)
-{
-    if (b->mode == SIM_STUB && b->chip_free > b->busy_until)
-        b->busy_until = b->chip_free;
-}
-
-/* NOR semantics: programming can only clear bits.  ROM: *clk accumulates
- * the cost (the region was erased at FLASH_BEGIN).  Stub: *clk is the CPU's
- * clock, moved past the erases it waits for and the program time. */
-static int flash_program(sim_board_t *b, uint32_t addr, const uint8_t *p,
-                         uint32_t n, double *clk)
-{
-    if ((uint64_t)addr + n > b->flash_size)
-        return -1;
-    if (b->mode == SIM_STUB) {
-        stub_erase_upto(b, clk, addr + n);
-        if (*clk < b->chip_free)
-            *clk = b->chip_free;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        b->flash[addr + i] &= p[i];
-    if (b->mode == SIM_STUB) {
-        *clk += flash_cost(b, program_cost(n));
-        b->chip_free = *clk;
-    } else {
-        *clk += program_cost(n);
-    }
-    return 0;
-}
-
-/* Reads flash for MD5 / READ_FLASH; md5-stuck flips bit 0 of the first
- * byte of every range read, so the digest never matches the file. */
-static void flash_read(sim_board_t *b, uint32_t addr, uint8_t *out,
-                       uint32_t n, bool first)
-{
-    memcpy(out, b->flash + addr, n);
-    if (b->faults.md5_stuck && first && n)
-        out[0] ^= 0x01;
 }
 
 /* ---- replies ---------------------------------------------------------- */
@@ -813,9 +663,9 @@ static void do_flash_begin(sim_board_t *b, uint8_t op, const uint8_t *d,
     b->fl_erase_end = b->fl_erased_end +
                       (off % SECTOR + size + SECTOR - 1) / SECTOR * SECTOR;
     b->stage_len = 0;
-    chip_sync(b); /* a previous write's program or erase ends first */
+    sim_chip_sync(b); /* a previous write's program or erase ends first */
     if (is_stub(b) && size > 0)
-        stub_erase_idle(b, b->busy_until > b->now ? b->busy_until : b->now);
+        sim_stub_erase_idle(b, b->busy_until > b->now ? b->busy_until : b->now);
     b->fl = op == OP_FLASH_BEGIN ? FL_PLAIN : FL_DEFL;
     b->fl_total = size;
     if (b->fl == FL_DEFL) {
@@ -845,10 +695,10 @@ static void do_flash_begin(sim_board_t *b, uint8_t op, const uint8_t *d,
             end_flash_session(b);
             return;
         }
-        cost = erase_range(b, start, start + sectors * SECTOR);
+        cost = sim_erase_range(b, start, start + sectors * SECTOR);
     }
     trace(b, op, n, 0);
-    reply_at(b, op, is_stub(b) ? 0 : ROM_VALUE, NULL, 0, 0, spend(b, cost));
+    reply_at(b, op, is_stub(b) ? 0 : ROM_VALUE, NULL, 0, 0, sim_spend(b, cost));
 }
 
 /* Writes inflated or plain data at the session's write pointer; *clk as
@@ -863,7 +713,7 @@ static int session_write(sim_board_t *b, const uint8_t *p, uint32_t n,
         else if (n > room)
             return STUB_TOO_MUCH;
     }
-    if (flash_program(b, b->fl_offset + b->fl_written, p, n, clk) != 0)
+    if (sim_flash_program(b, b->fl_offset + b->fl_written, p, n, clk) != 0)
         return is_stub(b) ? STUB_SPI_FAIL : ROM_WRITE_ERR;
     b->fl_written += n;
     b->flash_bytes_rx += n;
@@ -897,7 +747,7 @@ static int inflate_block(sim_board_t *b, const uint8_t *p, uint32_t n,
         uint32_t got;
         int zr;
         if (stub)
-            stub_erase_idle(b, *clk);
+            sim_stub_erase_idle(b, *clk);
         b->zs.next_out = out;
         b->zs.avail_out = room;
         zr = inflate(&b->zs, Z_NO_FLUSH);
@@ -958,7 +808,7 @@ static void do_flash_data(sim_board_t *b, uint8_t op, const uint8_t *d,
         return;
     }
     trace(b, op, n, e);
-    reply_at(b, op, ROM_VALUE, NULL, 0, e, spend(b, clk));
+    reply_at(b, op, ROM_VALUE, NULL, 0, e, sim_spend(b, clk));
 }
 
 static void do_flash_end(sim_board_t *b, uint8_t op, const uint8_t *d,
@@ -1006,7 +856,7 @@ static void do_md5(sim_board_t *b, const uint8_t *d, size_t n)
     }
     addr = le32(d);
     size = le32(d + 4);
-    chip_sync(b);
+    sim_chip_sync(b);
     if ((uint64_t)addr + size > b->flash_size) {
         fail(b, OP_MD5, n, is_stub(b) ? STUB_SPI_FAIL : ROM_READ_ERR);
         return;
@@ -1015,7 +865,7 @@ static void do_md5(sim_board_t *b, const uint8_t *d, size_t n)
     EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
     for (uint32_t o = 0; o < size;) {
         uint32_t k = size - o > sizeof tmp ? sizeof tmp : size - o;
-        flash_read(b, addr + o, tmp, k, o == 0);
+        sim_flash_read(b, addr + o, tmp, k, o == 0);
         EVP_DigestUpdate(ctx, tmp, k);
         o += k;
     }
@@ -1052,7 +902,7 @@ static void do_read_slow(sim_board_t *b, const uint8_t *d, size_t n)
         fail(b, OP_READ_FLASH_SLOW, n, ROM_READ_ERR);
         return;
     }
-    flash_read(b, addr, buf, len, true);
+    sim_flash_read(b, addr, buf, len, true);
     trace(b, OP_READ_FLASH_SLOW, n, 0);
     reply(b, OP_READ_FLASH_SLOW, 0, buf, 64, 0);
 }
@@ -1077,10 +927,10 @@ static void do_erase_flash(sim_board_t *b, size_t n)
 {
     double cost;
     end_flash_session(b);
-    chip_sync(b);
-    cost = erase_range(b, 0, b->flash_size);
+    sim_chip_sync(b);
+    cost = sim_erase_range(b, 0, b->flash_size);
     trace(b, OP_ERASE_FLASH, n, 0);
-    reply_at(b, OP_ERASE_FLASH, 0, NULL, 0, 0, spend(b, cost));
+    reply_at(b, OP_ERASE_FLASH, 0, NULL, 0, 0, sim_spend(b, cost));
 }
 
 static void do_erase_region(sim_board_t *b, const uint8_t *d, size_t n)
@@ -1101,10 +951,10 @@ static void do_erase_region(sim_board_t *b, const uint8_t *d, size_t n)
         fail(b, OP_ERASE_REGION, n, STUB_SPI_FAIL);
         return;
     }
-    chip_sync(b);
-    cost = erase_range(b, off, off + size);
+    sim_chip_sync(b);
+    cost = sim_erase_range(b, off, off + size);
     trace(b, OP_ERASE_REGION, n, 0);
-    reply_at(b, OP_ERASE_REGION, 0, NULL, 0, 0, spend(b, cost));
+    reply_at(b, OP_ERASE_REGION, 0, NULL, 0, 0, sim_spend(b, cost));
 }
 
 static void read_send_next(sim_board_t *b)
@@ -1113,7 +963,7 @@ static void read_send_next(sim_board_t *b)
     uint32_t k = b->rd_len - b->rd_sent;
     if (k > b->rd_pkt)
         k = b->rd_pkt;
-    flash_read(b, b->rd_addr + b->rd_sent, pkt, k, b->rd_sent == 0);
+    sim_flash_read(b, b->rd_addr + b->rd_sent, pkt, k, b->rd_sent == 0);
     EVP_DigestUpdate(b->rd_md5, pkt, k);
     b->rd_sent += k;
     sim_out_frame(b, pkt, k, b->busy_until > b->now ? b->busy_until : b->now);
@@ -1129,7 +979,7 @@ static void do_read_flash(sim_board_t *b, const uint8_t *d, size_t n)
     addr = le32(d);
     len = le32(d + 4);
     pkt = le32(d + 8);
-    chip_sync(b);
+    sim_chip_sync(b);
     ok(b, OP_READ_FLASH, n);
     /* v2 checks run after the OK reply; errors go to the next reply */
     if (pkt == 0 || pkt > 4096) {
