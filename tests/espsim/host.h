@@ -1,13 +1,17 @@
 /*
  * host.h - the host side of the espsim tests: little-endian words and SLIP
  * framing, written here (the tests talk to espsim as an independent client,
- * so neither espfab's src/ nor espsim's code is used).  Header-only, pure.
+ * so neither espfab's src/ nor espsim's code is used), and a TCP connection
+ * to one board that collects what it sends.  Header-only.
  */
 #ifndef ESPSIM_TEST_HOST_H
 #define ESPSIM_TEST_HOST_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+#include <unistd.h>
 
 static inline void put32(uint8_t *p, uint32_t v)
 {
@@ -40,6 +44,70 @@ static inline size_t slip(const uint8_t *p, size_t n, uint8_t *out)
     }
     out[k++] = 0xC0;
     return k;
+}
+
+/* ---- a TCP connection to one simulated board ------------------------------ */
+
+typedef struct host_conn {
+    int fd;
+    double t0;       /* when connected: the power-on reset */
+    uint8_t raw[65536];
+    size_t len;      /* everything received (banners, frames) */
+    size_t dec;      /* frames decoded up to here */
+} host_conn_t;
+
+static inline double host_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Reads what arrives within `s` seconds. */
+static inline void host_pump(host_conn_t *c, double s)
+{
+    double end = host_now() + s;
+    for (;;) {
+        double left = end - host_now();
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+            return;
+        ssize_t r = read(c->fd, c->raw + c->len, sizeof c->raw - c->len);
+        if (r <= 0)
+            return;
+        c->len += (size_t)r;
+    }
+}
+
+/* The next complete SLIP frame after c->dec (decoded into f), or 0. */
+static inline size_t host_next_frame(host_conn_t *c, uint8_t *f, size_t cap)
+{
+    size_t i = c->dec;
+    while (i < c->len && c->raw[i] != 0xC0)
+        i++;
+    for (;;) {
+        size_t j = i + 1, k = 0;
+        if (i >= c->len)
+            return 0;
+        while (j < c->len && c->raw[j] != 0xC0) {
+            uint8_t v = c->raw[j];
+            if (v == 0xDB && j + 1 < c->len) {
+                v = c->raw[j + 1] == 0xDC ? 0xC0 : 0xDB;
+                j++;
+            }
+            if (k < cap)
+                f[k++] = v;
+            j++;
+        }
+        if (j >= c->len)
+            return 0; /* incomplete */
+        if (k == 0) { /* C0 C0: the second one opens the frame */
+            i = j;
+            continue;
+        }
+        c->dec = j + 1;
+        return k;
+    }
 }
 
 #endif

@@ -143,11 +143,7 @@ static const char *sim_cmd(const char *cmd, const char *want)
 
 /* ---- a host connection -------------------------------------------------- */
 
-typedef struct {
-    int fd;
-    uint8_t raw[16384];
-    size_t len, dec;
-} conn_t;
+typedef host_conn_t conn_t;
 
 static bool host_connect(conn_t *c, int board)
 {
@@ -167,52 +163,6 @@ static void host_close(conn_t *c)
     c->fd = -1;
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
-}
-
-static void pump(conn_t *c, double s)
-{
-    double end = now() + s;
-    for (;;) {
-        double left = end - now();
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
-            return;
-        ssize_t r = read(c->fd, c->raw + c->len, sizeof c->raw - c->len);
-        if (r <= 0)
-            return;
-        c->len += (size_t)r;
-    }
-}
-
-/* The next complete SLIP frame after c->dec, decoded into f; 0 if none. */
-static size_t next_frame(conn_t *c, uint8_t *f, size_t cap)
-{
-    size_t i = c->dec;
-    while (i < c->len && c->raw[i] != 0xC0)
-        i++;
-    for (;;) {
-        size_t j = i + 1, k = 0;
-        if (i >= c->len)
-            return 0;
-        while (j < c->len && c->raw[j] != 0xC0) {
-            uint8_t v = c->raw[j];
-            if (v == 0xDB && j + 1 < c->len) {
-                v = c->raw[j + 1] == 0xDC ? 0xC0 : 0xDB;
-                j++;
-            }
-            if (k < cap)
-                f[k++] = v;
-            j++;
-        }
-        if (j >= c->len)
-            return 0;
-        if (k == 0) {
-            i = j;
-            continue;
-        }
-        c->dec = j + 1;
-        return k;
-    }
 }
 
 static void send_cmd(conn_t *c, uint8_t op, const uint8_t *d, size_t n, uint32_t chk)
@@ -237,12 +187,12 @@ static int64_t command(conn_t *c, uint8_t op, const uint8_t *d, size_t n, uint32
     send_cmd(c, op, d, n, chk);
     for (;;) {
         size_t k;
-        while ((k = next_frame(c, f, sizeof f)) > 0)
+        while ((k = host_next_frame(c, f, sizeof f)) > 0)
             if (k >= 10 && f[0] == 0x01 && f[1] == op)
                 return f[8] == 0 ? (int64_t)le32(f + 4) : -1;
         if (now() >= end)
             return -1;
-        pump(c, 0.01);
+        host_pump(c, 0.01);
     }
 }
 
@@ -255,7 +205,7 @@ static int64_t sync_value(conn_t *c)
     d[3] = 0x20;
     memset(d + 4, 0x55, 32);
     int64_t v = command(c, OP_SYNC, d, sizeof d, 0);
-    pump(c, 0.05); /* the 7 further SYNC replies */
+    host_pump(c, 0.05); /* the 7 further SYNC replies */
     c->dec = c->len;
     return v;
 }
@@ -291,7 +241,7 @@ static void upload_stub(conn_t *c)
     put32(d, 0);
     put32(d + 4, 0x40080000u);
     CHECK_EQ(command(c, OP_MEM_END, d, 8, 0), ROM_SYNC_VALUE);
-    pump(c, 0.1);
+    host_pump(c, 0.1);
     CHECK(saw(c, "OHAI"));
     c->dec = c->len;
 }
@@ -301,7 +251,7 @@ static void run_stub_then_reconnect(int board, conn_t *c)
 {
     uint8_t d[8];
     CHECK(host_connect(c, board));
-    pump(c, 0.1);
+    host_pump(c, 0.1);
     CHECK(saw(c, "waiting for download"));
     CHECK_EQ(sync_value(c), ROM_SYNC_VALUE);
     upload_stub(c);
@@ -309,10 +259,10 @@ static void run_stub_then_reconnect(int board, conn_t *c)
     put32(d, 460800);
     put32(d + 4, 115200);
     CHECK_EQ(command(c, OP_CHANGE_BAUD, d, 8, 0), 0);
-    pump(c, 0.05);
+    host_pump(c, 0.05);
     host_close(c);
     CHECK(host_connect(c, board));
-    pump(c, 0.1);
+    host_pump(c, 0.1);
 }
 
 static void test_keep(void)
@@ -347,7 +297,7 @@ static void test_replug_powers_on(void)
     static conn_t c;
     CHECK_CONTAINS(sim_cmd("replug 0\n", "ok"), "ok replug 0");
     CHECK(host_connect(&c, 0));
-    pump(&c, 0.1);
+    host_pump(&c, 0.1);
     CHECK(saw(&c, "waiting for download"));
     CHECK_EQ(sync_value(&c), ROM_SYNC_VALUE);
     host_close(&c);

@@ -231,13 +231,7 @@ static int run_sim(const char *const *args, char *err, size_t cap)
 
 /* ---- a host connection -------------------------------------------------- */
 
-typedef struct {
-    int fd;
-    double t0;       /* when connected: the power-on reset */
-    uint8_t raw[65536];
-    size_t len;      /* everything received (banners, frames) */
-    size_t dec;      /* frames decoded up to here */
-} conn_t;
+typedef host_conn_t conn_t;
 
 static conn_t conns[NBOARDS];
 
@@ -260,53 +254,6 @@ static conn_t *connect_board(int b)
     return c;
 }
 
-/* Reads what arrives within `s` seconds. */
-static void pump(conn_t *c, double s)
-{
-    double end = now() + s;
-    for (;;) {
-        double left = end - now();
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
-            return;
-        ssize_t r = read(c->fd, c->raw + c->len, sizeof c->raw - c->len);
-        if (r <= 0)
-            return;
-        c->len += (size_t)r;
-    }
-}
-
-/* The next complete SLIP frame after c->dec (decoded into f), or 0. */
-static size_t next_frame(conn_t *c, uint8_t *f, size_t cap)
-{
-    size_t i = c->dec;
-    while (i < c->len && c->raw[i] != 0xC0)
-        i++;
-    for (;;) {
-        size_t j = i + 1, k = 0;
-        if (i >= c->len)
-            return 0;
-        while (j < c->len && c->raw[j] != 0xC0) {
-            uint8_t v = c->raw[j];
-            if (v == 0xDB && j + 1 < c->len) {
-                v = c->raw[j + 1] == 0xDC ? 0xC0 : 0xDB;
-                j++;
-            }
-            if (k < cap)
-                f[k++] = v;
-            j++;
-        }
-        if (j >= c->len)
-            return 0; /* incomplete */
-        if (k == 0) { /* C0 C0: the second one opens the frame */
-            i = j;
-            continue;
-        }
-        c->dec = j + 1;
-        return k;
-    }
-}
-
 /* Waits up to `s` for a reply to `op`; returns its frame length (0: none).
  * Other frames are skipped. */
 static size_t reply(conn_t *c, uint8_t op, uint8_t *f, size_t cap, double s)
@@ -314,12 +261,12 @@ static size_t reply(conn_t *c, uint8_t op, uint8_t *f, size_t cap, double s)
     double end = now() + s;
     for (;;) {
         size_t n;
-        while ((n = next_frame(c, f, cap)) > 0)
+        while ((n = host_next_frame(c, f, cap)) > 0)
             if (n >= 8 && f[0] == 0x01 && f[1] == op)
                 return n;
         if (now() >= end)
             return 0;
-        pump(c, 0.01);
+        host_pump(c, 0.01);
     }
 }
 
@@ -327,8 +274,8 @@ static size_t reply(conn_t *c, uint8_t op, uint8_t *f, size_t cap, double s)
 static void drain(conn_t *c, double s)
 {
     uint8_t f[128];
-    pump(c, s);
-    while (next_frame(c, f, sizeof f) > 0) {
+    host_pump(c, s);
+    while (host_next_frame(c, f, sizeof f) > 0) {
     }
     c->dec = c->len;
 }
@@ -448,7 +395,7 @@ static double wait_text(conn_t *c, const char *t, double s)
     while (find(c, t) < 0) {
         if (now() >= end)
             return 0;
-        pump(c, 0.005);
+        host_pump(c, 0.005);
     }
     return now();
 }
@@ -497,7 +444,7 @@ static void test_jtag_unfed_resets(void)
         fprintf(stderr, "  jtag=1: reset banner %.3f s after connect\n", t - c->t0);
         CHECK(t - c->t0 >= 0.95 && t - c->t0 <= 1.4);
     }
-    pump(c, 0.05);
+    host_pump(c, 0.05);
     CHECK(find(c, "ESP-ROM:esp32c3-api1-20210207\r\nBuild:Feb  7 2021\r\n"
                   "rst:0x10 (RTCWDT_RTC_RESET),boot:0xc (SPI_FAST_FLASH_BOOT)\r\n") >= 0);
     CHECK(!sync_ok(c, 0.3)); /* the app runs: the loader is gone */
