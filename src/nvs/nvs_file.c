@@ -9,42 +9,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/cfg.h"
 #include "espfab/nvs.h"
 
 #define NVS_FILE_MAX (16u << 20) /* no NVS partition is anywhere near this */
 
-/* Reads a whole regular file; 0, or -errno / -EFBIG. */
+/* Reads a whole regular file through the project's one config-file reader
+ * (it refuses FIFOs and devices without blocking on them); 0, or -errno. */
 static int slurp(const char *path, char **out, size_t *len)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return -errno;
-    struct stat st;
-    if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        return -EINVAL;
-    }
-    if ((unsigned long long)st.st_size > NVS_FILE_MAX) {
-        fclose(fp);
-        return -EFBIG;
-    }
-    size_t n = (size_t)st.st_size;
-    char *b = malloc(n + 1);
-    if (!b) {
-        fclose(fp);
-        return -ENOMEM;
-    }
-    size_t got = fread(b, 1, n, fp);
-    int err = ferror(fp) ? EIO : 0;
-    fclose(fp);
-    if (err || got != n) {
-        free(b);
-        return -(err ? err : EIO);
-    }
-    b[n] = 0;
-    *out = b;
-    *len = n;
-    return 0;
+    espfab_fault_t f;
+    espfab_fault_clear(&f);
+    if (cfg_read_file(path, NVS_FILE_MAX, out, len, &f) == 0)
+        return 0;
+    return -(f.sys_errno ? f.sys_errno : EFBIG);
 }
 
 int espfab_nvs_csv_read(espfab_nvs_csv_t *csv, const char *path, espfab_fault_t *f)
